@@ -1,0 +1,100 @@
+# atlas.hardening developer entry points. `make help` lists them.
+# Everything installs into .venv (Python) and through bindep/apt (system packages); nothing global
+# besides the apt packages named in bindep.txt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+VENV ?= $(ROOT)/.venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell scripts/find-python)
+LAB_DIR ?= $(ROOT)/.lab
+# Ansible finds this checkout as atlas.hardening through a symlinked collections tree.
+COLLECTIONS_DIR := $(ROOT)/.build/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
+export PYTHONPATH := $(ROOT)/tests/lab
+export PATH := $(VENV)/bin:$(PATH)
+PYTEST_ARGS ?=
+SANITY_PYTHON ?= $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+
+.PHONY: help venv sysdeps deps collection-link test sanity units integration lint build-install \
+        lab-up lab-down lab-status demo bench clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------------------------------------
+# Set-up
+$(VENV)/.installed: requirements.txt test-requirements.txt constraints.txt
+	@echo "==> Python virtualenv $(VENV) with $$($(PYTHON) --version)"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -r test-requirements.txt
+	$(VENV)/bin/pip check
+	@touch $@
+
+venv: $(VENV)/.installed ## Create .venv with runtime and test dependencies
+
+sysdeps: venv ## Install the system packages listed in bindep.txt (apt)
+	@missing=$$($(VENV)/bin/bindep -b test || true); \
+	if [ -z "$$missing" ]; then echo "==> System packages: all present"; exit 0; fi; \
+	echo "==> Installing system packages: $$missing"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo=sudo; else \
+	  echo "Missing system packages: $$missing. Install them as root (apt-get install $$missing) and re-run." >&2; exit 1; fi; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	still=$$($(VENV)/bin/bindep -b test || true); \
+	if [ -n "$$still" ]; then echo "Could not install: $$still" >&2; exit 1; fi
+
+collection-link:
+	@mkdir -p $(COLLECTIONS_DIR)/ansible_collections/atlas
+	@ln -sfn $(ROOT) $(COLLECTIONS_DIR)/ansible_collections/atlas/hardening
+
+deps: venv sysdeps collection-link
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+test: deps ## Install everything, then run every suite: sanity, units, integration, lint, build+install
+	@$(MAKE) --no-print-directory sanity units integration lint build-install
+	@echo "==> make test: all suites passed"
+
+sanity: deps ## ansible-test sanity (offline, staged under .build/)
+	@echo "==> ansible-test sanity (Python $(SANITY_PYTHON))"
+	scripts/ansible-test sanity --venv --python $(SANITY_PYTHON) --color no
+
+units: deps ## ansible-test units (module_utils and modules, against real OpenBao and moto)
+	@echo "==> ansible-test units (Python $(SANITY_PYTHON))"
+	scripts/ansible-test units --local --python $(SANITY_PYTHON) --color no
+
+integration: deps ## pytest suites against the lab (emulators, real OpenBao/Alertmanager/moto)
+	@echo "==> integration tests against the lab"
+	$(PY) -m pytest tests/integration -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: deps ## ansible-lint, production profile
+	@echo "==> ansible-lint (production profile)"
+	$(VENV)/bin/ansible-lint --profile production --offline
+
+build-install: deps ## Build the collection tarball and install it into a scratch path
+	@echo "==> ansible-galaxy collection build + install"
+	scripts/build-and-install
+
+# ---------------------------------------------------------------------------------------------
+# Lab and demo
+lab-up: deps ## Start the local lab; writes $(LAB_DIR)/env and $(LAB_DIR)/inventory.yml
+	$(PY) -m atlas_lab up --dir $(LAB_DIR)
+
+lab-down: ## Stop every process the lab started
+	@if [ -x $(PY) ]; then $(PY) -m atlas_lab down --dir $(LAB_DIR); else echo "lab: not running (no venv)"; fi
+
+lab-status: ## Say what the lab runs
+	@if [ -x $(PY) ]; then $(PY) -m atlas_lab status --dir $(LAB_DIR); else echo "lab: not running (no venv)"; fi
+
+demo: deps ## Start the lab and run playbooks/harden.yml against it
+	scripts/demo
+
+bench: deps ## Benchmarks: wall time and API requests per service
+	$(PY) -m atlas_lab.bench
+
+clean: lab-down ## Remove build output (keeps .venv)
+	rm -rf .build .bench tests/output atlas-hardening-*.tar.gz
