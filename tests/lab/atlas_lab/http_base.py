@@ -43,6 +43,7 @@ class Request:
     raw_path: str = ""
     kind: str = ""
     client: str = ""
+    raw_query: str = ""  # the query string as sent (proxies forward it unchanged)
 
     def param(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -131,6 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers=self.headers,
             body=body,
             client=self.client_address[0],
+            raw_query=split.query,
         )
         if request.path.startswith(ADMIN_PREFIX) or request.path == ADMIN_PREFIX.rstrip("/"):
             self._send(self._admin(app, request))
@@ -158,7 +160,10 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fault.delay)
             return self._handle(app, request)
         if fault.apply_first:
-            self._handle(app, request)
+            applied = self._handle(app, request)
+            close = getattr(applied.stream, "close", None)
+            if close is not None:
+                close()  # the response is discarded: release what produces it (an upstream connection)
         if fault.action == "error":
             body = fault.body
             if body is None:
@@ -225,6 +230,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
                 self.close_connection = True
+            finally:
+                close = getattr(response.stream, "close", None)
+                if close is not None:
+                    close()  # a client that went away must not leave the producer (or its upstream) open
             return
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
@@ -244,7 +253,8 @@ class _Handler(BaseHTTPRequestHandler):
         except (ConnectionResetError, BrokenPipeError, ssl.SSLError, TimeoutError):
             self.close_connection = True
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+    # LIST is Vault's own verb (the OpenBao proxy forwards it).
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_LIST = _dispatch
 
 
 class LabHTTPServer(ThreadingHTTPServer):
