@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ATLAS platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Merge a dict into the text of a YAML values file, keeping everything else as it was.
+
+A Helm values file lives in git, with comments and its own layout. A change must touch only the
+keys it sets: the file is loaded and dumped with ruamel.yaml's round-trip mode (comments, key
+order, quoting and indentation kept), and not dumped at all when no value changes, so a second
+run is byte-for-byte a no-op.
+
+Merge rules: mappings merge key by key, recursively; any other value (scalar, list) replaces the
+old one. A key that holds ``null`` may become a mapping; a key that holds a scalar or a list where
+a mapping is needed is an error rather than a silent loss of data. Values compare with their
+types: ``3`` and ``"3"`` differ (the chart wants an integer), and so do ``1`` and ``true``.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+
+try:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+    HAS_RUAMEL = True
+    RUAMEL_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module with missing_required_lib
+    HAS_RUAMEL = False
+    RUAMEL_IMPORT_ERROR = exc
+    CommentedMap = dict  # type: ignore[misc,assignment]
+
+
+class ValuesFileError(HardeningError):
+    """The values file cannot be read as a YAML mapping, or cannot take the values."""
+
+
+def same_value(old: Any, new: Any) -> bool:
+    """Equality that also compares types where Python would not (bool vs int, int vs str)."""
+    if isinstance(old, bool) or isinstance(new, bool):
+        return isinstance(old, bool) and isinstance(new, bool) and old == new
+    if isinstance(old, dict) and isinstance(new, dict):
+        return set(old) == set(new) and all(same_value(old[key], new[key]) for key in new)
+    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
+        return len(old) == len(new) and all(same_value(a, b) for a, b in zip(old, new))
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return old == new
+    if isinstance(old, str) and isinstance(new, str):
+        return str(old) == str(new)
+    return type(old) is type(new) and old == new  # pylint: disable=unidiomatic-typecheck
+
+
+def _plain(value: Any) -> Any:
+    """A ruamel node as plain Python data (for the returned list of changes)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def _merge(target: Any, values: dict[str, Any], prefix: str, changes: list[dict[str, Any]]) -> None:
+    for key, new in values.items():
+        path = "%s.%s" % (prefix, key) if prefix else str(key)
+        if isinstance(new, dict):
+            old = target.get(key)
+            if old is None:
+                target[key] = CommentedMap()
+                if not new:
+                    changes.append({"key": path, "before": None, "after": {}})
+            elif not isinstance(old, dict):
+                raise ValuesFileError(
+                    "%s holds a %s in the values file, but a mapping is needed to set %s: fix that key by hand "
+                    "(the module does not overwrite it, to lose nothing)."
+                    % (path, type(_plain(old)).__name__, ", ".join("%s.%s" % (path, k) for k in new)))
+            _merge(target[key], new, path, changes)
+            continue
+        if key in target and same_value(target[key], new):
+            continue
+        changes.append({"key": path, "before": _plain(target.get(key)), "after": _plain(new)})
+        target[key] = new
+
+
+def guess_layout(text: str) -> tuple[int, int]:
+    """(mapping indent, block sequence dash offset) the file already uses; (2, 0) when it does not say.
+
+    ruamel.yaml writes one layout for the whole document, so it must be the file's own, or every
+    untouched line would move.
+    """
+    mapping_indent = None
+    sequence_offset = None
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    for parent, child in zip(lines, lines[1:]):
+        if not parent.rstrip().endswith(":"):
+            continue
+        stripped = parent.lstrip()
+        parent_column = len(parent) - len(stripped) + (2 if stripped.startswith("- ") else 0)
+        step = len(child) - len(child.lstrip()) - parent_column
+        if child.lstrip().startswith("- "):
+            if sequence_offset is None and step >= 0:
+                sequence_offset = step
+        elif mapping_indent is None and step > 0:
+            mapping_indent = step
+        if mapping_indent is not None and sequence_offset is not None:
+            break
+    return mapping_indent or 2, sequence_offset or 0
+
+
+def merge_values_text(text: str, values: dict[str, Any], source: str = "values file") -> tuple[str, list[dict[str, Any]]]:
+    """Return (new text, changes). The text is returned unchanged when no value changes.
+
+    ``changes`` lists ``{key, before, after}`` with dotted keys, in the order they were set.
+    """
+    if not HAS_RUAMEL:  # pragma: no cover
+        raise ValuesFileError("ruamel.yaml is required to edit %s without losing its comments" % source)
+    yaml = YAML()  # round-trip: keeps comments, key order and quoting
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap the long lines the file already has
+    mapping_indent, sequence_offset = guess_layout(text)
+    yaml.indent(mapping=mapping_indent, sequence=sequence_offset + 2, offset=sequence_offset)
+    try:
+        data = yaml.load(text) if text.strip() else CommentedMap()
+    except YAMLError as exc:
+        raise ValuesFileError("%s is not valid YAML: %s" % (source, " ".join(str(exc).split())))
+    kept_text = ""
+    if data is None:  # only comments (or nothing): keep them above the new keys
+        data = CommentedMap()
+        kept_text = text if text.endswith("\n") or not text else text + "\n"
+    if not isinstance(data, dict):
+        raise ValuesFileError("%s holds a %s at the top, not a mapping of Helm values: check the path."
+                              % (source, type(_plain(data)).__name__))
+    changes: list[dict[str, Any]] = []
+    _merge(data, values, "", changes)
+    if not changes:
+        return text, changes
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return kept_text + stream.getvalue(), changes
