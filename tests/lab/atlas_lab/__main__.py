@@ -1,0 +1,7 @@
+"""``python -m atlas_lab up|down|status [--dir DIR]`` (see :mod:`atlas_lab.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
