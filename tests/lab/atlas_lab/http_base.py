@@ -142,16 +142,17 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # pylint: disable=broad-except
             request.kind = f"{request.method} {request.path}"
         fault = app.faults.take(request.kind, request.method, request.path)
-        status: int | str = "dropped"
+        # Record before answering: a client that reads the counters right after its response
+        # must see its own request counted.
+        user_agent = self.headers.get("User-Agent") or ""
         try:
             response = self._run(app, request, fault)
-            status = response.status
-            self._send(response)
         except _Dropped:
+            app.requests.record(request.method, request.path, request.kind, "dropped", user_agent)
             self._drop()
-        finally:
-            app.requests.record(request.method, request.path, request.kind, status,
-                                self.headers.get("User-Agent") or "")
+            return
+        app.requests.record(request.method, request.path, request.kind, response.status, user_agent)
+        self._send(response)
 
     def _run(self, app: EmulatorApp, request: Request, fault: Fault | None) -> Response:
         if fault is None:
