@@ -257,7 +257,11 @@ def judge(expected_replicas: int, statuses: list[ReplicaStatus], missing_replica
         if problem:
             failures.append(_failure(status.name, problem))
 
-    if expected_replicas <= 1:
+    failures.extend(extra_failures or [])
+    if expected_replicas <= 0:
+        return Verdict(VERDICT_DOWN, expected_replicas, failures,
+                       "replicas is %d: Alertmanager is scaled to zero" % expected_replicas)
+    if expected_replicas == 1:
         if not reachable:
             return Verdict(VERDICT_DOWN, expected_replicas, failures,
                            "the only replica does not answer: Alertmanager is down")
@@ -267,7 +271,6 @@ def judge(expected_replicas: int, statuses: list[ReplicaStatus], missing_replica
             "down; run at least 3 replicas" % status.cluster_status)],
             "1 replica, cluster status %s: not highly available" % status.cluster_status)
 
-    failures.extend(extra_failures or [])
     if not reachable:
         return Verdict(VERDICT_DOWN, expected_replicas, failures,
                        "none of the %d replicas answers" % expected_replicas)
@@ -405,3 +408,54 @@ def gossip_probe(replicas: list[Replica], statuses: list[ReplicaStatus], timeout
 
 class AlertmanagerClusterError(HardeningError):
     """The cluster could not be examined at all (bad input, nothing to ask)."""
+
+
+def examine(discover: Callable[[], tuple[int, list[Replica], list[str]]], wait_timeout: float = 0.0,
+            interval: float = 1.0, gossip: bool = False, gossip_timeout: float = 10.0, check_mode: bool = False,
+            routing_check: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Find the replicas, ask them (until healthy or ``wait_timeout``), check routing, probe gossip.
+
+    ``discover`` returns (expected replica count, replicas to ask, names of missing replicas); it
+    is called every round, so replicas that appear while waiting (a scale-up) are picked up.
+    ``routing_check`` returns ``{failures, ...}`` about how alerts reach the replicas; it runs once.
+    """
+    found: dict[str, Any] = {}
+
+    def collect() -> tuple[list[ReplicaStatus], Verdict]:
+        expected, replicas, missing = discover()
+        found.update(expected=expected, replicas=replicas, missing=missing)
+        statuses = gather(replicas)
+        return statuses, judge(expected, statuses, missing)
+
+    statuses, verdict, waited, rounds = wait_for_verdict(collect, wait_timeout, interval)
+    extra_failures: list[dict[str, str]] = []
+    routing: dict[str, Any] = {"checked": False, "reason": "not requested"}
+    if routing_check is not None:
+        routing = routing_check()
+        extra_failures.extend(routing.get("failures") or [])
+
+    probe: dict[str, Any] = {"performed": False, "passed": False, "reason": "not requested (gossip_check=false)"}
+    if gossip:
+        if check_mode:
+            probe["reason"] = "skipped in check mode: the probe creates and expires a silence"
+        elif verdict.status == VERDICT_NOT_HA:
+            probe["reason"] = "skipped: a single replica has no peer to gossip with"
+        else:
+            probe = gossip_probe(found["replicas"], statuses, timeout=gossip_timeout)
+            if probe["performed"] and not probe["passed"]:
+                extra_failures.extend(probe["failures"])
+    if extra_failures:
+        verdict = judge(found["expected"], statuses, found["missing"], extra_failures)
+    result = verdict.to_dict()
+    return {
+        "verdict": result["status"],
+        "healthy": result["healthy"],
+        "summary": result["summary"],
+        "failures": result["failures"],
+        "expected_replicas": result["expected_replicas"],
+        "replicas": [status.to_dict() for status in statuses],
+        "gossip_check": probe,
+        "alert_routing": routing,
+        "waited_seconds": waited,
+        "rounds": rounds,
+    }
