@@ -2,7 +2,8 @@
 
 A fault rule matches requests by kind (a glob over the emulator's request classification, such as
 ``users.reset_password`` or ``patch secrets``), HTTP method and a regular expression on the path, and
-applies to the next ``count`` matching requests:
+applies to the next ``count`` matching requests (after letting the first ``after`` matching requests
+through untouched, to hit e.g. the second token request of a run):
 
 ``error``  answer with ``status`` and ``body`` (after applying the request when ``apply_first``)
 ``drop``   close the connection without any response; with ``apply_first`` (the default for this
@@ -38,6 +39,7 @@ class Fault:
     body: Any = None
     apply_first: bool = False
     delay: float = 30.0
+    after: int = 0
     hits: int = 0
     released: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -56,7 +58,7 @@ class Fault:
         return {
             "id": self.id, "action": self.action, "kind": self.kind, "method": self.method,
             "path": self.path, "count": self.count, "status": self.status, "body": self.body,
-            "apply_first": self.apply_first, "delay": self.delay, "hits": self.hits,
+            "apply_first": self.apply_first, "delay": self.delay, "after": self.after, "hits": self.hits,
         }
 
 
@@ -72,7 +74,8 @@ class FaultInjector:
         action = spec.get("action", "error")
         if action not in ACTIONS:
             raise ValueError(f"unknown fault action {action!r}; expected one of {', '.join(ACTIONS)}")
-        unknown = set(spec) - {"action", "kind", "method", "path", "count", "status", "body", "apply_first", "delay"}
+        unknown = set(spec) - {"action", "kind", "method", "path", "count", "status", "body", "apply_first", "delay",
+                               "after"}
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
         if spec.get("path"):
@@ -88,6 +91,7 @@ class FaultInjector:
             body=spec.get("body"),
             apply_first=bool(spec.get("apply_first", action == "drop")),
             delay=float(spec.get("delay", 30.0)),
+            after=max(0, int(spec.get("after", 0))),
         )
         with self._lock:
             self._faults.append(fault)
@@ -98,6 +102,9 @@ class FaultInjector:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(kind, method, path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     if fault.count is not None:
                         fault.count -= 1
                     fault.hits += 1
