@@ -1,0 +1,387 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ATLAS platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply (or delete) a set of manifests in one call, with as few API requests as possible.
+
+For ``state=present`` a run:
+
+1. resolves each kind (built-in table, CRDs of the set, else one discovery GET per group version);
+2. reads the live objects: one GET for a lone object, one LIST per (resource, namespace) when the
+   set has several objects there; objects in a Namespace, or of a CRD, that the set creates and
+   that does not exist yet are known to be absent and are not read;
+3. applies in order (Namespaces, CRDs, then the rest; CRDs are waited for until Established):
+   - an absent object: one server-side apply (it creates the object);
+   - a live object whose values and field ownership already match: nothing;
+   - otherwise a dry-run apply; when its result equals the live object nothing is written,
+     else the real apply follows;
+4. optionally waits until the objects are ready (see kubernetes_wait).
+
+Check mode sends dry-run requests only (``dryRun=All``): the API server validates and defaults the
+objects exactly as it would, and nothing is stored. ``state=absent`` deletes, in reverse order,
+the objects that exist (dry-run deletes in check mode).
+
+Every apply uses ``fieldValidation=Strict`` by default: a field the API does not know is an error
+instead of being dropped silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_change_detection import (
+    dry_run_changes,
+    is_up_to_date,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+    KubernetesApiError,
+    KubernetesConnection,
+    KubernetesError,
+    KubernetesForbiddenError,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_diff import object_diff, secret_values
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_discovery import ApiResource
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_manifests import (
+    CRD,
+    NAMESPACE,
+    ManifestError,
+    apply_rank,
+    check_identity,
+    normalise,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (
+    DEFAULT_FIELD_MANAGER,
+    KubernetesObjects,
+    ObjectRef,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_wait import (
+    Absent,
+    ConditionStatus,
+    WaitCondition,
+    WaitTarget,
+    condition_from_spec,
+    readiness_condition,
+    wait_for,
+)
+
+CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
+FIELD_VALIDATION_CHOICES = ("Strict", "Warn", "Ignore")
+
+
+class ApplyOptions:
+    """How to apply a set; the defaults are the safe ones."""
+
+    def __init__(self, state: str = "present", field_manager: str = DEFAULT_FIELD_MANAGER,
+                 force_conflicts: bool = False, field_validation: str = "Strict", check_mode: bool = False,
+                 diff: bool = False, wait: bool = False, wait_timeout: float = 120.0,
+                 wait_condition: Optional[Dict[str, Any]] = None) -> None:
+        if state not in ("present", "absent"):
+            raise KubernetesError(f"state must be present or absent, not {state!r}.")
+        if field_validation not in FIELD_VALIDATION_CHOICES:
+            raise KubernetesError(f"field_validation must be one of {', '.join(FIELD_VALIDATION_CHOICES)}.")
+        self.state = state
+        self.field_manager = field_manager or DEFAULT_FIELD_MANAGER
+        self.force_conflicts = force_conflicts
+        self.field_validation = field_validation
+        self.check_mode = check_mode
+        self.diff = diff
+        self.wait = wait
+        self.wait_timeout = float(wait_timeout)
+        self.wait_condition = wait_condition
+
+
+class ObjectResult:
+    """What happened to one object."""
+
+    def __init__(self, ref: ObjectRef, action: str, warnings: Optional[List[str]] = None) -> None:
+        self.ref = ref
+        self.action = action
+        self.warnings = list(warnings or [])
+
+    @property
+    def changed(self) -> bool:
+        return self.action != UNCHANGED
+
+    def as_dict(self) -> Dict[str, Any]:
+        result = self.ref.as_dict()
+        result.update(action=self.action, warnings=self.warnings)
+        return result
+
+
+class ApplyReport:
+    """Results of one call: per-object results, diffs, and the Secret values to mask."""
+
+    def __init__(self) -> None:
+        self.results: List[ObjectResult] = []
+        self.diffs: List[Dict[str, Any]] = []
+        self.secret_values: Set[str] = set()
+        self.api_requests: Dict[str, int] = {}
+
+    @property
+    def changed(self) -> bool:
+        return any(result.changed for result in self.results)
+
+    def result_dicts(self) -> List[Dict[str, Any]]:
+        return [result.as_dict() for result in self.results]
+
+    def module_result(self, diff: bool) -> Dict[str, Any]:
+        result: Dict[str, Any] = {"changed": self.changed, "results": self.result_dicts(),
+                                  "api_requests": dict(self.api_requests)}
+        if diff:
+            result["diff"] = self.diffs
+        return result
+
+
+class _Planned:
+    """One manifest on its way: normalised body, identity, resource, live state, outcome."""
+
+    def __init__(self, manifest: Dict[str, Any], resource: ApiResource, warnings: List[str]) -> None:
+        self.manifest = manifest
+        self.ref = ObjectRef.of(manifest)
+        self.resource = resource
+        self.warnings = warnings
+        self.rank = apply_rank(self.ref.api_version, self.ref.kind)
+        self.live: Optional[Dict[str, Any]] = None
+        self.read = False
+        self.absent_because = ""  # set when the object cannot exist yet (its namespace/CRD is new)
+        self.after: Optional[Dict[str, Any]] = None
+
+
+def apply_manifests(connection_or_objects: Any, manifests: List[Dict[str, Any]],
+                    options: Optional[ApplyOptions] = None, default_namespace: Optional[str] = None) -> ApplyReport:
+    """Apply (or delete) ``manifests``; see the module docstring. Raises KubernetesError or
+    ManifestError whose ``details`` hold the results of what was already done."""
+    objects = connection_or_objects
+    if isinstance(connection_or_objects, KubernetesConnection):
+        objects = KubernetesObjects(connection_or_objects)
+    return ManifestApplier(objects, options or ApplyOptions()).run(manifests, default_namespace)
+
+
+class ManifestApplier:
+    def __init__(self, objects: KubernetesObjects, options: ApplyOptions) -> None:
+        self.objects = objects
+        self.options = options
+        self.report = ApplyReport()
+        self._counts_before = dict(objects.connection.request_counts)
+
+    def run(self, manifests: List[Dict[str, Any]], default_namespace: Optional[str]) -> ApplyReport:
+        try:
+            planned = self._plan(manifests, default_namespace)
+            self._read_live(planned)
+            if self.options.state == "present":
+                self._apply_all(planned)
+                if self.options.wait and not self.options.check_mode:
+                    self._wait_ready(planned)
+            else:
+                self._delete_all(planned)
+        except (KubernetesError, ManifestError) as exc:
+            exc.details.setdefault("results", self.report.result_dicts())
+            raise
+        finally:
+            self._count_requests()
+        return self.report
+
+    # -- planning ------------------------------------------------------------------------------
+    def _plan(self, manifests: List[Dict[str, Any]], default_namespace: Optional[str]) -> List[_Planned]:
+        for index, manifest in enumerate(manifests):
+            check_identity(manifest, index)
+        for manifest in manifests:
+            if (manifest["apiVersion"], manifest["kind"]) == CRD:
+                self.objects.resolver.register_crd(manifest)
+        planned: List[_Planned] = []
+        seen: Dict[Tuple[str, str, str, str], int] = {}
+        for index, manifest in enumerate(manifests):
+            resource = self.objects.resource(manifest["apiVersion"], manifest["kind"])
+            body, warnings = normalise(manifest, resource.namespaced, default_namespace)
+            item = _Planned(body, resource, warnings)
+            if item.ref.key() in seen:
+                raise ManifestError(f"{item.ref} appears twice in the set (manifests #{seen[item.ref.key()] + 1} "
+                                    f"and #{index + 1}); merge them into one.")
+            seen[item.ref.key()] = index
+            planned.append(item)
+        planned.sort(key=lambda item: item.rank)  # stable: the given order within each rank
+        return planned
+
+    # -- reading -------------------------------------------------------------------------------
+    def _read_live(self, planned: List[_Planned]) -> None:
+        self._read([item for item in planned if item.rank < 2])
+        new_namespaces = {item.ref.name for item in planned if item.rank == 0 and item.live is None}
+        new_kinds = {}
+        for item in planned:
+            if item.rank == 1 and item.live is None:
+                spec = item.manifest.get("spec") or {}
+                new_kinds[(spec.get("group"), (spec.get("names") or {}).get("kind"))] = item.ref.name
+        rest = []
+        for item in planned:
+            if item.rank < 2:
+                continue
+            group = item.ref.api_version.split("/")[0] if "/" in item.ref.api_version else ""
+            if (group, item.ref.kind) in new_kinds:
+                item.absent_because = f"its CustomResourceDefinition {new_kinds[(group, item.ref.kind)]} is new"
+            elif item.ref.namespace in new_namespaces:
+                item.absent_because = f"its namespace {item.ref.namespace} is new"
+            if item.absent_because:
+                item.read = True
+            else:
+                rest.append(item)
+        self._read(rest)
+
+    def _read(self, planned: List[_Planned]) -> None:
+        groups: Dict[Tuple[str, str, str], List[_Planned]] = {}
+        for item in planned:
+            groups.setdefault((item.resource.api_version, item.resource.plural, item.ref.namespace or ""),
+                              []).append(item)
+        for members in groups.values():
+            try:
+                if len(members) == 1:
+                    members[0].live = self.objects.get(members[0].ref)
+                else:
+                    self._read_by_list(members)
+            except KubernetesApiError as exc:
+                raise self._object_error("Reading", members[0], exc) from None
+            for item in members:
+                item.read = True
+
+    def _read_by_list(self, members: List[_Planned]) -> None:
+        try:
+            items, _version = self.objects.list(members[0].resource, members[0].ref.namespace)
+        except KubernetesForbiddenError:
+            # RBAC may allow get on named objects but not list: read them one by one.
+            for item in members:
+                item.live = self.objects.get(item.ref)
+            return
+        by_name = {(obj.get("metadata") or {}).get("name"): obj for obj in items}
+        for item in members:
+            item.live = by_name.get(item.ref.name)
+
+    # -- applying ------------------------------------------------------------------------------
+    def _apply_all(self, planned: List[_Planned]) -> None:
+        crds_written: List[_Planned] = []
+        for item in planned:
+            if item.rank == 2 and crds_written:
+                self._wait_established(crds_written)
+                crds_written = []
+            result = self._apply_one(item)
+            if item.rank == 1 and result.changed and not self.options.check_mode:
+                crds_written.append(item)
+        if crds_written:
+            self._wait_established(crds_written)
+
+    def _apply_one(self, item: _Planned) -> ObjectResult:
+        options = self.options
+        warnings = list(item.warnings)
+        action = UNCHANGED
+        if item.live is not None and is_up_to_date(item.manifest, item.live, options.field_manager):
+            item.after = item.live
+        elif item.absent_because and options.check_mode:
+            # The dry run would fail: the namespace or CRD it needs exists only after the real run.
+            action = CREATED
+            item.after = item.manifest
+            warnings.append(f"{item.ref}: not validated by the API server in check mode, {item.absent_because}.")
+        else:
+            try:
+                action = self._apply_request(item, warnings)
+            except KubernetesApiError as exc:
+                raise self._object_error("Applying", item, exc) from None
+        result = ObjectResult(item.ref, action, warnings)
+        self._record(item, result)
+        return result
+
+    def _apply_request(self, item: _Planned, warnings: List[str]) -> str:
+        options = self.options
+        apply_kwargs = {"field_manager": options.field_manager, "force": options.force_conflicts,
+                        "field_validation": options.field_validation}
+        if item.live is None:
+            response = self.objects.apply(item.manifest, dry_run=options.check_mode, **apply_kwargs)
+            warnings.extend(response.warnings)
+            item.after = response.data
+            return CREATED if response.status == 201 or options.check_mode or item.live is None else UPDATED
+        preview = self.objects.apply(item.manifest, dry_run=True, **apply_kwargs)
+        if not dry_run_changes(item.live, preview.data or {}):
+            item.after = item.live
+            return UNCHANGED
+        if options.check_mode:
+            warnings.extend(preview.warnings)
+            item.after = preview.data
+            return UPDATED
+        response = self.objects.apply(item.manifest, dry_run=False, **apply_kwargs)
+        warnings.extend(response.warnings)
+        item.after = response.data
+        before_version = (item.live.get("metadata") or {}).get("resourceVersion")
+        after_version = ((response.data or {}).get("metadata") or {}).get("resourceVersion")
+        return UNCHANGED if before_version and before_version == after_version else UPDATED
+
+    def _wait_established(self, crds: List[_Planned]) -> None:
+        targets = [WaitTarget(item.ref, item.resource, ConditionStatus("Established"), item.after)
+                   for item in crds]
+        wait_for(self.objects, targets, self.options.wait_timeout)
+
+    def _wait_ready(self, planned: List[_Planned]) -> None:
+        spec = self.options.wait_condition or {}
+        custom: Optional[WaitCondition] = None
+        if spec.get("type") or spec.get("field"):
+            custom = condition_from_spec(spec)
+        targets = []
+        for item in planned:
+            condition = readiness_condition(item.ref.api_version, item.ref.kind)
+            if custom is not None and spec.get("kind") in (None, "", item.ref.kind):
+                condition = custom
+            targets.append(WaitTarget(item.ref, item.resource, condition, item.after))
+        wait_for(self.objects, targets, self.options.wait_timeout)
+
+    # -- deleting ------------------------------------------------------------------------------
+    def _delete_all(self, planned: List[_Planned]) -> None:
+        deleted: List[_Planned] = []
+        for item in reversed(planned):
+            action = UNCHANGED
+            warnings = list(item.warnings)
+            if item.live is not None:
+                try:
+                    response = self.objects.delete(item.ref, dry_run=self.options.check_mode)
+                except KubernetesApiError as exc:
+                    raise self._object_error("Deleting", item, exc) from None
+                if response is not None:
+                    action = DELETED
+                    warnings.extend(response.warnings)
+                    deleted.append(item)
+            result = ObjectResult(item.ref, action, warnings)
+            self._record(item, result)
+        if self.options.wait and not self.options.check_mode and deleted:
+            targets = [WaitTarget(item.ref, item.resource, Absent(), item.live) for item in deleted]
+            wait_for(self.objects, targets, self.options.wait_timeout)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _record(self, item: _Planned, result: ObjectResult) -> None:
+        self.report.results.append(result)
+        for obj in (item.manifest, item.live, item.after):
+            self.report.secret_values.update(secret_values(obj))
+        if self.options.diff and result.changed:
+            after = None if result.action == DELETED else item.after
+            self.report.diffs.append(object_diff(str(item.ref), item.live, after))
+
+    def _count_requests(self) -> None:
+        counts = self.objects.connection.request_counts
+        self.report.api_requests = {verb: counts[verb] - self._counts_before.get(verb, 0)
+                                    for verb in sorted(counts) if counts[verb] - self._counts_before.get(verb, 0)}
+
+    def _object_error(self, doing: str, item: _Planned, exc: KubernetesApiError) -> KubernetesError:
+        ref = item.ref
+        if exc.status == 409 and doing == "Applying":
+            message = (f"{doing} {ref} conflicts with another field manager: {exc.api_message}. Those fields "
+                       f"belong to another manager; leave them out of the manifest, or set force_conflicts: true "
+                       f"to make {self.options.field_manager!r} take them over.")
+        elif exc.status in (400, 422):
+            message = (f"The Kubernetes API server rejected {ref} ({exc.status} {exc.reason or 'Invalid'}): "
+                       f"{exc.api_message}. Fix the manifest"
+                       + (" (field validation is Strict: unknown or misspelled fields are errors)."
+                          if self.options.field_validation == "Strict" else "."))
+        elif exc.status == 404 and ref.namespace and "namespace" in exc.api_message.lower():
+            message = (f"{doing} {ref} failed: namespace {ref.namespace!r} does not exist. Add the Namespace to "
+                       "the same set of manifests (it is applied first) or create it beforehand.")
+        elif exc.status == 404:
+            message = (f"{doing} {ref} failed: the API server at {self.objects.connection.server} does not serve "
+                       f"{ref.api_version} {ref.kind} ({exc.api_message}). Check apiVersion and kind, or install "
+                       "its CustomResourceDefinition.")
+        else:
+            message = f"{doing} {ref}: {exc}"
+        error = KubernetesError(message, status=exc.status, object=ref.as_dict())
+        return error

@@ -1,0 +1,330 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ATLAS platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_manifests
+short_description: Apply or delete a set of Kubernetes manifests with server-side apply
+version_added: 0.1.0
+description:
+  - Applies a set of manifests in one call with server-side apply under a field manager, in order
+    (Namespaces, then CustomResourceDefinitions, which are waited for until Established, then the
+    rest), or deletes them in reverse order.
+  - Writes nothing when nothing would change. The module reads the live objects (one request per
+    kind and namespace) and decides locally when they already hold the applied values and the field
+    manager owns exactly the applied fields; when it cannot tell, a dry-run apply does. Only objects
+    that change are written.
+  - Check mode sends dry-run requests only, so the API server validates the objects without storing them.
+  - The diff (with C(--diff)) never shows the values of a Secret, only whether each one changes.
+  - Fields the API server does not know are errors (O(field_validation=Strict)), not silently dropped.
+author:
+  - ATLAS platform team
+extends_documentation_fragment:
+  - atlas.hardening.kubernetes
+attributes:
+  check_mode:
+    description: Sends dry-run requests (C(dryRun=All)); the API server validates, nothing is stored.
+    support: full
+  diff_mode:
+    description: Returns the before and after state of each changed object; Secret values are hidden.
+    support: full
+  action_group:
+    description: Use C(group/atlas.hardening.kubernetes) in C(module_defaults) to set the connection options.
+    support: full
+    membership:
+      - atlas.hardening.kubernetes
+options:
+  manifests:
+    description:
+      - The objects to apply, each a mapping with C(apiVersion), C(kind) and C(metadata.name).
+      - Items of C(kind=List) are applied one by one.
+      - Exactly one of O(manifests), O(definition) and O(src) is required.
+    type: list
+    elements: dict
+  definition:
+    description:
+      - The objects as YAML text; several documents separated by C(---) are allowed.
+    type: str
+  src:
+    description:
+      - Path of a YAML file holding the objects (several documents allowed), on the host that runs the module.
+    type: path
+  namespace:
+    description:
+      - Namespace for namespaced objects that do not name one. Without it, such an object is an error.
+    type: str
+  state:
+    description:
+      - V(present) applies the objects; V(absent) deletes those that exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  field_manager:
+    description:
+      - Name of the field manager that owns the applied fields. Use one name per owner of a set of
+        fields (a role, a rotation job) so that two owners do not take fields from each other silently.
+    type: str
+    default: atlas-hardening
+  force_conflicts:
+    description:
+      - Take over fields that another field manager owns with a different value.
+      - When V(false), such a conflict is an error naming the fields and their owner.
+    type: bool
+    default: false
+  field_validation:
+    description:
+      - What the API server does with fields it does not know.
+      - V(Strict) rejects the object, V(Warn) drops the field and returns a warning, V(Ignore) drops it silently.
+    type: str
+    choices: [Strict, Warn, Ignore]
+    default: Strict
+  wait:
+    description:
+      - Wait until the objects are ready (O(state=present)) or gone (O(state=absent)).
+      - Ready means Available with every replica updated for a Deployment, every replica ready for
+        a StatefulSet or DaemonSet, Complete for a Job, Ready for a Pod, Established for a
+        CustomResourceDefinition, Active for a Namespace, and existing for other kinds.
+      - Not done in check mode.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait in total, for O(wait) and for new CustomResourceDefinitions to be Established.
+    type: int
+    default: 120
+  wait_condition:
+    description:
+      - With O(wait=true), a condition to wait for instead of the default readiness.
+      - Give either O(wait_condition.type) (and O(wait_condition.status)) or O(wait_condition.field) and
+        O(wait_condition.value).
+    type: dict
+    suboptions:
+      type:
+        description:
+          - Type of a C(status.conditions) entry, for example V(Available) or V(Ready).
+        type: str
+      status:
+        description:
+          - Status the condition must have.
+        type: str
+        choices: ["True", "False", "Unknown"]
+        default: "True"
+      reason:
+        description:
+          - Reason the condition must have, if set.
+        type: str
+      field:
+        description:
+          - Path of a field, for example V(status.phase), V(status.readyReplicas) or
+            V(status.loadBalancer.ingress[0].ip).
+        type: str
+      value:
+        description:
+          - Value O(wait_condition.field) must have (compared as text).
+        type: raw
+      kind:
+        description:
+          - Apply the condition to objects of this kind only; the others use the default readiness.
+        type: str
+seealso:
+  - name: Server-side apply
+    description: How field ownership and conflicts work.
+    link: https://kubernetes.io/docs/reference/using-api/server-side-apply/
+"""
+
+EXAMPLES = r"""
+- name: Harden the monitoring namespace
+  atlas.hardening.k8s_manifests:
+    k8s_kubeconfig: /etc/atlas/kubeconfig
+    namespace: monitoring
+    manifests:
+      - apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: monitoring
+          labels:
+            pod-security.kubernetes.io/enforce: restricted
+      - apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata:
+          name: default-deny
+        spec:
+          podSelector: {}
+          policyTypes: [Ingress, Egress]
+
+- name: Apply a multi-document file and wait until it is ready
+  atlas.hardening.k8s_manifests:
+    src: "{{ role_path }}/files/velero.yaml"
+    wait: true
+    wait_timeout: 300
+
+- name: Set the connection once for several tasks
+  module_defaults:
+    group/atlas.hardening.kubernetes:
+      k8s_kubeconfig: "{{ lookup('ansible.builtin.env', 'HOME') }}/.kube/platform"
+      k8s_context: production
+  block:
+    - name: Store a credential (its value never appears in the output or the diff)
+      atlas.hardening.k8s_manifests:
+        field_manager: atlas-rotation
+        definition: |
+          apiVersion: v1
+          kind: Secret
+          metadata:
+            name: grafana-admin
+            namespace: monitoring
+          type: Opaque
+          stringData:
+            password: "{{ grafana_admin_password }}"
+
+    - name: Wait for a custom condition
+      atlas.hardening.k8s_manifests:
+        manifests: "{{ velero_backup_location }}"
+        wait: true
+        wait_condition:
+          field: status.phase
+          value: Available
+
+- name: Remove a legacy object
+  atlas.hardening.k8s_manifests:
+    state: absent
+    manifests:
+      - apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata:
+          name: legacy-cluster-admin
+"""
+
+RETURN = r"""
+results:
+  description:
+    - One entry per object, in the order the objects were applied (or deleted).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    apiVersion:
+      description: API version of the object.
+      type: str
+      sample: apps/v1
+    kind:
+      description: Kind of the object.
+      type: str
+      sample: Deployment
+    namespace:
+      description: Namespace of the object; null for cluster-scoped objects.
+      type: str
+      sample: monitoring
+    name:
+      description: Name of the object.
+      type: str
+      sample: grafana
+    action:
+      description:
+        - V(created), V(updated), V(unchanged) or V(deleted); in check mode, what would happen.
+      type: str
+      sample: updated
+    warnings:
+      description: Warnings from the API server (deprecations, dropped fields) or about the manifest.
+      type: list
+      elements: str
+      sample: []
+  sample:
+    - apiVersion: v1
+      kind: Namespace
+      namespace: null
+      name: monitoring
+      action: unchanged
+      warnings: []
+api_requests:
+  description: Number of requests sent to the API server, per HTTP method.
+  returned: always
+  type: dict
+  sample: {"GET": 3, "PATCH": 2}
+diff:
+  description:
+    - With C(--diff), the before and after state of each changed object, without bookkeeping metadata
+      (managedFields, resourceVersion) and status. Secret values are replaced by V(<hidden: unchanged>),
+      V(<hidden: old value>) or V(<hidden: new value>).
+  returned: when diff mode is on
+  type: list
+  elements: dict
+  sample:
+    - before_header: Secret monitoring/grafana-admin
+      after_header: Secret monitoring/grafana-admin
+      before: {"data": {"password": "<hidden: old value>"}}
+      after: {"data": {"password": "<hidden: new value>"}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_apply import (
+    FIELD_VALIDATION_CHOICES,
+    ApplyOptions,
+    apply_manifests,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+    KUBERNETES_CONNECTION_ARGSPEC,
+    connection_from_module,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_diff import secret_values
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_manifests import load_manifests
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import DEFAULT_FIELD_MANAGER
+
+
+def main() -> None:
+    argument_spec = dict(
+        manifests=dict(type="list", elements="dict"),
+        definition=dict(type="str"),
+        src=dict(type="path"),
+        namespace=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        field_manager=dict(type="str", default=DEFAULT_FIELD_MANAGER),
+        force_conflicts=dict(type="bool", default=False),
+        field_validation=dict(type="str", choices=list(FIELD_VALIDATION_CHOICES), default="Strict"),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=120),
+        wait_condition=dict(type="dict", options=dict(
+            type=dict(type="str"),
+            status=dict(type="str", choices=["True", "False", "Unknown"], default="True"),
+            reason=dict(type="str"),
+            field=dict(type="str"),
+            value=dict(type="raw"),
+            kind=dict(type="str"),
+        )),
+    )
+    argument_spec.update(KUBERNETES_CONNECTION_ARGSPEC)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[("manifests", "definition", "src")],
+        required_one_of=[("manifests", "definition", "src")],
+    )
+    params = module.params
+    try:
+        manifests = load_manifests(params["manifests"], params["definition"], params["src"])
+    except HardeningError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    # Before any request: a value in a manifest must not leak through an error message either.
+    for manifest in manifests:
+        module.no_log_values.update(secret_values(manifest))
+    connection = connection_from_module(module, user_agent="atlas.hardening/k8s_manifests")
+    options = ApplyOptions(
+        state=params["state"], field_manager=params["field_manager"], force_conflicts=params["force_conflicts"],
+        field_validation=params["field_validation"], check_mode=module.check_mode, diff=module._diff,
+        wait=params["wait"], wait_timeout=params["wait_timeout"], wait_condition=params["wait_condition"],
+    )
+    try:
+        report = apply_manifests(connection, manifests, options, default_namespace=params["namespace"])
+    except HardeningError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    module.no_log_values.update(report.secret_values)
+    module.exit_json(**report.module_result(diff=module._diff))
+
+
+if __name__ == "__main__":
+    main()
