@@ -84,6 +84,8 @@ def _merge(target: Any, values: dict[str, Any], prefix: str, changes: list[dict[
             continue
         if key in target and same_value(target[key], new):
             continue
+        if new is None and key not in target:
+            continue  # unset and absent mean the same to Helm: nothing to write
         changes.append({"key": path, "before": _plain(target.get(key)), "after": _plain(new)})
         target[key] = new
 

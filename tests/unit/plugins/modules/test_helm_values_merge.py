@@ -139,3 +139,10 @@ def test_module_missing_file_is_one_clear_message_unless_create(tmp_path, capsys
     created = run_module(capsys, path=str(path), values=HA, create=True)
     assert created["changed"] is True and created["created"] is True
     assert "minAvailable: 2" in path.read_text()
+
+
+def test_null_for_an_absent_key_is_no_change_but_clears_a_set_one():
+    assert merge_values_text("a:\n  b: 1\n", {"a": {"maxUnavailable": None}}) == ("a:\n  b: 1\n", [])
+    after, changes = merge_values_text("a:\n  maxUnavailable: 1\n", {"a": {"maxUnavailable": None}})
+    assert changes == [{"key": "a.maxUnavailable", "before": 1, "after": None}]
+    assert "maxUnavailable:" in after and "1" not in after
