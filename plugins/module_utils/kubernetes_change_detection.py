@@ -113,10 +113,17 @@ def _owning_key(element: Any, index: int, children: List[str]) -> Optional[str]:
             continue
         if kind == "v:" and _equal(decoded, element):
             return key
-        if kind == "k:" and isinstance(element, dict) and isinstance(decoded, dict) and all(
-                field in element and _equal(value, element[field]) for field, value in decoded.items()):
+        if kind == "k:" and isinstance(element, dict) and isinstance(decoded, dict) and _key_matches(decoded, element):
             return key
     return None
+
+
+def _key_matches(key_fields: Dict[str, Any], element: Dict[str, Any]) -> bool:
+    """A key field absent from the applied item was defaulted by the server (a container port's
+    protocol): it still identifies the item. Were it one of ours, the owned-set comparison of
+    the item would notice that the manifest no longer sets it."""
+    present = [field for field in key_fields if field in element]
+    return bool(present) and all(_equal(key_fields[field], element[field]) for field in present)
 
 
 def _live_element(key: str, live: List[Any]) -> Any:

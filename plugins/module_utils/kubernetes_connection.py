@@ -23,6 +23,8 @@ from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import quote, urlencode
 
+import yaml
+
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
@@ -206,8 +208,9 @@ class KubernetesConnection:
                 f"Check the CA certificate used to verify it (k8s_ca_cert, or certificate-authority in "
                 f"{self.source.description}) and that the URL is the API server's; "
                 "k8s_validate_certs=false turns verification off (never in production).", url=self.server)
-        if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError,
-                            socket.timeout)):
+        # NewConnectionError subclasses ConnectTimeoutError: a refused connection is no timeout.
+        if not isinstance(exc, urllib3.exceptions.NewConnectionError) and isinstance(
+                exc, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError, socket.timeout)):
             return KubernetesConnectionError(
                 f"The Kubernetes API server at {self.server} did not answer {method} {path} within "
                 f"{self.timeout:g} s. Check that the cluster is up and reachable from this host, or raise "
@@ -351,32 +354,58 @@ def _kubeconfig_files(option: Optional[str], environ: Dict[str, str]) -> tuple:
 
 def _load_kubeconfig(configuration: Any, files: List[str], origin: str, context: Optional[str]) -> tuple:
     label = "kubeconfig " + ", ".join(files)
+    documents = _read_kubeconfig_files(files, origin)
+    contexts = [str(entry["name"]) for document in documents for entry in document.get("contexts") or []
+                if isinstance(entry, dict) and entry.get("name")]
+    if context and context not in contexts:
+        raise KubernetesConfigError(
+            f"There is no context {context!r} in {label} (from {origin}); contexts in it: "
+            f"{', '.join(contexts) or 'none'}. Check k8s_context (K8S_AUTH_CONTEXT).")
     try:
         merged = KubeConfigMerger(os.pathsep.join(files))
-        if merged.config is None:
-            raise ConfigException("the file is empty")
-        secret_values = _kubeconfig_secrets(merged.config.value)
         loader = KubeConfigLoader(config_dict=merged.config, active_context=context, config_base_path=None)
         loader.load_and_set(configuration)
     except ConfigException as exc:
-        contexts = _context_names(files)
-        hint = f" Contexts in it: {', '.join(contexts)}." if contexts else ""
         raise KubernetesConfigError(
-            f"Cannot use {label} (from {origin}): {exc}. Check the file"
-            f"{' and k8s_context' if context else ''}.{hint}") from None
+            f"Cannot use {label} (from {origin}): {exc}. Check the file's clusters, users and contexts "
+            f"(contexts in it: {', '.join(contexts) or 'none'}).") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise KubernetesConfigError(
-            f"Cannot read {label} (from {origin}): {type(exc).__name__}: {exc}. "
-            "Check that it is a valid kubeconfig (YAML with clusters, users and contexts).") from None
+            f"Cannot use {label} (from {origin}): {type(exc).__name__}: {exc}. "
+            "Check that it is a valid kubeconfig (clusters, users and contexts).") from None
     current = loader.current_context
     user = (current.get("context") or {}).get("user") or "(none)"
     description = f"{label} (context {current.get('name')!r}, user {user!r})"
+    secret_values = [value for document in documents for value in _kubeconfig_secrets(document)]
     return ConnectionSource(description, f"the token or client certificate of user {user!r} in {label}"), secret_values
 
 
-def _kubeconfig_secrets(config: Any) -> List[str]:
+def _read_kubeconfig_files(files: List[str], origin: str) -> List[Dict[str, Any]]:
+    documents: List[Dict[str, Any]] = []
+    for path in files:
+        try:
+            with open(path, "r", encoding="utf-8") as handle:
+                document = yaml.safe_load(handle)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KubernetesConfigError(f"Cannot read kubeconfig {path} (from {origin}): {exc}.") from None
+        except yaml.YAMLError as exc:
+            raise KubernetesConfigError(
+                f"The kubeconfig {path} (from {origin}) is not valid YAML: {str(exc).splitlines()[0]} "
+                f"({_yaml_position(exc)}).") from None
+        if not isinstance(document, dict):
+            raise KubernetesConfigError(f"The kubeconfig {path} (from {origin}) is empty or not a mapping.")
+        documents.append(document)
+    return documents
+
+
+def _yaml_position(exc: Any) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "position unknown"
+
+
+def _kubeconfig_secrets(config: Dict[str, Any]) -> List[str]:
     values: List[str] = []
-    for entry in (config.get("users") or []) if isinstance(config, dict) else []:
+    for entry in config.get("users") or []:
         user = entry.get("user") if isinstance(entry, dict) else None
         if not isinstance(user, dict):
             continue
@@ -386,19 +415,6 @@ def _kubeconfig_secrets(config: Any) -> List[str]:
                 if isinstance(source.get(key), str):
                     values.append(source[key])
     return values
-
-
-def _context_names(files: List[str]) -> List[str]:
-    names: List[str] = []
-    try:
-        merged = KubeConfigMerger(os.pathsep.join(files))
-        for entry in (merged.config.value.get("contexts") or []) if merged.config is not None else []:
-            if isinstance(entry, dict) and entry.get("name"):
-                names.append(str(entry["name"]))
-    except Exception:  # pylint: disable=broad-except
-        # Only a hint for an error message that is already being raised.
-        return []
-    return names
 
 
 def _in_cluster(environ: Dict[str, str]) -> bool:

@@ -1,0 +1,219 @@
+"""Kubernetes connection layer: where settings come from, and one clear message per failure.
+
+Failures that need an API server (401, 403, TLS) run against the lab's Kubernetes emulator in
+test_kubernetes_connection_lab.py; this file covers what needs no server, or a closed port.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ansible_collections.atlas.hardening.plugins.doc_fragments.kubernetes import ModuleDocFragment
+from ansible_collections.atlas.hardening.plugins.module_utils import kubernetes_connection
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+    KUBERNETES_CONNECTION_ARGSPEC,
+    KubernetesConfigError,
+    KubernetesConnectionError,
+    connect,
+    connection_from_module,
+)
+
+TOKEN = "unit-test-token-6f1c2e"
+
+
+def options(**values: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {name: spec.get("default") for name, spec in KUBERNETES_CONNECTION_ARGSPEC.items()}
+    params.update(values)
+    return params
+
+
+def write_kubeconfig(path: Path, server: str = "https://127.0.0.1:6443", token: str = TOKEN,
+                     contexts: tuple[str, ...] = ("lab",), extra_user: dict[str, Any] | None = None) -> Path:
+    users = [{"name": "admin", "user": {"token": token}}]
+    if extra_user:
+        users.append({"name": "other", "user": extra_user})
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": contexts[0],
+        "clusters": [{"name": "lab", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": users,
+        "contexts": [{"name": name, "context": {"cluster": "lab", "user": "admin"}} for name in contexts],
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def no_home_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An environment with no kubeconfig anywhere and not in a Pod."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(kubernetes_connection, "SERVICE_TOKEN_FILENAME", str(tmp_path / "no-token"))
+    return {}
+
+
+def test_doc_fragment_matches_argspec() -> None:
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    assert set(documented) == set(KUBERNETES_CONNECTION_ARGSPEC)
+    for name, spec in KUBERNETES_CONNECTION_ARGSPEC.items():
+        assert documented[name]["type"] == spec["type"], name
+        assert documented[name].get("aliases", []) == spec.get("aliases", []), name
+        assert documented[name].get("default") == spec.get("default"), name
+    assert KUBERNETES_CONNECTION_ARGSPEC["k8s_api_key"]["no_log"] is True
+
+
+def test_missing_kubeconfig_file(tmp_path: Path, no_home_config: dict[str, str]) -> None:
+    missing = tmp_path / "nowhere" / "kubeconfig"
+    with pytest.raises(KubernetesConfigError) as error:
+        connect(options(k8s_kubeconfig=str(missing)), environ=no_home_config)
+    assert str(error.value) == (
+        f"The kubeconfig file {missing} given by k8s_kubeconfig does not exist or is not a file. "
+        "Check the path, or unset the option to use KUBECONFIG or ~/.kube/config.")
+
+
+def test_missing_kubeconfig_from_env_says_so(tmp_path: Path, no_home_config: dict[str, str]) -> None:
+    missing = str(tmp_path / "k")
+    with pytest.raises(KubernetesConfigError, match=r"given by k8s_kubeconfig \(K8S_AUTH_KUBECONFIG\)"):
+        connect(options(k8s_kubeconfig=missing), environ={"K8S_AUTH_KUBECONFIG": missing})
+
+
+def test_kubeconfig_list_none_exist(tmp_path: Path, no_home_config: dict[str, str]) -> None:
+    listed = f"{tmp_path}/a:{tmp_path}/b"
+    with pytest.raises(KubernetesConfigError) as error:
+        connect(options(), environ={"KUBECONFIG": listed})
+    assert str(error.value) == (f"None of the kubeconfig files listed in KUBECONFIG exist ({tmp_path}/a, {tmp_path}/b). "
+                                "Fix KUBECONFIG or set k8s_kubeconfig.")
+
+
+def test_kubeconfig_list_uses_existing_files(tmp_path: Path, no_home_config: dict[str, str]) -> None:
+    real = write_kubeconfig(tmp_path / "real", server="https://10.0.0.1:6443")
+    connection = connect(options(), environ={"KUBECONFIG": f"{tmp_path}/absent:{real}"})
+    assert connection.server == "https://10.0.0.1:6443"
+    assert "context 'lab', user 'admin'" in connection.source.description
+    assert TOKEN in connection.secret_values
+
+
+def test_unknown_context_lists_the_known_ones(tmp_path: Path, no_home_config: dict[str, str]) -> None:
+    path = write_kubeconfig(tmp_path / "kubeconfig", contexts=("lab", "staging"))
+    with pytest.raises(KubernetesConfigError) as error:
+        connect(options(k8s_kubeconfig=str(path), k8s_context="prod"), environ={})
+    assert str(error.value) == (f"There is no context 'prod' in kubeconfig {path} (from k8s_kubeconfig); contexts "
+                                "in it: lab, staging. Check k8s_context (K8S_AUTH_CONTEXT).")
+
+
+def test_invalid_kubeconfig_yaml(tmp_path: Path, no_home_config: dict[str, str]) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text("clusters: [unclosed\n")
+    with pytest.raises(KubernetesConfigError) as error:
+        connect(options(k8s_kubeconfig=str(path)), environ={})
+    assert str(error.value).startswith(f"The kubeconfig {path} (from k8s_kubeconfig) is not valid YAML: ")
+    assert "line 2, column 1" in str(error.value)
+
+
+def test_nothing_configured(no_home_config: dict[str, str]) -> None:
+    with pytest.raises(KubernetesConfigError) as error:
+        connect(options(), environ=no_home_config)
+    assert str(error.value).startswith("No Kubernetes connection configured: set k8s_kubeconfig")
+
+
+def test_host_and_token_without_kubeconfig(no_home_config: dict[str, str]) -> None:
+    connection = connect(options(k8s_host="api.example:6443", k8s_api_key=TOKEN), environ={})
+    assert connection.server == "https://api.example:6443"
+    assert kubernetes_connection._authorization(connection.configuration) == f"Bearer {TOKEN}"
+    assert connection.source.description == "the k8s_host option (K8S_AUTH_HOST)"
+    assert TOKEN in connection.secret_values
+
+
+def test_options_override_kubeconfig(tmp_path: Path, no_home_config: dict[str, str]) -> None:
+    path = write_kubeconfig(tmp_path / "kubeconfig")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    connection = connect(options(k8s_kubeconfig=str(path), k8s_host="https://other:6443", k8s_api_key="override-token",
+                                 k8s_ca_cert=str(ca), k8s_validate_certs=True), environ={})
+    assert connection.server == "https://other:6443"
+    assert kubernetes_connection._authorization(connection.configuration) == "Bearer override-token"
+    assert connection.configuration.ssl_ca_cert == str(ca)
+    assert connection.configuration.verify_ssl is True
+    with pytest.raises(KubernetesConfigError, match="k8s_ca_cert .*missing.pem does not exist"):
+        connect(options(k8s_kubeconfig=str(path), k8s_ca_cert=str(tmp_path / "missing.pem")), environ={})
+
+
+def test_every_kubeconfig_secret_is_collected(tmp_path: Path, no_home_config: dict[str, str]) -> None:
+    path = write_kubeconfig(tmp_path / "kubeconfig", extra_user={
+        "client-key-data": "S0VZREFUQQ==", "password": "pa55word",
+        "auth-provider": {"name": "oidc", "config": {"id-token": "id.tok.en", "refresh-token": "refresh-xyz"}}})
+    secrets = connect(options(k8s_kubeconfig=str(path)), environ={}).secret_values
+    assert {TOKEN, "S0VZREFUQQ==", "pa55word", "id.tok.en", "refresh-xyz"} <= set(secrets)
+
+
+def test_default_kubeconfig_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     no_home_config: dict[str, str]) -> None:
+    (tmp_path / "home" / ".kube").mkdir(parents=True)
+    write_kubeconfig(tmp_path / "home" / ".kube" / "config", server="https://default:6443")
+    assert connect(options(), environ={}).server == "https://default:6443"
+
+
+def test_in_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_home_config: dict[str, str]) -> None:
+    token, ca = tmp_path / "token", tmp_path / "ca.crt"
+    token.write_text("in-cluster-sa-token")
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setattr(kubernetes_connection, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(kubernetes_connection, "SERVICE_CERT_FILENAME", str(ca))
+    environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    connection = connect(options(), environ=environ)
+    assert connection.server == "https://10.96.0.1:443"
+    assert kubernetes_connection._authorization(connection.configuration).lower() == "bearer in-cluster-sa-token"
+    assert connection.configuration.ssl_ca_cert == str(ca)
+    assert "in-cluster-sa-token" in connection.secret_values
+    assert "service account" in connection.source.description
+
+
+def test_unreachable_host(no_home_config: dict[str, str]) -> None:
+    with socket.socket() as sock:  # a port nobody listens on: bind, then close
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    connection = connect(options(k8s_host=f"http://127.0.0.1:{port}", k8s_api_key=TOKEN, k8s_request_timeout=5.0),
+                         environ={})
+    with pytest.raises(KubernetesConnectionError) as error:
+        connection.request("GET", "/version")
+    message = str(error.value)
+    assert message.startswith(f"Cannot reach the Kubernetes API server at http://127.0.0.1:{port} (")
+    assert "Connection refused" in message
+    assert "Check the server address (from the k8s_host option (K8S_AUTH_HOST))" in message
+    assert TOKEN not in message
+
+
+class FakeModule:
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+        self.no_log_values: set[str] = set()
+        self.failure: dict[str, Any] | None = None
+
+    def fail_json(self, **kwargs: Any) -> None:
+        self.failure = kwargs
+        raise SystemExit(1)
+
+
+def test_missing_library_uses_missing_required_lib(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kubernetes_connection, "HAS_KUBERNETES", False)
+    module = FakeModule(options())
+    with pytest.raises(SystemExit):
+        connection_from_module(module)
+    assert module.failure is not None
+    assert "Failed to import the required Python library (kubernetes)" in module.failure["msg"]
+
+
+def test_module_gets_kubeconfig_secrets_masked(tmp_path: Path, no_home_config: dict[str, str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_kubeconfig(tmp_path / "kubeconfig")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    module = FakeModule(options(k8s_kubeconfig=str(path)))
+    connection_from_module(module)
+    assert TOKEN in module.no_log_values
+    failing = FakeModule(options(k8s_kubeconfig=str(tmp_path / "absent")))
+    with pytest.raises(SystemExit):
+        connection_from_module(failing)
+    assert failing.failure is not None and "does not exist" in failing.failure["msg"]
