@@ -66,10 +66,10 @@ def port_base_from_env(environ: dict[str, str]) -> int:
     try:
         base = int(raw)
     except ValueError:
-        raise LabError(f"{PORT_BASE_ENV}={raw!r} is not a number: set it to a port such as 19200 "
+        raise LabError(f"lab: {PORT_BASE_ENV}={raw!r} is not a number: set it to a port such as 19200 "
                        f"(the lab uses base..base+{PORT_SPAN - 1}).", exit_code=2) from None
     if not 1024 <= base <= 65535 - PORT_SPAN:
-        raise LabError(f"{PORT_BASE_ENV}={base} is out of range: choose a base between 1024 and "
+        raise LabError(f"lab: {PORT_BASE_ENV}={base} is out of range: choose a base between 1024 and "
                        f"{65535 - PORT_SPAN} (the lab uses base..base+{PORT_SPAN - 1}).", exit_code=2)
     return base
 
