@@ -87,8 +87,9 @@ lab-up: deps ## Start the local lab; writes $(LAB_DIR)/env and $(LAB_DIR)/invent
 lab-down: ## Stop every process the lab started
 	@if [ -x $(PY) ]; then $(PY) -m atlas_lab down --dir $(LAB_DIR); else echo "lab: not running (no venv)"; fi
 
-lab-status: ## Say what the lab runs
-	@if [ -x $(PY) ]; then $(PY) -m atlas_lab status --dir $(LAB_DIR); else echo "lab: not running (no venv)"; fi
+lab-status: ## Say what the lab runs (exit 1 if a service is unhealthy)
+	@# Exit code 3 means "not running": a plain answer here, not an error.
+	@if [ -x $(PY) ]; then $(PY) -m atlas_lab status --dir $(LAB_DIR) || [ $$? -eq 3 ]; else echo "lab: not running (no venv)"; fi
 
 demo: deps ## Start the lab and run playbooks/harden.yml against it
 	scripts/demo
