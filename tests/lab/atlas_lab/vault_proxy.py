@@ -178,6 +178,8 @@ class VaultProxyApp(EmulatorApp):
         options = data.get("options") or {}
         mount = MountInfo(path=self._mount_key(str(data["path"])), type=str(data.get("type", "")),
                           version=str(options.get("version", "1")) if data.get("type") in ("kv", "generic") else "")
+        if not rest.startswith(mount["path"]):
+            return None  # e.g. a namespace embedded in the path: the mount path is relative to it
         with self._mounts_lock:
             self._mounts[(namespace, mount["path"])] = mount
         return mount
