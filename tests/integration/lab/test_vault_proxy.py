@@ -193,6 +193,10 @@ def test_namespace_header_is_forwarded_and_classification_follows_it(proxy_serve
         assert proxy.counts() == {"kv1.write": 1, "kv2.write": 1}
         direct_team = hvac.Client(url=direct.url, token=ROOT_TOKEN, namespace="team")
         assert direct_team.secrets.kv.v1.read_secret("shared", mount_point="secret")["data"] == {"ns": "team"}
+        # A namespace embedded in the path: OpenBao reports the mount as "team/secret/".
+        proxy.reset_requests()
+        assert vault.adapter.get("/v1/team/secret/shared")["data"] == {"ns": "team"}
+        assert proxy.counts() == {"kv1.read": 1}
     finally:
         team.sys.disable_secrets_engine("secret")
         vault.adapter.delete("/v1/sys/namespaces/team")
