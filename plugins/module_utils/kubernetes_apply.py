@@ -42,7 +42,6 @@ from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_diff im
 from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_discovery import ApiResource
 from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_manifests import (
     CRD,
-    NAMESPACE,
     ManifestError,
     apply_rank,
     check_identity,
@@ -243,7 +242,7 @@ class ManifestApplier:
 
     def _read_by_list(self, members: List[_Planned]) -> None:
         try:
-            items, _version = self.objects.list(members[0].resource, members[0].ref.namespace)
+            items = self.objects.list(members[0].resource, members[0].ref.namespace)[0]
         except KubernetesForbiddenError:
             # RBAC may allow get on named objects but not list: read them one by one.
             for item in members:

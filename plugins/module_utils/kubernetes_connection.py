@@ -23,14 +23,13 @@ from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import quote, urlencode
 
-import yaml
-
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
 
 try:
     import urllib3
+    import yaml
     from kubernetes.client import Configuration
     from kubernetes.client.rest import RESTClientObject
     from kubernetes.config.config_exception import ConfigException
@@ -460,8 +459,8 @@ def _authorization(configuration: Any) -> Optional[str]:
 
 
 def _strip_scheme(value: str) -> str:
-    scheme, _, rest = value.partition(" ")
-    return rest if rest and scheme.lower() in ("bearer", "basic") else value
+    scheme, separator, rest = value.partition(" ")
+    return rest if separator and rest and scheme.lower() in ("bearer", "basic") else value
 
 
 def _query_value(value: Any) -> str:

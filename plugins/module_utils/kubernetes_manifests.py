@@ -23,9 +23,12 @@ import base64
 import copy
 from typing import Any, Dict, List, Optional
 
-import yaml
-
 from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML comes with ansible-core; only sanity's import test lacks it
+    yaml = None
 
 NAMESPACE = ("v1", "Namespace")
 CRD = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
@@ -65,6 +68,8 @@ def load_manifests(manifests: Optional[List[Any]] = None, definition: Optional[s
 
 
 def _load_yaml(text: str, origin: str) -> List[Any]:
+    if yaml is None:
+        raise ManifestError(f"Reading {origin} needs the PyYAML library (pip install PyYAML).")
     try:
         return list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
@@ -123,7 +128,7 @@ def apply_rank(api_version: str, kind: str) -> int:
     """0 for Namespaces, 1 for CRDs, 2 for the rest."""
     if (api_version, kind) == NAMESPACE:
         return 0
-    if (api_version.split("/")[0], kind) == (CRD[0].split("/")[0], CRD[1]):
+    if (api_version.split("/", maxsplit=1)[0], kind) == (CRD[0].split("/", maxsplit=1)[0], CRD[1]):
         return 1
     return 2
 

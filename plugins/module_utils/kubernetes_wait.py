@@ -79,8 +79,8 @@ class ConditionStatus(WaitCondition):
         condition = _condition(obj, self.condition_type)
         if condition is None:
             return False, f"no {self.condition_type} condition"
-        met = str(condition.get("status")) == self.status and (self.reason is None
-                                                                 or condition.get("reason") == self.reason)
+        reason_ok = self.reason is None or condition.get("reason") == self.reason
+        met = str(condition.get("status")) == self.status and reason_ok
         return met, _describe_condition(condition)
 
 

@@ -21,7 +21,7 @@ description:
   - The diff (with C(--diff)) never shows the values of a Secret, only whether each one changes.
   - Fields the API server does not know are errors (O(field_validation=Strict)), not silently dropped.
 author:
-  - ATLAS platform team
+  - ATLAS platform team (@atlas-platform)
 extends_documentation_fragment:
   - atlas.hardening.kubernetes
 attributes:
@@ -247,8 +247,8 @@ api_requests:
 diff:
   description:
     - With C(--diff), the before and after state of each changed object, without bookkeeping metadata
-      (managedFields, resourceVersion) and status. Secret values are replaced by V(<hidden: unchanged>),
-      V(<hidden: old value>) or V(<hidden: new value>).
+      (managedFields, resourceVersion) and status.
+    - "Secret values are replaced by V(<hidden: unchanged>), V(<hidden: old value>) or V(<hidden: new value>)."
   returned: when diff mode is on
   type: list
   elements: dict
