@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Keep in step with _VAULT_ARGSPEC in plugins/module_utils/vault_connection.py
+    # Keep in step with VAULT_CONNECTION_ARGSPEC in plugins/module_utils/vault_connection.py
     # (tests/unit/plugins/module_utils/test_vault_connection.py compares them).
     DOCUMENTATION = r"""
 options:

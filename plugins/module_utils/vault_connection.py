@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Connection to Vault or OpenBao: options, authentication, one HTTP call path, readable errors.
 
-Modules merge :func:`vault_argument_spec` into their argument spec, document the options with
-``extends_documentation_fragment: atlas.hardening.vault`` and call :func:`vault_client_from_params`.
+Modules merge :data:`VAULT_CONNECTION_ARGSPEC` into their argument spec, document the options with
+``extends_documentation_fragment: atlas.hardening.vault`` and call :func:`vault_client_from_module`
+(or :func:`vault_client_from_params` outside a module).
 Every failure is raised as a :class:`VaultError` (a ``HardeningError``) whose message names the
 Vault URL, what was being done and what to check.
 
@@ -54,7 +55,7 @@ IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "LIST", "OPTIONS"))
 # Vault CLI semantics (Go strconv.ParseBool) for VAULT_SKIP_VERIFY.
 _TRUE_STRINGS = frozenset(("1", "t", "true"))
 
-_VAULT_ARGSPEC: dict[str, dict[str, Any]] = {
+VAULT_CONNECTION_ARGSPEC: dict[str, dict[str, Any]] = {
     "vault_url": {"type": "str", "fallback": (env_fallback, ["VAULT_ADDR"])},
     "vault_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["VAULT_TOKEN"])},
     "vault_namespace": {"type": "str", "fallback": (env_fallback, ["VAULT_NAMESPACE"])},
@@ -77,8 +78,8 @@ def retry_delay(retry_number: int) -> float:
 
 
 def vault_argument_spec() -> dict[str, dict[str, Any]]:
-    """The Vault connection options, to merge into a module's argument spec (a fresh copy)."""
-    return copy.deepcopy(_VAULT_ARGSPEC)
+    """A fresh copy of :data:`VAULT_CONNECTION_ARGSPEC`, safe to modify."""
+    return copy.deepcopy(VAULT_CONNECTION_ARGSPEC)
 
 
 class VaultError(HardeningError):
@@ -548,4 +549,16 @@ def vault_client_from_params(params: Mapping[str, Any]) -> VaultConnection:
         jwt = _read_service_account_token(params.get("vault_kubernetes_token_path") or DEFAULT_KUBERNETES_TOKEN_PATH)
         connection.no_log_values.add(jwt)
         connection.login_kubernetes(role, jwt, mount_point)
+    return connection
+
+
+def vault_client_from_module(module: Any) -> VaultConnection:
+    """:func:`vault_client_from_params` for an AnsibleModule: fail_json with the readable message on
+    any error, and hide every token and JWT the connection holds or obtains later (shared set)."""
+    try:
+        connection = vault_client_from_params(module.params)
+    except HardeningError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    module.no_log_values.update(connection.no_log_values)
+    connection.no_log_values = module.no_log_values
     return connection
