@@ -147,10 +147,10 @@ class VaultProxyApp(EmulatorApp):
 
     def _mount_for(self, rest: str, request: Request) -> MountInfo | None:
         namespace = (request.headers.get("X-Vault-Namespace") or "").strip("/")
-        candidates = [mount for path, mount in self._pinned.items() if rest.startswith(path)]
+        candidates = [mount for path, mount in self._pinned.items() if _under(rest, path)]
         with self._mounts_lock:
             candidates += [mount for (ns, path), mount in self._mounts.items()
-                           if ns == namespace and rest.startswith(path)]
+                           if ns == namespace and _under(rest, path)]
         if candidates:
             return max(candidates, key=lambda mount: len(mount["path"]))
         discovered = self._discover(rest, request, namespace)
@@ -178,7 +178,7 @@ class VaultProxyApp(EmulatorApp):
         options = data.get("options") or {}
         mount = MountInfo(path=self._mount_key(str(data["path"])), type=str(data.get("type", "")),
                           version=str(options.get("version", "1")) if data.get("type") in ("kv", "generic") else "")
-        if not rest.startswith(mount["path"]):
+        if not _under(rest, mount["path"]):
             return None  # e.g. a namespace embedded in the path: the mount path is relative to it
         with self._mounts_lock:
             self._mounts[(namespace, mount["path"])] = mount
@@ -244,6 +244,11 @@ class VaultProxyApp(EmulatorApp):
         if subpath == "upstream" and request.method == "GET":
             return Response.json({"url": self.upstream_url})
         return None
+
+
+def _under(rest: str, mount_path: str) -> bool:
+    """``legacy`` and ``legacy/x`` are under the mount ``legacy/``."""
+    return rest == mount_path.rstrip("/") or rest.startswith(mount_path)
 
 
 def _kv2_kind(method: str, segment: str) -> str:
