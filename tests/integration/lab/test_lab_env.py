@@ -214,4 +214,3 @@ def test_lab_control_api_restarts_a_killed_peer(lab: Lab) -> None:
 @pytest.mark.parametrize("service", ["kubernetes", "keycloak", "vault_proxy", "control"])
 def test_lab_admin_clients_answer(lab: Lab, service: str) -> None:
     assert lab.admin(service).health()
-

@@ -31,7 +31,7 @@ def assert_one_clear_message(result: subprocess.CompletedProcess[str], lab_dir: 
 
 def free_port_base() -> int:
     """A base whose whole fixed range is free right now (other engineers run labs too)."""
-    for _ in range(200):
+    for _attempt in range(200):
         base = random.randrange(20000, 30000, 100)
         if all(port_is_free(base + offset) for offset in range(PORT_SPAN)):
             return base

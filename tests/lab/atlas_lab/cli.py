@@ -184,7 +184,7 @@ def down(lab_dir: Path) -> int:
     still_bound = _wait_ports_closed(ports, timeout=5.0)
     remaining = [(name, pid) for name, pid, start in recorded_processes(state) if is_running(pid, start)]
     if state.get("instance"):
-        remaining += [("unrecorded", pid) for pid, _ in marked_processes(state["instance"])]
+        remaining += [("unrecorded", pid) for pid, _start in marked_processes(state["instance"])]
     if remaining or still_bound:
         details = []
         if remaining:
@@ -203,7 +203,7 @@ def _stop_everything(state: dict[str, Any]) -> int:
     """Stop the supervisor (which stops its children), then any child it left; return how many
     recorded processes were running."""
     supervisor = state.get("supervisor") or {}
-    children = [(pid, start) for _, pid, start in recorded_processes(state) if is_running(pid, start)]
+    children = [(pid, start) for _name, pid, start in recorded_processes(state) if is_running(pid, start)]
     count = len(children)
     if supervisor and is_running(supervisor["pid"], supervisor.get("start_time")):
         count += 1

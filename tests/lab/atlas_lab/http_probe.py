@@ -37,7 +37,7 @@ def http_ok(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = Non
             headers: dict[str, str] | None = None) -> bool:
     """True when ``GET url`` answers 2xx; False on any error."""
     try:
-        status, _ = http_json("GET", url, timeout=timeout, context=context, headers=headers)
+        status = http_json("GET", url, timeout=timeout, context=context, headers=headers)[0]
     except (OSError, ValueError, http.client.HTTPException):
         return False
     return 200 <= status < 300

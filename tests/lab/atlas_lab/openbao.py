@@ -91,8 +91,7 @@ class OpenBaoServer:
 
     def _health(self) -> int:
         # sys/health: 200 active, 429 standby, 501 not initialised, 503 sealed.
-        status, _ = http_json("GET", f"{self.url}/v1/sys/health", timeout=1.0)
-        return status
+        return http_json("GET", f"{self.url}/v1/sys/health", timeout=1.0)[0]
 
     def wait_ready(self, timeout: float = 30.0) -> float:
         """Wait until the server is active (initialising and unsealing it in raft mode)."""

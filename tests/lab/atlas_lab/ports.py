@@ -110,7 +110,7 @@ class PortAllocator:
 
     def plan(self, peers: int) -> PortPlan:
         plan = PortPlan(mode=self.mode, base=self.base)
-        for name, (_, description) in FIXED_OFFSETS.items():
+        for name, (_offset, description) in FIXED_OFFSETS.items():
             if name == "openbao_cluster":
                 plan.add(name, plan.ports["openbao"] + 1, description)
             else:
@@ -122,7 +122,7 @@ class PortAllocator:
         return plan
 
     def _free_port(self, udp_too: bool = False) -> int:
-        for _ in range(100):
+        for _attempt in range(100):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.bind((self.host, 0))
                 port = int(sock.getsockname()[1])
@@ -133,7 +133,7 @@ class PortAllocator:
 
     def _free_pair(self) -> int:
         """A free port whose successor is free too (OpenBao's dev cluster listener)."""
-        for _ in range(100):
+        for _attempt in range(100):
             port = self._free_port()
             if port + 1 <= 65535 and port + 1 not in self._given and port_is_free(port + 1, self.host):
                 self._given.add(port + 1)

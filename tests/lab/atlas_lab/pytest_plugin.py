@@ -257,7 +257,7 @@ def parse_adhoc(stdout: str) -> dict[str, dict[str, Any]]:
         result: dict[str, Any] = {}
         if match["json"]:
             try:
-                result, _ = decoder.raw_decode(stdout, match.start("json"))
+                result = decoder.raw_decode(stdout, match.start("json"))[0]
             except ValueError:
                 result = {}
         elif match["rc"]:

@@ -315,11 +315,11 @@ class Supervisor:
                                   description=descriptions[name])
         if "kubernetes" in services:
             services["kubernetes"]["ca_file"] = self.files.get("ca")
-        for name, server, health, ports in (
-            ("openbao", self.openbao, "/v1/sys/health", {"http": self.openbao.port,
-                                                          "cluster": self.openbao.cluster_port}),
+        servers: list[tuple[str, OpenBaoServer | MotoServer, str, dict[str, int]]] = [
+            ("openbao", self.openbao, "/v1/sys/health", {"http": self.openbao.port, "cluster": self.openbao.cluster_port}),
             ("aws", self.moto, "/moto-api/", {"http": self.moto.port}),
-        ):
+        ]
+        for name, server, health, ports in servers:
             process = server.process
             if process is not None and process.pid is not None:
                 services[name] = {"kind": "process", "pid": process.pid, "start_time": process.start_time,

@@ -32,7 +32,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     values = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("export "):
-            name, _, quoted = line[len("export "):].partition("=")
+            name, _equals, quoted = line[len("export "):].partition("=")
             parsed = shlex.split(quoted)
             values[name] = parsed[0] if parsed else ""
     return values
