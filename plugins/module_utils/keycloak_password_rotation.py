@@ -194,6 +194,7 @@ class AuditEvent:
     message: str
     event_type: str = "Normal"
     involved_object: Dict[str, str] = field(default_factory=dict)
+    timestamp: str = ""
 
 
 class ClusterPort:
@@ -320,7 +321,7 @@ class KeycloakAdminRotation:
         self.now = now
         self.new_rotation_id = new_rotation_id
         self.result = RotationResult()
-        self._wrote = False
+        self.wrote = False
         # What a failure at this point leaves behind, for error messages.
         self._state = "Nothing was changed."
 
@@ -515,7 +516,7 @@ class KeycloakAdminRotation:
             version = self.store.write(data, cas=0)
         except CasConflict:
             return self._stopped("another run stored a password in %s at the same time" % self.store.location)
-        self._wrote = True
+        self.wrote = True
         self._state = ("The adopted password is stored in %s; the next run rotates it." % self.store.location)
         result.changed = True
         result.vault_version = version
@@ -562,7 +563,7 @@ class KeycloakAdminRotation:
         except HardeningError as err:
             raise RotationError("Could not store the new pending password: %s Keycloak was not changed; the "
                                 "next run starts over." % err) from None
-        self._wrote = True
+        self.wrote = True
         self._state = self._pending_state()
         self.result.changed = True
         self.result.vault_version = version
@@ -719,7 +720,7 @@ class KeycloakAdminRotation:
                 "stored in %s as pending_password and the next run finishes the rotation." % (err,
                                                                                             self.store.location)
             ) from None
-        self._wrote = True
+        self.wrote = True
         self._state = ("Keycloak and %s (version %d) hold the new password; the next run records the rotation in "
                        "the metadata and updates the Kubernetes Secret copies." % (self.store.location, version))
         self.result.changed = True
@@ -791,7 +792,7 @@ class KeycloakAdminRotation:
             return StoredSecret(secret.version, secret.data, secret.created_time, metadata)
         rotated_at = parse_time(secret.created_time) or self.now()
         self._record_rotation(secret, rotated_at)
-        self._wrote = True
+        self.wrote = True
         result.changed = True
         result.action = "completed"
         return secret
@@ -856,10 +857,10 @@ class KeycloakAdminRotation:
             message = ("Kubernetes Secret copies of the Keycloak admin password of user %s brought in line with %s "
                        "version %d by %s: %s." % (settings.username, self.store.location, secret.version,
                                                    settings.rotated_by, ", ".join(copies)))
-        stamp = self.now().strftime("%Y%m%d%H%M%S")
-        name = "keycloak-admin-password.%s.%s" % (stamp, uuid.uuid4().hex[:8])
+        moment = self.now()
+        name = "keycloak-admin-password.%s.%s" % (moment.strftime("%Y%m%d%H%M%S"), uuid.uuid4().hex[:8])
         event = AuditEvent(namespace=settings.event_namespace, name=name, reason=reason, message=message,
-                           involved_object=dict(settings.event_object))
+                           involved_object=dict(settings.event_object), timestamp=format_time(moment))
         try:
             self.cluster.emit_event(event)
         except HardeningError as err:
@@ -871,7 +872,7 @@ class KeycloakAdminRotation:
         result = self.result
         result.action = "stopped"
         result.rotated = False
-        result.changed = self._wrote
+        result.changed = self.wrote
         result.message = "Stopped without rotating: %s. Nothing else was changed; the other run completes." % why
         return result
 
