@@ -59,7 +59,7 @@ def test_error_fault_leaves_the_password_unchanged(kc: KeycloakHttp, keycloak_la
 
 
 def test_drop_fault_applies_the_reset_but_loses_the_response(kc: KeycloakHttp,
-                                                            keycloak_lab: KeycloakLabClient) -> None:
+                                                             keycloak_lab: KeycloakLabClient) -> None:
     kc.login()
     admin_id = kc.user_id(ADMIN)
     keycloak_lab.add_fault("drop", kind="users.reset_password")

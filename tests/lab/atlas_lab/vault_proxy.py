@@ -156,7 +156,7 @@ class VaultProxyApp(EmulatorApp):
         discovered = self._discover(rest, request, namespace)
         if discovered is not None:
             return discovered
-        first, _, remainder = rest.partition("/")
+        first, _slash, remainder = rest.partition("/")
         if remainder.split("/", 1)[0] in KV2_SEGMENTS:
             return MountInfo(path=first + "/", type="kv", version="2")
         return None
@@ -239,7 +239,7 @@ class VaultProxyApp(EmulatorApp):
                 return Response.empty()
             if request.method == "GET":
                 with self._mounts_lock:
-                    cached = [dict(mount, namespace=ns) for (ns, _), mount in self._mounts.items()]
+                    cached = [dict(mount, namespace=ns) for (ns, _path), mount in self._mounts.items()]
                 return Response.json({"pinned": list(self._pinned.values()), "discovered": cached})
         if subpath == "upstream" and request.method == "GET":
             return Response.json({"url": self.upstream_url})

@@ -95,7 +95,7 @@ class AdminApi:
     # Authentication and lookups -----------------------------------------------------------------
     def authenticate(self, request: Request) -> AdminAuth:
         header = request.headers.get("Authorization") or ""
-        scheme, _, token = header.partition(" ")
+        scheme, _space, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized()
         try:

@@ -74,7 +74,7 @@ class KeycloakApp(EmulatorApp):
         relative = self._relative(request.path)
         if relative is None:
             return "unknown"
-        route, _, _ = resolve(request.method, relative)
+        route = resolve(request.method, relative)[0]
         if route is None:
             return "unknown"
         return grant_kind(request) if route.kind == "token" else route.kind

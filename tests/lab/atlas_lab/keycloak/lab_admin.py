@@ -249,10 +249,10 @@ class LabAdmin:
                             direct_access_grants=bool(spec.get("directAccessGrants", False)),
                             enabled=bool(spec.get("enabled", True)))
             if not public and spec.get("serviceAccount", True):
-                account, _ = self.upsert_user(realm, {
+                account = self.upsert_user(realm, {
                     "username": f"service-account-{client_id}", "admin": bool(spec.get("admin", False)),
                     "realmRoles": spec.get("realmRoles") or [], "clientRoles": spec.get("clientRoles") or {},
-                })
+                })[0]
                 account.service_account_client = client_id
                 client.service_account_user = account.id
             realm.clients[client_id] = client

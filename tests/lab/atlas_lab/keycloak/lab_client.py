@@ -94,7 +94,7 @@ class KeycloakLabClient(LabAdminClient):
         status, body = self.token(username, password, realm)
         if status != 200:
             return False
-        status, _ = self._http("GET", f"/admin/realms/{realm}", token=body["access_token"])
+        status = self._http("GET", f"/admin/realms/{realm}", token=body["access_token"])[0]
         return status == 200
 
     def _http(self, method: str, path: str, data: bytes | None = None, content_type: str | None = None,

@@ -70,7 +70,7 @@ class TokenEndpoint:
                 decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
                 raise oauth_error(400, "invalid_request", "Invalid Authorization header") from None
-            basic_id, _, basic_secret = decoded.partition(":")
+            basic_id, _colon, basic_secret = decoded.partition(":")
             client_id, secret = unquote(basic_id), unquote(basic_secret)
         client = realm.clients.get(client_id or "")
         if client is None or not client.enabled:
