@@ -9,6 +9,8 @@ Only the standard library is imported here, so a missing package gets a message,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .config import DEFAULT_PEERS, LabConfig
 from .errors import LabError
@@ -64,10 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     lab_dir = Path(args.dir).resolve()
     try:
         if args.command == "up":
-            return up(lab_dir, ports=args.ports, port_base=args.port_base, peers=args.alertmanager_peers,
-                      openbao_mode=args.openbao_mode, timeout=args.timeout)
+            with _exclusive(lab_dir):
+                return up(lab_dir, ports=args.ports, port_base=args.port_base, peers=args.alertmanager_peers,
+                          openbao_mode=args.openbao_mode, timeout=args.timeout)
         if args.command == "down":
-            return down(lab_dir)
+            if not lab_dir.is_dir():
+                print(f"lab: not running (no {lab_dir})")
+                return 0
+            with _exclusive(lab_dir):
+                return down(lab_dir)
         if args.command == "status":
             return status(lab_dir, as_json=args.json)
         from .supervisor import main as supervise  # pylint: disable=import-outside-toplevel
@@ -79,6 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lab: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _exclusive(lab_dir: Path) -> Iterator[None]:
+    """One `up` or `down` at a time per lab directory (two terminals, parallel make jobs)."""
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    with open(lab_dir / ".lock", "w", encoding="ascii") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 # up ---------------------------------------------------------------------------------------------
