@@ -21,7 +21,7 @@ description:
   - With O(urls), the replicas are reached at those URLs.
   - With O(name), it also checks that every C(Prometheus) resource that sends alerts to this
     Alertmanager does so through a Service whose selector covers every replica (endpoint
-    discovery), because peers do not replicate alerts: a single URL or VIP loses the alerts of a
+    discovery), because peers do not replicate alerts. A single URL or VIP loses the alerts of a
     replica that is down.
   - With O(gossip_check), it creates a short silence on one replica, waits until every other
     replica has it, and expires it. This proves the peers replicate state, not only membership.
@@ -141,7 +141,7 @@ verdict:
     - V(healthy) every expected replica answers, is ready and sees all expected peers (and alert
       routing and the gossip probe, when checked, are fine).
     - V(degraded) at least one replica answers, but something above is wrong (see RV(failures)).
-    - V(not_ha) one replica (cluster status C(disabled)): it works, but it is not highly available.
+    - V(not_ha) one replica (cluster status C(disabled)). It works, but it is not highly available.
     - V(down) no replica answers.
   returned: always
   type: str

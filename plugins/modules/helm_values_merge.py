@@ -40,8 +40,9 @@ options:
     required: true
   values:
     description:
-      - The settings to merge, as nested mappings (C(alertmanager.alertmanagerSpec.replicas) is
-        C({alertmanager: {alertmanagerSpec: {replicas: 3}}})).
+      - The settings to merge, as nested mappings. For example the chart value
+        C(alertmanager.alertmanagerSpec.replicas) is the mapping C(alertmanager) holding
+        C(alertmanagerSpec) holding C(replicas).
     type: dict
     required: true
   create:
