@@ -104,4 +104,5 @@ class KeycloakApp(EmulatorApp):
         return realm
 
     def admin(self, request: Request, subpath: str) -> Response | None:
-        return self.lab_admin.dispatch(request, subpath)
+        with self.lock:
+            return self.lab_admin.dispatch(request, subpath)
