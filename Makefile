@@ -95,7 +95,7 @@ demo: deps ## Start the lab and run playbooks/harden.yml against it
 	scripts/demo
 
 bench: deps ## Benchmarks: wall time and API requests per service
-	$(PY) -m atlas_lab.bench
+	$(PY) tests/bench/run.py $(BENCH_ARGS)
 
 clean: lab-down ## Remove build output (keeps .venv)
 	rm -rf .build .bench tests/output atlas-hardening-*.tar.gz
