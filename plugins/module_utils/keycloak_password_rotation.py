@@ -275,7 +275,7 @@ def parse_time(text: Optional[str]) -> Optional[datetime.datetime]:
         return None
     value = text.strip().replace("Z", "+00:00")
     if "." in value:
-        head, _, tail = value.partition(".")
+        head, _dot, tail = value.partition(".")
         digits = "".join(char for char in tail if char.isdigit())
         zone = tail[len(digits):]
         value = "%s.%s%s" % (head, digits[:6].ljust(6, "0"), zone)
@@ -382,7 +382,7 @@ class KeycloakAdminRotation:
         if stored_user and stored_user != self.settings.username:
             raise RotationError(
                 "%s holds the password of user %r but this rotation is for user %r: use a separate Vault path "
-                "per user (secret_path) or fix the username option; nothing was changed."
+                "per user (kv_path) or fix the username option; nothing was changed."
                 % (self.store.location, stored_user, self.settings.username))
 
     def _finish_incomplete(self, secret: StoredSecret) -> bool:
@@ -406,11 +406,11 @@ class KeycloakAdminRotation:
             result.next_due = format_time(next_due)
             result.due = self.now() >= next_due
             if result.due:
-                result.due_reason = "last rotation %s is older than %d days" % (result.last_rotated,
-                                                                               settings.max_age_days)
+                result.due_reason = "last rotation %s is older than %d days" % (
+                    result.last_rotated, settings.max_age_days)
             else:
-                result.due_reason = "last rotation %s is within %d days" % (result.last_rotated,
-                                                                           settings.max_age_days)
+                result.due_reason = "last rotation %s is within %d days" % (
+                    result.last_rotated, settings.max_age_days)
         if settings.force and not result.due:
             result.due = True
             result.due_reason = "force=true (%s)" % result.due_reason
@@ -482,13 +482,12 @@ class KeycloakAdminRotation:
                 "%s holds no secret yet and adopt_from_secret is not set. Store the admin's current password "
                 "there first (vault kv put <path> username=%s password=...) or set adopt_from_secret to the "
                 "Kubernetes Secret that holds it; nothing was changed." % (self.store.location, settings.username))
-        assert self.cluster is not None
-        password, username = self.cluster.read_secret_value(source)
+        password, username = self._cluster().read_secret_value(source)
         if not password:
             raise RotationError(
                 "Nothing to adopt: Kubernetes Secret %s has no key %r (or does not exist), and %s holds no "
-                "secret. Check adopt_from_secret; nothing was changed." % (source.ref, source.password_key,
-                                                                            self.store.location))
+                "secret. Check adopt_from_secret; nothing was changed."
+                % (source.ref, source.password_key, self.store.location))
         self.register_secret(password)
         if username and username != settings.username:
             raise RotationError("Kubernetes Secret %s holds the password of user %r, not %r: check "
@@ -717,9 +716,8 @@ class KeycloakAdminRotation:
         except HardeningError as err:
             raise RotationError(
                 "Keycloak now uses the new password but promoting it in Vault failed: %s Nothing is lost: it is "
-                "stored in %s as pending_password and the next run finishes the rotation." % (err,
-                                                                                            self.store.location)
-            ) from None
+                "stored in %s as pending_password and the next run finishes the rotation."
+                % (err, self.store.location)) from None
         self.wrote = True
         self._state = ("Keycloak and %s (version %d) hold the new password; the next run records the rotation in "
                        "the metadata and updates the Kubernetes Secret copies." % (self.store.location, version))
@@ -772,6 +770,8 @@ class KeycloakAdminRotation:
                        "copies." % self.store.location)
         self.result.last_rotated = metadata[META_ROTATED_AT]
         self.result.next_due = metadata[META_NEXT_DUE]
+        if self.result.due:
+            self.result.due_reason = "rotated by this run (it was due: %s)" % self.result.due_reason
         self.result.due = False
 
     # ------------------------------------------------------------------------------------------
@@ -803,9 +803,8 @@ class KeycloakAdminRotation:
         result = self.result
         check_mode = self.settings.check_mode
         if self.settings.secret_copies:
-            assert self.cluster is not None
             try:
-                result.copies_updated = self.cluster.sync_secret_copies(
+                result.copies_updated = self._cluster().sync_secret_copies(
                     self.settings.secret_copies, self.settings.username, secret.data[PASSWORD], check_mode)
             except HardeningError as err:
                 raise RotationError("Updating the Kubernetes Secret copies from %s failed: %s Keycloak and Vault "
@@ -832,9 +831,8 @@ class KeycloakAdminRotation:
     def _finish_copies_and_event(self, secret: StoredSecret, reason: str) -> None:
         result = self.result
         if self.settings.secret_copies:
-            assert self.cluster is not None
             try:
-                result.copies_updated = self.cluster.sync_secret_copies(
+                result.copies_updated = self._cluster().sync_secret_copies(
                     self.settings.secret_copies, self.settings.username, secret.data[PASSWORD], False)
             except HardeningError as err:
                 raise RotationError(
@@ -855,8 +853,9 @@ class KeycloakAdminRotation:
                           secret.version, self.result.next_due, ", ".join(copies) or "none"))
         else:
             message = ("Kubernetes Secret copies of the Keycloak admin password of user %s brought in line with %s "
-                       "version %d by %s: %s." % (settings.username, self.store.location, secret.version,
-                                                   settings.rotated_by, ", ".join(copies)))
+                       "version %d by %s: %s."
+                       % (settings.username, self.store.location, secret.version, settings.rotated_by,
+                          ", ".join(copies)))
         moment = self.now()
         name = "keycloak-admin-password.%s.%s" % (moment.strftime("%Y%m%d%H%M%S"), uuid.uuid4().hex[:8])
         event = AuditEvent(namespace=settings.event_namespace, name=name, reason=reason, message=message,
@@ -875,6 +874,11 @@ class KeycloakAdminRotation:
         result.changed = self.wrote
         result.message = "Stopped without rotating: %s. Nothing else was changed; the other run completes." % why
         return result
+
+    def _cluster(self) -> ClusterPort:
+        if self.cluster is None:  # the constructor refuses settings that need one without it
+            raise HardeningError("A Kubernetes connection is needed for Secret copies and adopt_from_secret.")
+        return self.cluster
 
     def _warn_about_operator_secrets(self) -> None:
         for copy in self.settings.secret_copies:

@@ -241,8 +241,8 @@ def generate_password(requirements: PasswordRequirements, policy: RealmPasswordP
     for _attempt in range(MAX_ATTEMPTS):
         chars = []
         for key, minimum in plan.min_counts.items():
-            chars.extend(secrets.choice(plan.alphabet[key]) for _ in range(minimum))
-        chars.extend(secrets.choice(pool) for _ in range(plan.length - len(chars)))
+            chars.extend(secrets.choice(plan.alphabet[key]) for _index in range(minimum))
+        chars.extend(secrets.choice(pool) for _index in range(plan.length - len(chars)))
         rng.shuffle(chars)
         candidate = "".join(chars)
         if not policy_violations(candidate, policy, user):

@@ -166,6 +166,7 @@ class FakeSession(AdminSession):
 
     def find_user(self, realm: str, username: str) -> Optional[dict[str, Any]]:
         user = self.keycloak.user
+
         def action() -> Optional[dict[str, Any]]:
             if username != user.username:
                 return None
@@ -180,6 +181,7 @@ class FakeSession(AdminSession):
 
     def reset_password(self, realm: str, user_id: str, password: str) -> None:
         keycloak = self.keycloak
+
         def action() -> None:
             recent = [keycloak.user.password] + keycloak.user.history[:max(keycloak.history_depth - 1, 0)]
             if keycloak.refuse:

@@ -64,7 +64,7 @@ def test_generated_password_meets_options_and_policy() -> None:
     policy = parse_realm_password_policy("length(40) and digits(4) and upperCase(3) and specialChars(5) "
                                          "and notUsername and notContainsUsername")
     requirements = PasswordRequirements(length=24, min_digits=2, min_lowercase=2)
-    for _ in range(50):
+    for _round in range(50):
         password = generate_password(requirements, policy, ADMIN)
         found = counts(password)
         assert len(password) == 40  # raised from 24 to the policy's length(40)
@@ -76,7 +76,7 @@ def test_generated_password_meets_options_and_policy() -> None:
 
 def test_passwords_are_not_repeated() -> None:
     policy = parse_realm_password_policy("")
-    seen = {generate_password(PasswordRequirements(), policy, ADMIN) for _ in range(200)}
+    seen = {generate_password(PasswordRequirements(), policy, ADMIN) for _round in range(200)}
     assert len(seen) == 200
 
 
@@ -110,7 +110,7 @@ def test_no_special_characters_when_none_are_wanted() -> None:
 def test_regex_pattern_is_honoured() -> None:
     # Keycloak matches the whole password (Matcher.matches): must start with a letter.
     policy = parse_realm_password_policy("regexPattern([A-Za-z].*)")
-    for _ in range(30):
+    for _round in range(30):
         password = generate_password(PasswordRequirements(length=16), policy, ADMIN)
         assert password[0].isalpha()
 
@@ -135,6 +135,6 @@ def test_generated_passwords_pass_the_lab_keycloak_validator() -> None:
     text = "length(20) and maxLength(30) and digits(2) and lowerCase(2) and upperCase(2) and specialChars(3) " \
            "and notUsername and notContainsUsername and notEmail"
     reference = lab_policy.PasswordPolicy(text)
-    for _ in range(100):
+    for _round in range(100):
         password = generate_password(PasswordRequirements(length=25), parse_realm_password_policy(text), ADMIN)
-        reference.validate(password, "admin", "admin@atlas.example", lambda _n: False)
+        reference.validate(password, "admin", "admin@atlas.example", lambda _depth: False)

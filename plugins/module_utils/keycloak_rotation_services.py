@@ -1,0 +1,359 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ATLAS platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rotation protocol's ports (keycloak_password_rotation.py) over the shared connection layers.
+
+Each adapter translates one layer's API and errors into what the protocol decides on: a KV v2
+check-and-set conflict, a refused login, a refused password, an unknown outcome. Nothing here
+decides anything about the rotation itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_password_rotation import (
+    AccountNotReady,
+    AdminSession,
+    AuditEvent,
+    CasConflict,
+    ClusterPort,
+    CredentialsRefused,
+    KeycloakAdminRotation,
+    KeycloakPort,
+    OutcomeUnknown,
+    PasswordRefused,
+    RotationError,
+    RotationSettings,
+    SecretCopy,
+    SecretStore,
+    StoredSecret,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils.password_generator import PasswordRequirements
+from ansible_collections.atlas.hardening.plugins.module_utils.vault_kv2 import VaultCasMismatch, VaultKV2
+
+FIELD_MANAGER = "atlas-hardening-keycloak-rotation"
+EVENT_SOURCE = "atlas.hardening"
+
+
+# ----------------------------------------------------------------------------------------------
+# Vault / OpenBao KV v2
+class VaultSecretStore(SecretStore):
+    """One KV v2 secret (mount + path) on a VaultConnection."""
+
+    def __init__(self, kv: VaultKV2, path: str) -> None:
+        self.kv = kv
+        self.path = path.strip("/")
+        self.location = "Vault secret %s/%s at %s" % (kv.mount_point, self.path, kv.connection.url)
+
+    def read(self) -> Optional[StoredSecret]:
+        secret = self.kv.read(self.path)
+        if secret is None:
+            return None
+        if secret.deleted:
+            state = "destroyed" if secret.destroyed else "deleted"
+            raise HardeningError(
+                "The latest version (%d) of %s is %s, so the stored admin password is unknown. Restore it "
+                "(`vault kv undelete -mount=%s -versions=%d %s`) or write the current admin password as a new "
+                "version; nothing was changed."
+                % (secret.version, self.location, state, self.kv.mount_point, secret.version, self.path))
+        return StoredSecret(version=secret.version, data=dict(secret.data or {}), created_time=secret.created_time,
+                            custom_metadata=dict(secret.custom_metadata))
+
+    def check_writable_kv2(self) -> None:
+        self.kv.ensure_kv2()
+
+    def write(self, data: Dict[str, Any], cas: int) -> int:
+        try:
+            return self.kv.write(self.path, data, cas=cas)
+        except VaultCasMismatch as err:
+            raise CasConflict(str(err)) from None
+
+    def record_rotation(self, custom_metadata: Dict[str, str]) -> None:
+        self.kv.update_custom_metadata(self.path, custom_metadata)
+
+
+# ----------------------------------------------------------------------------------------------
+# Kubernetes
+class KubernetesCluster(ClusterPort):
+    """Secret copies (server-side apply of the password keys only) and audit Events.
+
+    The connection is opened on first use: a run that is not due and has no copies never needs it.
+    """
+
+    def __init__(self, connect: Callable[[], Any], register_secret: Callable[[str], None]) -> None:
+        self._connect = connect
+        self._connection: Any = None
+        self._objects: Any = None
+        self.register_secret = register_secret
+
+    @property
+    def objects(self) -> Any:
+        if self._objects is None:
+            from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (  # noqa: E501 pylint: disable=import-outside-toplevel
+                KubernetesObjects,
+            )
+            self._connection = self._connect()
+            for value in getattr(self._connection, "secret_values", []) or []:
+                self.register_secret(value)
+            self._objects = KubernetesObjects(self._connection)
+        return self._objects
+
+    @property
+    def request_counts(self) -> Dict[str, int]:
+        return dict(self._connection.request_counts) if self._connection is not None else {}
+
+    def read_secret_value(self, copy: SecretCopy) -> Tuple[Optional[str], Optional[str]]:
+        from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (  # pylint: disable=import-outside-toplevel
+            ObjectRef,
+        )
+        secret = self.objects.get(ObjectRef("v1", "Secret", copy.name, copy.namespace))
+        if secret is None:
+            return None, None
+        data = secret.get("data") or {}
+        password = _decode(data.get(copy.password_key), "%s key %s" % (copy.ref, copy.password_key))
+        username = None
+        if copy.username_key:
+            username = _decode(data.get(copy.username_key), "%s key %s" % (copy.ref, copy.username_key))
+        for value in (data.get(copy.password_key), password):
+            if value:
+                self.register_secret(value)
+        return password, username
+
+    def sync_secret_copies(self, copies: Sequence[SecretCopy], username: str, password: str,
+                           check_mode: bool) -> List[str]:
+        from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_apply import (  # pylint: disable=import-outside-toplevel
+            ApplyOptions,
+            apply_manifests,
+        )
+        manifests = [_secret_manifest(copy, username, password) for copy in copies]
+        # force_conflicts: these keys are the rotation's by definition, even when a chart created the Secret.
+        options = ApplyOptions(field_manager=FIELD_MANAGER, force_conflicts=True, check_mode=check_mode)
+        report = apply_manifests(self.objects, manifests, options)
+        for value in report.secret_values:
+            self.register_secret(value)
+        return ["%s/%s" % (result.ref.namespace, result.ref.name) for result in report.results if result.changed]
+
+    def emit_event(self, event: AuditEvent) -> None:
+        involved = dict(event.involved_object)
+        involved.setdefault("namespace", event.namespace)
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": event.name, "namespace": event.namespace},
+            "involvedObject": involved,
+            "reason": event.reason,
+            "message": event.message,
+            "type": event.event_type,
+            "source": {"component": EVENT_SOURCE},
+            "reportingComponent": EVENT_SOURCE,
+            "reportingInstance": FIELD_MANAGER,
+            "action": "RotateKeycloakAdminPassword",
+            "count": 1,
+            "firstTimestamp": event.timestamp,
+            "lastTimestamp": event.timestamp,
+        }
+        self.objects.create(body, field_manager=FIELD_MANAGER)
+
+
+def _secret_manifest(copy: SecretCopy, username: str, password: str) -> Dict[str, Any]:
+    data = {copy.password_key: _encode(password)}
+    if copy.username_key:
+        data[copy.username_key] = _encode(username)
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": copy.name, "namespace": copy.namespace},
+            "data": data}
+
+
+def _encode(value: str) -> str:
+    return base64.b64encode(value.encode("utf-8")).decode("ascii")
+
+
+def _decode(value: Any, what: str) -> Optional[str]:
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise HardeningError("Kubernetes Secret %s does not hold valid base64 UTF-8 text." % what) from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Keycloak
+class KeycloakSession(AdminSession):
+    """Admin calls with one identity's tokens (keycloak_admin_api.KeycloakAdminAPI)."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+
+    def find_user(self, realm: str, username: str) -> Optional[Dict[str, Any]]:
+        return self.api.find_user(realm, username)
+
+    def get_user(self, realm: str, user_id: str) -> Dict[str, Any]:
+        return self.api.get_user(realm, user_id)
+
+    def password_policy(self, realm: str) -> str:
+        return self.api.realm_password_policy(realm)
+
+    def reset_password(self, realm: str, user_id: str, password: str) -> None:
+        from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (  # pylint: disable=import-outside-toplevel
+            KeycloakOutcomeUnknown,
+            KeycloakPasswordRejected,
+        )
+        try:
+            self.api.reset_password(realm, user_id, password, temporary=False)
+        except KeycloakPasswordRejected as err:
+            raise PasswordRefused(err.description or err.error or str(err)) from None
+        except KeycloakOutcomeUnknown as err:
+            raise OutcomeUnknown(str(err)) from None
+
+    def logout_user(self, realm: str, user_id: str) -> None:
+        self.api.logout_user(realm, user_id)
+
+
+class KeycloakAdminPort(KeycloakPort):
+    """Logins as the rotated user (with each candidate password) and, when the keycloak_* options
+    name an identity of their own (a service-account client or another admin), that identity."""
+
+    def __init__(self, params: Dict[str, Any], register_secret: Callable[[str], None]) -> None:
+        from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (  # pylint: disable=import-outside-toplevel
+            keycloak_client_from_params,
+        )
+        self.register_secret = register_secret
+        self.rotated_user = (params.get("username") or "", params.get("realm") or "")
+        own_user = params.get("keycloak_username")
+        if own_user and (own_user, params.get("keycloak_realm") or "master") == self.rotated_user:
+            # The rotated user's passwords come from Vault; a configured (stale) one must not be used.
+            own_user = None
+            self.ignored_own_credentials = True
+        else:
+            self.ignored_own_credentials = False
+        self._base = _base_client(params)
+        self._service: Any = None
+        if own_user or params.get("keycloak_client_secret"):
+            self._service = keycloak_client_from_params(dict(params, keycloak_username=own_user))
+            self._service.no_log_values = self._base.no_log_values
+        self._logins: List[Tuple[Any, int]] = []
+        self.location = "Keycloak at %s" % self._base.base_url
+
+    @property
+    def request_count(self) -> int:
+        total = self._base.request_count + (self._service.request_count if self._service is not None else 0)
+        # base.request_count already includes each login's own token request.
+        return total + sum(api.request_count - at_login for api, at_login in self._logins)
+
+    @property
+    def no_log_values(self) -> Any:
+        return self._base.no_log_values
+
+    def login(self, realm: str, username: str, password: str) -> AdminSession:
+        from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (  # pylint: disable=import-outside-toplevel
+            KeycloakAccountNotReady,
+            KeycloakCredentialsRejected,
+        )
+        try:
+            api = self._base.login(username, password, auth_realm=realm)
+        except KeycloakCredentialsRejected as err:
+            raise CredentialsRefused(err.description or str(err)) from None
+        except KeycloakAccountNotReady as err:
+            raise AccountNotReady(err.description or err.error or str(err)) from None
+        finally:
+            for value in self._base.no_log_values:
+                self.register_secret(value)
+        self._logins.append((api, api.request_count))
+        return KeycloakSession(api)
+
+    def service_session(self) -> Optional[AdminSession]:
+        return KeycloakSession(self._service) if self._service is not None else None
+
+
+def _base_client(params: Dict[str, Any]) -> Any:
+    """A client for the server named by the keycloak_* options, without an identity of its own."""
+    from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (  # pylint: disable=import-outside-toplevel
+        KeycloakConfigError,
+        keycloak_client_from_params,
+    )
+    try:
+        return keycloak_client_from_params(params, credentials_required=False)
+    except TypeError:
+        pass  # the layer does not take the flag yet (see /work/team/requests-keycloak.md)
+    try:
+        # Any identity passes the credential check; the base client never logs in itself.
+        probe = keycloak_client_from_params(dict(params, keycloak_username=None, keycloak_client_secret="unused"))
+    except KeycloakConfigError:
+        raise
+    probe.client_secret = params.get("keycloak_client_secret") or None
+    return probe
+
+
+# ----------------------------------------------------------------------------------------------
+# Wiring: module parameters -> settings and adapters -> one protocol run -> module result
+def settings_from_params(params: Dict[str, Any], check_mode: bool) -> RotationSettings:
+    def secret_copy(spec: Dict[str, Any]) -> SecretCopy:
+        return SecretCopy(namespace=spec["namespace"], name=spec["name"],
+                          password_key=spec.get("password_key") or "password", username_key=spec.get("username_key"))
+
+    involved = params.get("event_involved_object") or {}
+    requirements = PasswordRequirements(
+        length=params["password_length"], min_digits=params["password_min_digits"],
+        min_lowercase=params["password_min_lowercase"], min_uppercase=params["password_min_uppercase"],
+        min_special=params["password_min_special"], special_characters=params["password_special_characters"])
+    for name in ("password_length", "password_min_digits", "password_min_lowercase", "password_min_uppercase",
+                 "password_min_special"):
+        if params[name] < 0:
+            raise HardeningError("%s must not be negative (got %d)." % (name, params[name]))
+    return RotationSettings(
+        username=params["username"], realm=params["realm"], max_age_days=params["max_age_days"],
+        force=params["force"], check_mode=check_mode, requirements=requirements,
+        secret_copies=tuple(secret_copy(spec) for spec in params.get("kubernetes_secrets") or []),
+        adopt_from=secret_copy(params["adopt_from_secret"]) if params.get("adopt_from_secret") else None,
+        rotated_by=params["rotated_by"], event_namespace=params.get("event_namespace"),
+        event_object={"apiVersion": involved.get("api_version") or "k8s.keycloak.org/v2alpha1",
+                      "kind": involved.get("kind") or "Keycloak", "name": involved.get("name") or "keycloak"},
+        logout_sessions=params["logout_sessions"])
+
+
+def run_rotation(module: Any) -> Dict[str, Any]:
+    """Run one rotation for an AnsibleModule; return the module result (never a password)."""
+    from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (  # pylint: disable=import-outside-toplevel
+        connect,
+    )
+    from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import (  # pylint: disable=import-outside-toplevel
+        vault_client_from_params,
+    )
+
+    params = module.params
+    register = module.no_log_values.add
+    settings = settings_from_params(params, module.check_mode)
+    vault = vault_client_from_params(params)
+    module.no_log_values.update(vault.no_log_values)
+    store = VaultSecretStore(VaultKV2(vault, params["kv_mount_point"]), params["kv_path"])
+    keycloak = KeycloakAdminPort(params, register)
+    cluster = None
+    if settings.secret_copies or settings.adopt_from or settings.event_namespace:
+        cluster = KubernetesCluster(lambda: connect(params), register)
+    rotation = KeycloakAdminRotation(settings, store, keycloak, cluster, register)
+
+    def requests() -> Dict[str, int]:
+        return {"vault": vault.request_count, "keycloak": keycloak.request_count,
+                "kubernetes": sum(cluster.request_counts.values()) if cluster is not None else 0}
+
+    try:
+        result = rotation.run()
+    except RotationError as err:
+        partial = rotation.result.as_dict()
+        partial.pop("msg", None)
+        partial["changed"] = rotation.wrote
+        partial["api_requests"] = requests()
+        for warning in rotation.result.warnings:
+            module.warn(warning)
+        raise RotationError(str(err), **partial) from None
+    for warning in result.warnings:
+        module.warn(warning)
+    output = result.as_dict()
+    output["api_requests"] = requests()
+    if module._diff and result.diff:  # pylint: disable=protected-access
+        output["diff"] = result.diff
+    return output
