@@ -221,8 +221,8 @@ class VaultKV2:
             landed_or_absent = self._after_lost_write(path, payload, cas, last_error)
             if landed_or_absent is not None:
                 return landed_or_absent
-        assert last_error is not None
-        raise last_error
+        raise last_error or VaultOutcomeUnknown("%s: the write to %s was not attempted." % (
+            self.connection.where, self._full(path)))
 
     def _after_lost_write(self, path: str, payload: dict[str, Any], cas: int, error: VaultError) -> Optional[int]:
         """Version of our write if it landed; None if the key is still at ``cas`` (safe to retry)."""

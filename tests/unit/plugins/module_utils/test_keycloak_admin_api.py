@@ -160,8 +160,8 @@ def test_expired_session_logs_in_again_with_the_password(lab: Any, keycloak_serv
     assert counts(lab) == {"token.password": 2, "token.refresh_token": 1, "realm.get": 3}
 
 
-def test_wrong_password_gives_one_clear_message_and_is_never_resent(lab: Any, keycloak_server: Any,
-                                                                     clock: FakeClock) -> None:
+def test_wrong_password_gives_one_clear_message_and_is_never_resent(
+        lab: Any, keycloak_server: Any, clock: FakeClock) -> None:
     wrong = "Wrong-" + secrets.token_urlsafe(8)
     api = admin_api(keycloak_server.url, clock, password=wrong)
     with pytest.raises(KeycloakCredentialsRejected) as raised:
@@ -187,7 +187,7 @@ def test_stale_password_after_rotation_is_tried_at_most_once(lab: Any, keycloak_
     api.reset_password("master", user["id"], new_password)  # type: ignore[index]
     api.realm_password_policy("master")  # the token still works: a reset does not end sessions
     lab.advance_time(100000)
-    for _ in range(3):
+    for attempt in range(3):
         with pytest.raises(KeycloakCredentialsRejected):
             api.realm_password_policy("master")
     assert counts(lab)["token.password"] == 2  # the first login, then one failed attempt: no more
@@ -404,7 +404,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, 
 
 
 def test_tls_unknown_ca_gives_one_clear_message(tls_server: tuple[Any, str], clock: FakeClock) -> None:
-    server, _ = tls_server
+    server = tls_server[0]
     with pytest.raises(KeycloakConnectionError) as raised:
         admin_api(server.url, clock).authenticate()
     assert str(raised.value).startswith(
@@ -422,7 +422,7 @@ def test_tls_with_keycloak_ca_cert(tls_server: tuple[Any, str]) -> None:
 
 
 def test_tls_without_validation(tls_server: tuple[Any, str]) -> None:
-    server, _ = tls_server
+    server = tls_server[0]
     api = keycloak_client_from_params({"keycloak_url": server.url, "keycloak_username": ADMIN,
                                        "keycloak_password": ADMIN_PASSWORD, "keycloak_validate_certs": False})
     assert api.find_user("master", ADMIN) is not None

@@ -137,9 +137,9 @@ def test_valid_token_without_policy_gets_a_permission_message(openbao: Any) -> N
     with pytest.raises(VaultPermissionError) as raised:
         VaultKV2(connection).read("team/db")
     message = str(raised.value)
-    assert message.startswith("Vault at %s denied permission to read secret secret/team/db (permission denied): "
-                              "the token is valid but its policies (default, %s) do not allow it." % (openbao.url,
-                                                                                                     policy))
+    assert message.startswith(
+        "Vault at %s denied permission to read secret secret/team/db (permission denied): the token is valid but its "
+        "policies (default, %s) do not allow it." % (openbao.url, policy))
     assert token not in message
 
 
@@ -334,8 +334,8 @@ def test_kubernetes_login_with_the_service_account_token_file(openbao: Any, kube
     assert connection.client.token in connection.no_log_values
 
 
-def test_kubernetes_login_rejected_by_the_token_review(openbao: Any, tmp_path: Path,
-                                                      kubernetes_auth: dict[str, Any]) -> None:
+def test_kubernetes_login_rejected_by_the_token_review(
+        openbao: Any, tmp_path: Path, kubernetes_auth: dict[str, Any]) -> None:
     forged = tmp_path / "token"
     forged.write_text(_unsigned_service_account_jwt("atlas", "rotator"))
     with pytest.raises(VaultAuthError) as raised:
