@@ -249,3 +249,23 @@ def test_identity_without_policy_gets_a_permission_message(moto_url: str, moto_a
     assert raised.value.code == "AccessDenied"
     assert str(raised.value).startswith("AWS s3 at %s denied permission to s3 list_buckets (AccessDenied: " % moto_url)
     assert moto_auth["secret"] not in str(raised.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside a real AnsibleModule: env fallbacks
+def test_module_reads_aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+
+    from ansible_collections.atlas.hardening.plugins.module_utils.aws_connection import aws_client_from_module
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec=dict(AWS_CONNECTION_ARGSPEC))
+    assert (module.params["aws_region"], module.params["aws_endpoint_url"]) == (REGION, moto_url)
+    connection = aws_client_from_module(module)
+    assert connection.credential_source() == "env"
+    assert connection.call("s3", "list_buckets")["ResponseMetadata"]["HTTPStatusCode"] == 200

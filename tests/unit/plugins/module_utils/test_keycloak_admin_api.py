@@ -426,3 +426,28 @@ def test_tls_without_validation(tls_server: tuple[Any, str]) -> None:
     api = keycloak_client_from_params({"keycloak_url": server.url, "keycloak_username": ADMIN,
                                        "keycloak_password": ADMIN_PASSWORD, "keycloak_validate_certs": False})
     assert api.find_user("master", ADMIN) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside a real AnsibleModule: env fallbacks and no_log values
+def test_module_reads_keycloak_env_and_hides_password_and_tokens(lab: Any, keycloak_server: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+
+    from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (
+        keycloak_client_from_module,
+    )
+
+    monkeypatch.setenv("KEYCLOAK_URL", keycloak_server.url)
+    monkeypatch.setenv("KEYCLOAK_USER", ADMIN)
+    monkeypatch.setenv("KEYCLOAK_PASSWORD", ADMIN_PASSWORD)
+    for name in ("KEYCLOAK_REALM", "KEYCLOAK_CLIENT_ID", "KEYCLOAK_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec=dict(KEYCLOAK_CONNECTION_ARGSPEC))
+    assert (module.params["keycloak_realm"], module.params["keycloak_client_id"]) == ("master", "admin-cli")
+    api = keycloak_client_from_module(module)
+    api.find_user("master", ADMIN)
+    assert ADMIN_PASSWORD in module.no_log_values
+    assert api.access_token() in module.no_log_values  # tokens land in the module's own set

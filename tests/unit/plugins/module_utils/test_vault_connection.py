@@ -424,3 +424,39 @@ def test_tls_with_vault_skip_verify(openbao_tls: dict[str, str], monkeypatch: py
     monkeypatch.setenv("VAULT_SKIP_VERIFY", "true")
     connection = vault_client_from_params({"vault_url": openbao_tls["url"], "vault_token": openbao_tls["token"]})
     assert "root" in connection.lookup_self()["policies"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside a real AnsibleModule: env fallbacks, fail_json, no_log values
+def test_module_reads_vault_env_and_hides_the_token(openbao: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+
+    from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import vault_client_from_module
+
+    monkeypatch.setenv("VAULT_ADDR", openbao.url)
+    monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
+    monkeypatch.delenv("VAULT_NAMESPACE", raising=False)
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec=dict(VAULT_CONNECTION_ARGSPEC))
+    assert module.params["vault_url"] == openbao.url
+    assert openbao.root_token in module.no_log_values  # from the env fallback of a no_log option
+    connection = vault_client_from_module(module)
+    assert "root" in connection.lookup_self()["policies"]
+
+
+def test_module_fails_with_the_readable_message(capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+
+    from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import vault_client_from_module
+
+    monkeypatch.delenv("VAULT_ADDR", raising=False)
+    with patch_module_args({}):  # fail_json serialises its result with the profile set up here
+        module = AnsibleModule(argument_spec=dict(VAULT_CONNECTION_ARGSPEC))
+        with pytest.raises(SystemExit):
+            vault_client_from_module(module)
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert result["msg"].startswith("No Vault address: set vault_url or the VAULT_ADDR environment variable")
