@@ -220,21 +220,32 @@ class KeycloakAdminAPI:
     def where(self) -> str:
         return "Keycloak at %s" % self.base_url
 
-    def login(self, username: str, password: str, auth_realm: Optional[str] = None) -> "KeycloakAdminAPI":
-        """Log in as another user now (same server and TLS settings, admin-cli-like client) and return
-        a client acting as that user. Raises :class:`KeycloakCredentialsRejected` for a wrong
-        password and :class:`KeycloakAccountNotReady` for pending required actions / disabled user;
-        one token request, never retried."""
-        other = KeycloakAdminAPI(self.base_url, auth_realm=auth_realm or self.auth_realm, client_id=self.client_id,
-                                 client_secret=self.client_secret, username=username, password=password,
+    def login(self, username: str, password: str, auth_realm: Optional[str] = None,
+              client_id: Optional[str] = None, client_secret: Optional[str] = None) -> "KeycloakAdminAPI":
+        """Log in as a user now and return a client acting as that user (same server and TLS settings):
+        the login test of given credentials, followed by admin calls with that user's token.
+
+        The client is ``client_id`` if given; else this client's own when it logs in users (password
+        grant), else ``admin-cli`` (a service-account client usually allows no password grant).
+        Raises :class:`KeycloakCredentialsRejected` for a wrong password and
+        :class:`KeycloakAccountNotReady` for pending required actions or a disabled user; one token
+        request, never retried.
+        """
+        if client_id is None:
+            client_id, client_secret = ((self.client_id, self.client_secret) if self.username
+                                        else (DEFAULT_CLIENT_ID, None))
+        other = KeycloakAdminAPI(self.base_url, auth_realm=auth_realm or self.auth_realm, client_id=client_id,
+                                 client_secret=client_secret, username=username, password=password,
                                  validate_certs=self.validate_certs, ca_cert=self.ca_cert, timeout=self.timeout,
                                  clock=self.clock)
+        other.configured_url = self.configured_url
         other._base_checked = self._base_checked  # pylint: disable=protected-access
         other.no_log_values = self.no_log_values  # one set: every token either obtains is hidden
+        before = other.request_count
         try:
             other.authenticate()
         finally:
-            self.request_count += other.request_count
+            self.request_count += other.request_count - before
         return other
 
     # ------------------------------------------------------------------------------------------

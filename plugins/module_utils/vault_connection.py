@@ -192,6 +192,7 @@ class VaultConnection:
         self.retries = max(0, retries)
         self.auth_method = auth_method
         self.verify = verify
+        # API calls made (a call the transport retried counts once; the lab proxy counts attempts).
         self.request_count = 0
         # Tokens obtained by a login: modules add these to module.no_log_values.
         self.no_log_values: set[str] = set()

@@ -222,6 +222,9 @@ def test_client_credentials_grant(lab: Any, keycloak_server: Any, clock: FakeClo
                                        "keycloak_client_secret": secret})
     assert api.find_user("master", ADMIN) is not None
     assert counts(lab)["token.client_credentials"] == 1
+    # A login test from a service-account identity goes through admin-cli (password grant).
+    assert api.login(ADMIN, ADMIN_PASSWORD).client_id == "admin-cli"
+    assert counts(lab)["token.password"] == 1
     wrong = KeycloakAdminAPI(keycloak_server.url, client_id="atlas-rotator", client_secret="nope", clock=clock)
     with pytest.raises(KeycloakAuthError) as raised:
         wrong.authenticate()

@@ -252,7 +252,9 @@ def test_approle_custom_mount_point(openbao: Any, approle: dict[str, str]) -> No
 
 # ---------------------------------------------------------------------------------------------
 # Kubernetes auth. OpenBao's kubernetes auth method is real; the Kubernetes side is a TokenReview
-# endpoint (authentication.k8s.io/v1), served by the lab's HTTP base, that accepts one JWT.
+# endpoint (authentication.k8s.io/v1, answers checked against the published schema from
+# kubernetes-validate), served by the lab's HTTP base, that accepts one JWT. The lab's Kubernetes
+# emulator has no TokenReview API.
 def _unsigned_service_account_jwt(namespace: str, name: str) -> str:
     def part(value: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
@@ -275,6 +277,7 @@ def kubernetes_auth(openbao: Any, tmp_path_factory: pytest.TempPathFactory) -> I
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
     import datetime
+    import kubernetes_validate
 
     jwt = _unsigned_service_account_jwt("atlas", "rotator")
     reviews: list[dict[str, Any]] = []
@@ -294,8 +297,11 @@ def kubernetes_auth(openbao: Any, tmp_path_factory: pytest.TempPathFactory) -> I
                                   "groups": ["system:serviceaccounts", "system:serviceaccounts:atlas"]}
             else:
                 status["error"] = "invalid bearer token"
-            return Response.json({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
-                                  "spec": review["spec"], "status": status}, status=201)
+            answer = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": review["spec"],
+                      "status": status}
+            # The answer must have the published TokenReview shape (a 500 here fails the login tests).
+            kubernetes_validate.validate(answer, kubernetes_validate.latest_version(), strict=True)
+            return Response.json(answer, status=201)
 
     server = serve(TokenReviewAPI())
     # Vault insists on a CA for the API server even over http; a throwaway self-signed one will do.
