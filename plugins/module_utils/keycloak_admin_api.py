@@ -30,10 +30,10 @@ import socket
 import ssl
 import time
 from typing import Any, Callable, Mapping, Optional
+from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 
 from ansible.module_utils.basic import env_fallback
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
