@@ -310,6 +310,8 @@ def test_lost_answer_when_someone_else_wrote_meanwhile_is_a_cas_mismatch(
 
 def test_lost_answer_and_failed_read_back_is_outcome_unknown(proxied: tuple[VaultConnection, Any]) -> None:
     connection, app = proxied
+    connection = vault_client_from_params({"vault_url": connection.url, "vault_token": connection.client.token,
+                                           "vault_retries": 1})  # one retry of the read-back, no backoff wait
     kv = VaultKV2(connection)
     path = unique("lost-unknown")
     app.faults.add({"action": "drop", "kind": "kv2.write", "apply_first": True})
