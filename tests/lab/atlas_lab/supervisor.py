@@ -13,7 +13,6 @@ import errno
 import logging
 import os
 import signal
-import ssl
 import threading
 import time
 import traceback
@@ -219,36 +218,44 @@ class Supervisor:
     # Emulators --------------------------------------------------------------------------------
     def _start_emulators(self) -> None:
         # Imported here: the CLI checks prerequisites before anything imports third-party code.
-        from .tls import server_ssl_context, write_tls_files  # pylint: disable=import-outside-toplevel
+        # pylint: disable=import-outside-toplevel
+        from .keycloak import create_app as create_keycloak
+        from .kubernetes import create_app as create_kubernetes
+        from .kubernetes import start as start_kubernetes
+        from .tls import write_tls_files
+        from .vault_proxy import create_app as create_vault_proxy
 
-        tls_files = write_tls_files(self.dir / "tls", hostnames=["localhost"], ips=[self.host])
+        tls_files = write_tls_files(self.dir / "tls", name="kubernetes")
         self.files["ca"] = str(tls_files.ca_file)
-        factories = _emulator_factories()
-        self._serve("vault_proxy", factories["vault_proxy"](self.openbao.url))
-        self._serve("keycloak", factories["keycloak"](admin_username=self.config.keycloak_admin_username,
-                                                      admin_password=self.config.keycloak_admin_password,
-                                                      legacy_auth_prefix=False))
-        self._serve("kubernetes", factories["kubernetes"](token=self.config.kubernetes_token, load_crds=True),
-                    ssl_context=server_ssl_context(tls_files))
+        self._serve("vault_proxy", create_vault_proxy(self.openbao.url))
+        self._serve("keycloak", create_keycloak(admin_username=self.config.keycloak_admin_username,
+                                                admin_password=self.config.keycloak_admin_password,
+                                                legacy_auth_prefix=False))
+        kubernetes = create_kubernetes(token=self.config.kubernetes_token, load_crds=True)
+        # start() serves it over HTTPS and writes the kubeconfig (token, lab CA).
+        running = self._bind("kubernetes", lambda: start_kubernetes(
+            kubernetes, self.dir, host=self.host, port=self.ports["kubernetes"], tls_files=tls_files))
+        self.handles["kubernetes"] = running.handle
+        self.apps["kubernetes"] = kubernetes
+        self.files["kubeconfig"] = str(running.kubeconfig)
         self._serve("control", ControlApp(self), register=False)
 
-    def _serve(self, name: str, app: EmulatorApp, ssl_context: ssl.SSLContext | None = None,
-               register: bool = True) -> None:
+    def _serve(self, name: str, app: EmulatorApp, register: bool = True) -> None:
+        self.handles[name] = self._bind(name, lambda: serve(app, self.host, self.ports[name]))
+        if register:
+            self.apps[name] = app
+
+    def _bind(self, name: str, start: Callable[[], Any]) -> Any:
+        """Run ``start``; a port taken since ``up`` checked it gets the usual one-line message."""
         try:
-            self.handles[name] = serve(app, self.host, self.ports[name], ssl_context)
+            return start()
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise port_in_use_error(self.config.ports, [name], self.host) from None
             raise
-        if register:
-            self.apps[name] = app
 
     # Files ------------------------------------------------------------------------------------
     def _write_files(self) -> None:
-        kubeconfig = self.dir / "kubeconfig"
-        _write_kubeconfig(kubeconfig, self.handles["kubernetes"].url, self.config.kubernetes_token,
-                          Path(self.files["ca"]))
-        self.files["kubeconfig"] = str(kubeconfig)
         self.files["env"] = str(self.dir / ENV_FILE)
         self.files["inventory"] = str(self.dir / INVENTORY_FILE)
         write_env_file(self.dir / ENV_FILE, self.environment())
@@ -368,21 +375,6 @@ class Supervisor:
             self.save_state()
             if "kubeconfig" in self.files:
                 write_env_file(self.dir / ENV_FILE, self.environment())
-
-
-def _emulator_factories() -> dict[str, Callable[..., EmulatorApp]]:
-    # pylint: disable=import-outside-toplevel
-    from .keycloak import create_app as create_keycloak
-    from .kubernetes import create_app as create_kubernetes
-    from .vault_proxy import create_app as create_vault_proxy
-
-    return {"vault_proxy": create_vault_proxy, "keycloak": create_keycloak, "kubernetes": create_kubernetes}
-
-
-def _write_kubeconfig(path: Path, server: str, token: str, ca_file: Path) -> None:
-    from .kubernetes.kubeconfig import write_kubeconfig  # pylint: disable=import-outside-toplevel
-
-    write_kubeconfig(path, server=server, token=token, ca_file=ca_file)
 
 
 def main(lab_dir: Path) -> int:
