@@ -225,15 +225,17 @@ class KeycloakAdminAPI:
         """Log in as a user now and return a client acting as that user (same server and TLS settings):
         the login test of given credentials, followed by admin calls with that user's token.
 
-        The client is ``client_id`` if given; else this client's own when it logs in users (password
-        grant), else ``admin-cli`` (a service-account client usually allows no password grant).
+        The OpenID client is ``client_id`` if given; else this one's own, unless this one is a
+        service-account identity (client secret, no username): then ``admin-cli``, since a
+        service-account client usually allows no password grant.
         Raises :class:`KeycloakCredentialsRejected` for a wrong password and
         :class:`KeycloakAccountNotReady` for pending required actions or a disabled user; one token
         request, never retried.
         """
         if client_id is None:
-            client_id, client_secret = ((self.client_id, self.client_secret) if self.username
-                                        else (DEFAULT_CLIENT_ID, None))
+            service_account = self.client_secret and not self.username
+            client_id, client_secret = ((DEFAULT_CLIENT_ID, None) if service_account
+                                        else (self.client_id, self.client_secret))
         other = KeycloakAdminAPI(self.base_url, auth_realm=auth_realm or self.auth_realm, client_id=client_id,
                                  client_secret=client_secret, username=username, password=password,
                                  validate_certs=self.validate_certs, ca_cert=self.ca_cert, timeout=self.timeout,
@@ -327,6 +329,10 @@ class KeycloakAdminAPI:
             form.update(grant_type="password", username=self.username, password=self._password)
             action = "log in as %s" % self.identity
         else:
+            if not self.client_secret:
+                raise KeycloakConfigError(
+                    "No Keycloak identity to log in with: set keycloak_username and keycloak_password, or "
+                    "keycloak_client_id and keycloak_client_secret (KEYCLOAK_CLIENT_SECRET).")
             form["grant_type"] = "client_credentials"
             action = "log in as %s (client credentials)" % self.identity
         if self.client_secret:
@@ -555,10 +561,13 @@ def _query_value(value: Any) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-def keycloak_client_from_params(params: Mapping[str, Any]) -> KeycloakAdminAPI:
+def keycloak_client_from_params(params: Mapping[str, Any], credentials_required: bool = True) -> KeycloakAdminAPI:
     """Build a :class:`KeycloakAdminAPI` from module parameters (``keycloak_*`` options).
 
     Nothing is sent yet: the first call logs in (call ``authenticate()`` to check credentials early).
+    With ``credentials_required=False`` the options may name no identity: the client then serves
+    only as a base for :meth:`KeycloakAdminAPI.login` with credentials from elsewhere (Vault), and
+    an admin call made with it directly fails with a clear message.
     """
     url = (params.get("keycloak_url") or "").strip()
     if not url:
@@ -569,7 +578,7 @@ def keycloak_client_from_params(params: Mapping[str, Any]) -> KeycloakAdminAPI:
     username = params.get("keycloak_username")
     if username and not params.get("keycloak_password"):
         raise KeycloakConfigError("keycloak_username is set but keycloak_password is not (KEYCLOAK_PASSWORD).")
-    if not username and not params.get("keycloak_client_secret"):
+    if credentials_required and not username and not params.get("keycloak_client_secret"):
         raise KeycloakConfigError("No Keycloak credentials: set keycloak_username and keycloak_password, or "
                                   "keycloak_client_id and keycloak_client_secret for a service-account client.")
     ca_cert = params.get("keycloak_ca_cert")

@@ -113,6 +113,17 @@ def test_configuration_errors_say_what_to_set(params: dict[str, Any], message: s
     assert message in str(raised.value)
 
 
+def test_client_without_credentials_serves_as_a_base_for_logins(lab: Any, keycloak_server: Any) -> None:
+    base = keycloak_client_from_params({"keycloak_url": keycloak_server.url}, credentials_required=False)
+    with pytest.raises(KeycloakConfigError) as raised:
+        base.find_user("master", ADMIN)
+    assert str(raised.value).startswith("No Keycloak identity to log in with: set keycloak_username and "
+                                        "keycloak_password, or keycloak_client_id and keycloak_client_secret")
+    assert counts(lab) == {}  # nothing sent for a login that could not work
+    assert base.login(ADMIN, ADMIN_PASSWORD).find_user("master", ADMIN) is not None
+    assert counts(lab) == {"token.password": 1, "users.query": 1}
+
+
 def test_constructor_sends_nothing(lab: Any, keycloak_server: Any) -> None:
     client = keycloak_client_from_params({"keycloak_url": keycloak_server.url, "keycloak_username": ADMIN,
                                           "keycloak_password": ADMIN_PASSWORD})
