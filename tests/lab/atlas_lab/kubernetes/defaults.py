@@ -6,6 +6,7 @@ back must cope with them, exactly as against a real cluster.
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -171,6 +172,12 @@ def apply_builtin_defaults(obj: dict[str, Any], group: str, kind: str) -> None:
                     port.setdefault("targetPort", port["port"])
     elif (group, kind) == ("", "Secret"):
         obj.setdefault("type", "Opaque")
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            # stringData is write-only: merged into data (base64), stringData wins on conflicts.
+            data = obj.setdefault("data", {})
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode("utf-8")).decode("ascii")
     elif (group, kind) == ("networking.k8s.io", "NetworkPolicy") and spec is not None:
         if "policyTypes" not in spec:
             types = ["Ingress"]

@@ -23,6 +23,9 @@ from .errors import ApiError
 from .schemas import Schema
 
 Path = tuple[tuple[str, str], ...]
+# Defaults of list-map key fields (the OpenAPI "default" the real server's schemas carry, e.g.
+# ContainerPort.protocol, that the kubernetes-validate schemas leave out).
+KEY_DEFAULTS = {"protocol": "TCP"}
 CONTAINER = object()  # marker value of a member that has children (list item, map entry)
 
 # Paths that StripMetaManager removes from every field set.
@@ -91,6 +94,9 @@ def _item_key(item: Any, schema: Schema, index: int) -> tuple[str, str]:
         key_schema = item_schema.properties.get(key)
         if key_schema is not None and "default" in key_schema.raw:
             values[key] = key_schema.raw["default"]
+            continue
+        if key in KEY_DEFAULTS:
+            values[key] = KEY_DEFAULTS[key]
             continue
         raise SchemaError([f'element {index}: associative list with keys has an element that omits key '
                            f'field "{key}" (and doesn\'t have default value)'])

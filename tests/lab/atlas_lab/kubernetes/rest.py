@@ -490,7 +490,7 @@ class ResourceHandler:
                 target = target.setdefault(part, {})
             target[parts[-1]] = replicas
             updated["metadata"].pop("resourceVersion", None)
-            result = self.service.update(rt, resource.version, namespace, name, updated, options)
+            result = self.service.update(rt, resource.version, namespace, name, updated, options, "scale")
             return Response.json(self._scale_object(rt, resource.version, result.object))
 
     # Proxy -----------------------------------------------------------------------------------
