@@ -22,7 +22,7 @@ from atlas_lab.pytest_plugin import Lab, parse_recap
 
 REQUIRED_VARIABLES = (
     "VAULT_ADDR", "VAULT_TOKEN", "ATLAS_LAB_OPENBAO_ADDR", "K8S_AUTH_KUBECONFIG", "KUBECONFIG", "ATLAS_LAB_CA_FILE",
-    "KEYCLOAK_URL", "KEYCLOAK_ADMIN_USERNAME", "KEYCLOAK_ADMIN_PASSWORD", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+    "KEYCLOAK_URL", "KEYCLOAK_REALM", "KEYCLOAK_USER", "KEYCLOAK_PASSWORD", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "ALERTMANAGER_URLS", "ATLAS_LAB_VAULT_PROXY_ADMIN_URL",
     "ATLAS_LAB_KUBERNETES_ADMIN_URL", "ATLAS_LAB_KEYCLOAK_ADMIN_URL", "ATLAS_LAB_CONTROL_URL",
 )
@@ -121,9 +121,9 @@ def test_lab_env_alertmanager_peers_form_one_cluster(lab: Lab) -> None:
 
 def test_lab_env_keycloak_admin_credentials(lab: Lab) -> None:
     form = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli",
-                                   "username": lab.vars["KEYCLOAK_ADMIN_USERNAME"],
-                                   "password": lab.vars["KEYCLOAK_ADMIN_PASSWORD"]}).encode()
-    url = f"{lab.vars['KEYCLOAK_URL']}/realms/master/protocol/openid-connect/token"
+                                   "username": lab.vars["KEYCLOAK_USER"],
+                                   "password": lab.vars["KEYCLOAK_PASSWORD"]}).encode()
+    url = f"{lab.vars['KEYCLOAK_URL']}/realms/{lab.vars['KEYCLOAK_REALM']}/protocol/openid-connect/token"
     with urllib.request.urlopen(urllib.request.Request(url, data=form), timeout=5) as response:
         token = json.load(response)
     assert token["token_type"].lower() == "bearer" and token["expires_in"] == 60

@@ -33,9 +33,12 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 # Variables from the developer's shell that would point the collection away from the lab.
-SHADOWING_ENV = ("VAULT_NAMESPACE", "VAULT_CACERT", "VAULT_SKIP_VERIFY", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST",
-                 "K8S_AUTH_API_KEY", "K8S_AUTH_SSL_CA_CERT", "AWS_PROFILE", "AWS_SESSION_TOKEN",
-                 "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+SHADOWING_ENV = (
+    "VAULT_NAMESPACE", "VAULT_CACERT", "VAULT_SKIP_VERIFY",
+    "KEYCLOAK_CLIENT_ID", "KEYCLOAK_CLIENT_SECRET",
+    "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_SSL_CA_CERT",
+    "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+)
 _RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
 _ADHOC_LINE = re.compile(r"^(?P<host>\S+) \| (?P<status>SUCCESS|CHANGED|FAILED|UNREACHABLE)!?"
                          r"(?: => (?P<json>\{)| \| rc=(?P<rc>-?\d+))", re.M)
@@ -142,8 +145,8 @@ class Lab:
         self.vault_token = self.vars["VAULT_TOKEN"]
         self.kubernetes_url = self.urls["kubernetes"]
         self.keycloak_url = self.vars["KEYCLOAK_URL"]
-        self.keycloak_admin_username = self.vars["KEYCLOAK_ADMIN_USERNAME"]
-        self.keycloak_admin_password = self.vars["KEYCLOAK_ADMIN_PASSWORD"]
+        self.keycloak_admin_username = self.vars["KEYCLOAK_USER"]
+        self.keycloak_admin_password = self.vars["KEYCLOAK_PASSWORD"]
         self.aws_endpoint_url = self.vars["AWS_ENDPOINT_URL"]
         self.kubeconfig = Path(self.vars["KUBECONFIG"])
         self.ca_file = Path(self.vars["ATLAS_LAB_CA_FILE"])

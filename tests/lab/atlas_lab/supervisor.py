@@ -272,9 +272,11 @@ class Supervisor:
             "K8S_AUTH_KUBECONFIG": self.files["kubeconfig"],
             "KUBECONFIG": self.files["kubeconfig"],
             "ATLAS_LAB_CA_FILE": self.files["ca"],
+            # The names the collection's Keycloak connection layer reads.
             "KEYCLOAK_URL": urls["keycloak"],
-            "KEYCLOAK_ADMIN_USERNAME": self.config.keycloak_admin_username,
-            "KEYCLOAK_ADMIN_PASSWORD": self.config.keycloak_admin_password,
+            "KEYCLOAK_REALM": "master",
+            "KEYCLOAK_USER": self.config.keycloak_admin_username,
+            "KEYCLOAK_PASSWORD": self.config.keycloak_admin_password,
             "AWS_ENDPOINT_URL": urls["aws"],
             "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,

@@ -59,6 +59,6 @@ def inventory(python: str, connection_vars: dict[str, Any]) -> dict[str, Any]:
 
 def write_inventory(path: Path, python: str, connection_vars: dict[str, Any]) -> None:
     header = ("# atlas.hardening lab inventory: written by `python -m atlas_lab up`.\n"
-              "# Secrets are not in here: source the env file next to it (VAULT_TOKEN, KEYCLOAK_ADMIN_PASSWORD).\n")
+              "# Secrets are not in here: source the env file next to it (VAULT_TOKEN, KEYCLOAK_PASSWORD).\n")
     body = yaml.safe_dump(inventory(python, connection_vars), sort_keys=False, default_flow_style=False)
     write_private(path, header + "---\n" + body)
