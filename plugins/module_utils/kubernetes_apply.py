@@ -368,9 +368,9 @@ class ManifestApplier:
             message = (f"{doing} {ref} conflicts with another field manager: {exc.api_message}. Those fields "
                        f"belong to another manager; leave them out of the manifest, or set force_conflicts: true "
                        f"to make {self.options.field_manager!r} take them over.")
-        elif exc.status in (400, 422):
-            message = (f"The Kubernetes API server rejected {ref} ({exc.status} {exc.reason or 'Invalid'}): "
-                       f"{exc.api_message}. Fix the manifest"
+        elif exc.status in (400, 422) or (exc.status == 500 and "typed patch object" in exc.api_message):
+            # A field outside the schema fails server-side apply with a 500 (kubernetes#122480).
+            message = (f"The Kubernetes API server rejected {ref}: {exc.api_message}. Fix the manifest"
                        + (" (field validation is Strict: unknown or misspelled fields are errors)."
                           if self.options.field_validation == "Strict" else "."))
         elif exc.status == 404 and ref.namespace and "namespace" in exc.api_message.lower():

@@ -26,11 +26,15 @@ _UNTRACKED_METADATA = ("name", "namespace", "creationTimestamp", "selfLink", "ui
                        "managedFields", "resourceVersion")
 
 
+def _apply_entries(live: Dict[str, Any], field_manager: str) -> List[Dict[str, Any]]:
+    return [entry for entry in (live.get("metadata") or {}).get("managedFields") or []
+            if entry.get("manager") == field_manager and entry.get("operation") == "Apply"
+            and not entry.get("subresource")]
+
+
 def owned_fields(live: Dict[str, Any], field_manager: str) -> Optional[Dict[str, Any]]:
     """The fieldsV1 set of ``field_manager``'s Apply entry, or None when there is not exactly one."""
-    entries = [entry for entry in (live.get("metadata") or {}).get("managedFields") or []
-               if entry.get("manager") == field_manager and entry.get("operation") == "Apply"
-               and not entry.get("subresource")]
+    entries = _apply_entries(live, field_manager)
     if len(entries) != 1 or entries[0].get("apiVersion") != live.get("apiVersion"):
         return None
     fields = entries[0].get("fieldsV1")
@@ -41,10 +45,13 @@ def is_up_to_date(applied: Dict[str, Any], live: Optional[Dict[str, Any]], field
     """True when applying ``applied`` with ``field_manager`` is certain to change nothing."""
     if not live:
         return False
+    tracked = _tracked(applied)
     owned = owned_fields(live, field_manager)
     if owned is None:
-        return False
-    return _covers(_tracked(applied), live, owned)
+        # A manifest with nothing but a name owns no field; the API server keeps no entry for an
+        # empty set, so "no entry" is exactly the state applying it again leaves.
+        return not tracked and not _apply_entries(live, field_manager)
+    return _covers(tracked, live, owned)
 
 
 def dry_run_changes(live: Dict[str, Any], result: Dict[str, Any]) -> bool:

@@ -56,3 +56,50 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoDev]:
         yield OpenBaoDev(server.url, root_token, hvac.Client(url=server.url, token=root_token))
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes API emulator of the lab (in process, HTTPS with the lab CA, kubeconfig with a token)
+@dataclass
+class KubernetesEmulator:
+    url: str
+    token: str
+    kubeconfig: Path
+    ca_file: Path
+    app: Any  # atlas_lab.kubernetes.KubernetesApp: app.auth.add(token, User(...)) for restricted users
+    admin: Any  # atlas_lab.admin_client.LabAdminClient: counts(), add_fault(), reset()
+
+    def params(self, **overrides: Any) -> dict[str, Any]:
+        """Module parameters (as AnsibleModule would pass them) for the emulator's kubeconfig."""
+        values: dict[str, Any] = {
+            "k8s_kubeconfig": str(self.kubeconfig), "k8s_context": None, "k8s_host": None, "k8s_api_key": None,
+            "k8s_ca_cert": None, "k8s_validate_certs": None, "k8s_request_timeout": 10.0,
+        }
+        values.update(overrides)
+        return values
+
+    def writes(self) -> dict[str, int]:
+        """Write requests (create/update/patch/delete, dry runs excluded) since the last reset."""
+        from atlas_lab.kubernetes import writes  # pylint: disable=import-error,import-outside-toplevel
+        return writes(self.admin.counts())
+
+
+@pytest.fixture(scope="session")
+def kubernetes_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesEmulator]:
+    from atlas_lab.admin_client import LabAdminClient  # pylint: disable=import-error
+    from atlas_lab.kubernetes import create_app, start  # pylint: disable=import-error
+
+    token = "unit-" + secrets.token_hex(12)
+    running = start(create_app(token=token, load_crds=True), tmp_path_factory.mktemp("kubernetes"))
+    try:
+        yield KubernetesEmulator(running.url, token, running.kubeconfig, running.ca_file, running.app,
+                                 LabAdminClient(running.url, ca_file=str(running.ca_file)))
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def k8s(kubernetes_emulator: KubernetesEmulator) -> KubernetesEmulator:  # pylint: disable=redefined-outer-name
+    """The session's Kubernetes emulator, reset first: bundled CRDs only, zero counters, no faults."""
+    kubernetes_emulator.admin.reset()
+    return kubernetes_emulator

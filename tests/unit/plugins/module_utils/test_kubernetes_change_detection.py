@@ -192,3 +192,14 @@ def test_dry_run_comparison_ignores_bookkeeping_only() -> None:
     owner_changed = copy.deepcopy(same)
     owner_changed["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:paused"] = {}
     assert dry_run_changes(live, owner_changed)
+
+
+def test_name_only_manifest_owns_nothing() -> None:
+    """The API server drops a manager whose field set is empty: no entry is the applied state."""
+    applied = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "atlas"}}
+    live = {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "atlas", "labels": {"kubernetes.io/metadata.name": "atlas"}, "managedFields": []}}
+    assert is_up_to_date(applied, live, MANAGER)
+    live["metadata"]["managedFields"] = [{"manager": MANAGER, "operation": "Apply", "apiVersion": "v1",
+                                          "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}}]
+    assert not is_up_to_date(applied, live, MANAGER)  # we owned a label: applying would remove it

@@ -1,0 +1,302 @@
+"""The apply helper against the lab's Kubernetes API emulator (server-side apply, managedFields,
+dry run, strict validation, watch), counting requests with the emulator's counters."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_apply import (
+    ApplyOptions,
+    ApplyReport,
+    apply_manifests,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import KubernetesError, connect
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_diff import HIDDEN_NEW, HIDDEN_OLD
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_events import record_event
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_manifests import ManifestError
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import KubernetesObjects, ObjectRef
+from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_wait import KubernetesWaitTimeout
+
+NS = "atlas-apply"
+PASSWORD = "Sup3r-S3cret-Value-71"
+
+
+def ten_objects(namespace: str = NS, password: str = PASSWORD, replicas: int = 2) -> list[dict[str, Any]]:
+    """A typical role's set: ten objects of nine kinds in one new namespace."""
+    labels = {"app.kubernetes.io/name": "web"}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web", "namespace": namespace}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-config", "namespace": namespace},
+         "data": {"LOG_LEVEL": "info"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-extra", "namespace": namespace},
+         "data": {"FEATURES": "a,b"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "web-db", "namespace": namespace},
+         "type": "Opaque", "stringData": {"password": password}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": namespace},
+         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": namespace},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels}, "spec": {
+                      "serviceAccountName": "web",
+                      "containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}]}}}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": "web-read", "namespace": namespace},
+         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": "web-read", "namespace": namespace},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "web-read"},
+         "subjects": [{"kind": "ServiceAccount", "name": "web", "namespace": namespace}]},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "web-ingress", "namespace": namespace},
+         "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress"],
+                  "ingress": [{"ports": [{"port": 8080, "protocol": "TCP"}]}]}},
+    ]
+
+
+def objects(k8s: Any) -> KubernetesObjects:
+    return KubernetesObjects(connect(k8s.params(), environ={}))
+
+
+def apply(k8s: Any, manifests: list[dict[str, Any]], **options: Any) -> ApplyReport:
+    return apply_manifests(objects(k8s), manifests, ApplyOptions(**options))
+
+
+def actions(report: ApplyReport) -> list[tuple[str, str]]:
+    return [(f"{result.ref.kind}/{result.ref.name}", result.action) for result in report.results]
+
+
+def test_first_apply_creates_second_writes_nothing(k8s: Any) -> None:
+    first = apply(k8s, ten_objects())
+    assert first.changed
+    assert {action for _, action in actions(first)} == {"created"}
+    assert actions(first)[0] == ("Namespace/atlas-apply", "created")
+    # One read (the namespace: it is new, so nothing in it is read), one apply per object.
+    assert k8s.admin.counts() == {"get namespaces": 1, "patch namespaces": 1, "patch serviceaccounts": 1,
+                                  "patch configmaps": 2, "patch secrets": 1, "patch services": 1,
+                                  "patch deployments": 1, "patch roles": 1, "patch rolebindings": 1,
+                                  "patch networkpolicies": 1}
+    assert first.api_requests == {"GET": 1, "PATCH": 10}
+
+    k8s.admin.reset_requests()
+    second = apply(k8s, ten_objects())
+    assert not second.changed
+    assert {action for _, action in actions(second)} == {"unchanged"}
+    assert k8s.writes() == {}
+    # No dry run either: every object is proven up to date from its managedFields.
+    assert not any(kind.endswith("(dry-run)") for kind in k8s.admin.counts())
+    # One read per kind and namespace; the two ConfigMaps share one LIST.
+    assert k8s.admin.counts() == {"get namespaces": 1, "get serviceaccounts": 1, "list configmaps": 1,
+                                  "get secrets": 1, "get services": 1, "get deployments": 1, "get roles": 1,
+                                  "get rolebindings": 1, "get networkpolicies": 1}
+    assert second.api_requests == {"GET": 9}
+
+
+def test_check_mode_writes_nothing(k8s: Any) -> None:
+    report = apply(k8s, ten_objects(), check_mode=True, diff=True)
+    assert {action for _, action in actions(report)} == {"created"}
+    assert k8s.writes() == {}
+    assert objects(k8s).get(ObjectRef("v1", "Namespace", NS)) is None
+    # The objects of the new namespace cannot be dry-run (their namespace does not exist yet): said so.
+    assert "not validated by the API server in check mode, its namespace atlas-apply is new" in report.results[1].warnings[0]
+
+    apply(k8s, ten_objects())
+    changed = ten_objects(replicas=3)
+    k8s.admin.reset_requests()
+    report = apply(k8s, changed, check_mode=True, diff=True)
+    assert [pair for pair in actions(report) if pair[1] != "unchanged"] == [("Deployment/web", "updated")]
+    assert k8s.writes() == {}
+    assert k8s.admin.counts()["patch deployments (dry-run)"] == 1
+    live = objects(k8s).get(ObjectRef("apps/v1", "Deployment", "web", NS))
+    assert live is not None and live["spec"]["replicas"] == 2
+    assert report.diffs[0]["before"]["spec"]["replicas"] == 2 and report.diffs[0]["after"]["spec"]["replicas"] == 3
+
+
+def test_a_change_is_one_dry_run_and_one_write(k8s: Any) -> None:
+    apply(k8s, ten_objects())
+    manifests = ten_objects()
+    manifests[2]["data"]["LOG_LEVEL"] = "debug"
+    k8s.admin.reset_requests()
+    report = apply(k8s, manifests)
+    assert [pair for pair in actions(report) if pair[1] != "unchanged"] == [("ConfigMap/web-config", "updated")]
+    assert k8s.writes() == {"patch configmaps": 1}
+    assert k8s.admin.counts()["patch configmaps (dry-run)"] == 1
+    live = objects(k8s).get(ObjectRef("v1", "ConfigMap", "web-config", NS))
+    assert live is not None and live["data"] == {"LOG_LEVEL": "debug"}
+
+
+def test_field_removed_from_the_manifest_is_removed_live(k8s: Any) -> None:
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default",
+                                                                      "labels": {"team": "platform"}},
+                "data": {"a": "1", "b": "2"}}
+    apply(k8s, [manifest])
+    smaller = copy.deepcopy(manifest)
+    del smaller["metadata"]["labels"]
+    del smaller["data"]["b"]
+    report = apply(k8s, [smaller])
+    assert actions(report) == [("ConfigMap/c", "updated")]
+    live = objects(k8s).get(ObjectRef("v1", "ConfigMap", "c", "default"))
+    assert live is not None and live["data"] == {"a": "1"} and "team" not in (live["metadata"].get("labels") or {})
+    k8s.admin.reset_requests()
+    assert not apply(k8s, [smaller]).changed
+    assert k8s.writes() == {}
+
+
+def test_secret_diff_and_results_never_show_values(k8s: Any) -> None:
+    created = apply(k8s, ten_objects(), diff=True)
+    rotated = apply(k8s, ten_objects(password="N3w-Rotated-Value-99"), diff=True)
+    assert actions(rotated)[4] == ("Secret/web-db", "updated")
+    secret_diff = [entry for entry in rotated.diffs if entry["before_header"] == f"Secret {NS}/web-db"][0]
+    assert secret_diff["before"]["data"] == {"password": HIDDEN_OLD}
+    assert secret_diff["after"]["data"] == {"password": HIDDEN_NEW}
+    output = json.dumps([created.diffs, created.result_dicts(), rotated.diffs, rotated.result_dicts()])
+    for value in (PASSWORD, "N3w-Rotated-Value-99"):
+        assert value not in output
+        assert base64.b64encode(value.encode()).decode() not in output
+    # Every form of both values is handed to no_log.
+    assert {PASSWORD, "N3w-Rotated-Value-99", base64.b64encode(PASSWORD.encode()).decode()} <= rotated.secret_values
+
+
+def test_conflict_with_another_manager_and_force(k8s: Any) -> None:
+    theirs = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": "default"},
+              "data": {"mode": "theirs"}}
+    apply(k8s, [theirs], field_manager="helm")
+    ours = copy.deepcopy(theirs)
+    ours["data"]["mode"] = "ours"
+    with pytest.raises(KubernetesError) as error:
+        apply(k8s, [ours])
+    message = str(error.value)
+    assert message.startswith("Applying ConfigMap default/shared conflicts with another field manager: ")
+    assert '"helm"' in message and ".data.mode" in message
+    assert message.endswith("leave them out of the manifest, or set force_conflicts: true to make "
+                            "'atlas-hardening' take them over.")
+    assert k8s.writes() == {"patch configmaps": 1}  # only helm's apply
+    report = apply(k8s, [ours], force_conflicts=True)
+    assert actions(report) == [("ConfigMap/shared", "updated")]
+    live = objects(k8s).get(ObjectRef("v1", "ConfigMap", "shared", "default"))
+    assert live is not None and live["data"]["mode"] == "ours"
+    assert not apply(k8s, [ours]).changed
+
+
+def test_unknown_field_is_an_error(k8s: Any) -> None:
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "typo", "namespace": "default"},
+           "spec": {"replicaz": 2, "selector": {"matchLabels": {"a": "b"}},
+                    "template": {"metadata": {"labels": {"a": "b"}},
+                                 "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    with pytest.raises(KubernetesError) as error:
+        apply(k8s, [bad])
+    message = str(error.value)
+    assert message.startswith("The Kubernetes API server rejected Deployment default/typo: ")
+    assert ".spec.replicaz: field not declared in schema" in message
+    assert message.endswith("Fix the manifest (field validation is Strict: unknown or misspelled fields are errors).")
+    assert k8s.admin.counts() == {"get deployments": 1, "patch deployments": 1}  # the rejected apply
+    assert objects(k8s).get(ObjectRef("apps/v1", "Deployment", "typo", "default")) is None
+    assert error.value.details["results"] == []
+
+
+def test_failure_half_way_reports_what_was_done(k8s: Any) -> None:
+    manifests = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "first", "namespace": "default"}},
+                 {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "second", "namespace": "nowhere"}}]
+    with pytest.raises(KubernetesError) as error:
+        apply(k8s, manifests)
+    assert str(error.value) == ("Applying ConfigMap nowhere/second failed: namespace 'nowhere' does not exist. Add "
+                                "the Namespace to the same set of manifests (it is applied first) or create it "
+                                "beforehand.")
+    assert [(r["name"], r["action"]) for r in error.value.details["results"]] == [("first", "created")]
+
+
+def test_bad_manifests(k8s: Any) -> None:
+    with pytest.raises(KubernetesError, match="does not serve apiVersion 'example.com/v9'"):
+        apply(k8s, [{"apiVersion": "example.com/v9", "kind": "Thing", "metadata": {"name": "x"}}])
+    with pytest.raises(ManifestError, match=r"ConfigMap default/a appears twice in the set \(manifests #1 and #2\)"):
+        apply(k8s, [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default"}}] * 2)
+    with pytest.raises(ManifestError, match="no default namespace"):
+        apply(k8s, [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}])
+    assert k8s.writes() == {}
+
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.atlas.example"},
+    "spec": {"group": "atlas.example", "scope": "Namespaced",
+             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+             "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                 "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                     "size": {"type": "integer"}}}}}}}]},
+}
+WIDGET = {"apiVersion": "atlas.example/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "default"},
+          "spec": {"size": 3}}
+
+
+def test_crd_and_its_objects_in_one_set(k8s: Any) -> None:
+    preview = apply(k8s, [WIDGET, CRD], check_mode=True)
+    assert actions(preview) == [("CustomResourceDefinition/widgets.atlas.example", "created"), ("Widget/w", "created")]
+    assert "its CustomResourceDefinition widgets.atlas.example is new" in preview.results[1].warnings[0]
+    assert k8s.writes() == {}
+
+    report = apply(k8s, [WIDGET, CRD])
+    assert actions(report) == [("CustomResourceDefinition/widgets.atlas.example", "created"), ("Widget/w", "created")]
+    assert not any(kind == "get discovery" for kind in k8s.admin.counts())  # the kind came from the CRD itself
+    k8s.admin.reset_requests()
+    assert not apply(k8s, [WIDGET, CRD]).changed
+    assert k8s.writes() == {}
+    bad = copy.deepcopy(WIDGET)
+    bad["spec"]["colour"] = "red"
+    with pytest.raises(KubernetesError, match="rejected Widget default/w: .*colour"):
+        apply(k8s, [bad])
+
+
+def test_state_absent(k8s: Any) -> None:
+    apply(k8s, ten_objects())
+    preview = apply(k8s, ten_objects(), state="absent", check_mode=True)
+    assert {action for _, action in actions(preview)} == {"deleted"}
+    assert k8s.writes() == {"patch namespaces": 1, "patch serviceaccounts": 1, "patch configmaps": 2,
+                            "patch secrets": 1, "patch services": 1, "patch deployments": 1, "patch roles": 1,
+                            "patch rolebindings": 1, "patch networkpolicies": 1}  # the apply above only
+    k8s.admin.reset_requests()
+    report = apply(k8s, ten_objects(), state="absent", wait=True, wait_timeout=30)
+    assert actions(report)[0] == ("NetworkPolicy/web-ingress", "deleted")  # reverse order: Namespace last
+    assert actions(report)[-1] == ("Namespace/atlas-apply", "deleted")
+    assert sum(count for kind, count in k8s.writes().items() if kind.startswith("delete")) == 10
+    assert objects(k8s).get(ObjectRef("v1", "Namespace", NS)) is None
+    k8s.admin.reset_requests()
+    again = apply(k8s, ten_objects(), state="absent")
+    assert not again.changed and k8s.writes() == {}
+
+
+def test_wait_for_readiness_and_timeout_message(k8s: Any) -> None:
+    report = apply(k8s, ten_objects(), wait=True, wait_timeout=30)
+    assert report.changed
+    live = objects(k8s).get(ObjectRef("apps/v1", "Deployment", "web", NS))
+    assert live is not None and live["status"]["availableReplicas"] == 2
+    k8s.admin.reset_requests()
+    # Everything is ready and unchanged: waiting costs nothing more than the reads.
+    apply(k8s, ten_objects(), wait=True, wait_timeout=30)
+    assert not any(kind.startswith("watch") for kind in k8s.admin.counts())
+    with pytest.raises(KubernetesWaitTimeout) as error:
+        apply(k8s, ten_objects()[:1] + ten_objects()[6:7], wait=True, wait_timeout=1,
+              wait_condition={"field": "status.phase", "value": "Never", "kind": "Deployment"})
+    assert str(error.value) == (
+        f"Timed out after 1 s waiting for 1 object(s): Deployment {NS}/web to have status.phase == 'Never' "
+        "(last seen: status.phase unset). Check the objects' events and controllers (kubectl describe), or raise "
+        "wait_timeout.")
+
+
+def test_record_event(k8s: Any) -> None:
+    apply(k8s, ten_objects())
+    api = objects(k8s)
+    secret = api.get(ObjectRef("v1", "Secret", "web-db", NS))
+    assert secret is not None
+    record_event(api, secret, "Rotated", "password rotated by atlas.hardening", dry_run=True)
+    assert k8s.writes() == {"patch namespaces": 1, "patch serviceaccounts": 1, "patch configmaps": 2,
+                            "patch secrets": 1, "patch services": 1, "patch deployments": 1, "patch roles": 1,
+                            "patch rolebindings": 1, "patch networkpolicies": 1}
+    response = record_event(api, secret, "Rotated", "password rotated by atlas.hardening")
+    assert response.status == 201
+    events, _ = api.list(api.resource("v1", "Event"), NS)
+    assert [(e["reason"], e["involvedObject"]["uid"]) for e in events] == [("Rotated", secret["metadata"]["uid"])]
