@@ -89,6 +89,9 @@ class KubernetesApp(http_base.EmulatorApp):
             self.objects.create(namespaces, "v1", "", {"metadata": {"name": name}}, options)
         if self.load_crds:
             self.install_crds(self.crd_files if self.crd_files is not None else bundled_crd_files())
+        self.controllers.wait_idle(timeout=10.0)
+        self._initial_types = list(self.registry.all())
+        self._initial_objects = self.store.snapshot()
 
     def install_crds(self, files: Iterable[Path]) -> list[str]:
         """Create the CRDs found in ``files`` (YAML); return their names."""
@@ -106,14 +109,17 @@ class KubernetesApp(http_base.EmulatorApp):
         with self.lock:
             self.controllers.pause(True)
             self.controllers.wait_idle(timeout=5.0)
-            self.store.clear()
-            for rt in self.registry.all():
-                self.registry.remove(rt.group, rt.plural)
+            with self.store.lock:
+                self.store.restore(self._initial_objects)
+                for rt in self.registry.all():
+                    self.registry.remove(rt.group, rt.plural)
+                for rt in self._initial_types:
+                    self.registry.add(rt)
+            self.auth.clear()
+            self.auth.add(self.token, User(ADMIN_USER, ["system:masters", "system:authenticated"]))
             self.proxy_targets.clear()
             self.controllers.reset()
             self.controllers.pause(False)
-            self._initialize()
-            self.controllers.wait_idle(timeout=5.0)
 
     def close(self) -> None:
         self.closing.set()

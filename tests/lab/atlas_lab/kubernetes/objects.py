@@ -10,7 +10,6 @@ watched like any client's.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime
 import json
@@ -28,7 +27,7 @@ from .resources import ResourceRegistry, ResourceType
 from .schemas import Schema
 from .selectors import (fields_match, labels_match, parse_field_selector, parse_label_selector)
 from .semantics import validate_metadata, validate_semantics
-from .store import ObjectStore
+from .store import ObjectStore, clone
 from .validation import (cannot_be_handled, decode, drop_nulls, schema_errors, strict_error_text)
 
 PATCH_TYPES = {
@@ -266,7 +265,7 @@ class ObjectService:
     # Create ----------------------------------------------------------------------------------
     def create(self, rt: ResourceType, version: str, namespace: str, body: Any, options: WriteOptions,
                subresource: str = "") -> Result:
-        obj = copy.deepcopy(self._check_body(rt, version, body))
+        obj = clone(self._check_body(rt, version, body))
         warnings = self._decode(rt, version, obj, options.field_validation)
         obj = self._normalize(rt, obj)
         self._place(rt, obj, namespace)
@@ -329,7 +328,7 @@ class ObjectService:
     # Update ----------------------------------------------------------------------------------
     def update(self, rt: ResourceType, version: str, namespace: str, name: str, body: Any,
                options: WriteOptions, subresource: str = "") -> Result:
-        obj = copy.deepcopy(self._check_body(rt, version, body))
+        obj = clone(self._check_body(rt, version, body))
         warnings = self._decode(rt, version, obj, options.field_validation)
         obj = self._normalize(rt, obj)
         self._place(rt, obj, namespace)
@@ -396,16 +395,16 @@ class ObjectService:
         """Apply the request to the current object the way the registry strategies do."""
         cur_meta = current["metadata"]
         if subresource == "status":
-            new = copy.deepcopy(current)
+            new = clone(current)
             if "status" in obj:
-                new["status"] = copy.deepcopy(obj["status"])
+                new["status"] = clone(obj["status"])
             else:
                 new.pop("status", None)
             requested = (obj.get("metadata") or {}).get("managedFields")
             if requested is not None:
                 new["metadata"]["managedFields"] = requested
             return new
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         meta = _meta(new)
         for name in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
             if name in cur_meta:
@@ -417,11 +416,11 @@ class ObjectService:
             meta["namespace"] = cur_meta.get("namespace")
         if rt.has_status:
             if "status" in current:
-                new["status"] = copy.deepcopy(current["status"])
+                new["status"] = clone(current["status"])
             else:
                 new.pop("status", None)
         if (rt.group, rt.kind) == ("", "Namespace"):
-            new["spec"] = copy.deepcopy(current.get("spec", {}))
+            new["spec"] = clone(current.get("spec", {}))
         return new
 
     # Patch -----------------------------------------------------------------------------------
@@ -497,7 +496,7 @@ class ObjectService:
                                 "request")
         schema = self.schema(rt, version)
         gvknn = f"{namespace if rt.namespaced else ''}/{name}; {expected}, Kind={rt.kind}"
-        type_report = decode(copy.deepcopy(config), schema)
+        type_report = decode(clone(config), schema)
         if type_report.type_error and not rt.is_custom:
             raise E.internal(f"failed to create typed patch object ({gvknn}): {type_report.type_error}")
         with self.store.lock:
@@ -568,7 +567,7 @@ class ObjectService:
             if finalizers:
                 if meta.get("deletionTimestamp"):
                     return self.output(rt, current, version), False
-                updated = copy.deepcopy(current)
+                updated = clone(current)
                 updated["metadata"]["deletionTimestamp"] = now()
                 updated["metadata"]["deletionGracePeriodSeconds"] = 0
                 if (rt.group, rt.kind) == ("", "Namespace"):

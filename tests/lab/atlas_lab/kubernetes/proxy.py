@@ -138,6 +138,12 @@ def forward(target: str, method: str, path: str, query: str, headers: Any, body:
         data = response.read()
         response_headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
         return response.status, response_headers, data
+    except ConnectionRefusedError as exc:
+        raise service_unavailable(f"error trying to reach service: dial tcp {parts.hostname}:{parts.port}: "
+                                  f"connect: connection refused") from exc
+    except TimeoutError as exc:
+        raise service_unavailable(f"error trying to reach service: dial tcp {parts.hostname}:{parts.port}: "
+                                  f"i/o timeout") from exc
     except OSError as exc:
         raise service_unavailable(f"error trying to reach service: {exc}") from exc
     finally:

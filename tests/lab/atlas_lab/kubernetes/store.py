@@ -9,13 +9,18 @@ controller manager's queue, the CRD registrar).
 from __future__ import annotations
 
 import collections
-import copy
 import dataclasses
+import json
 import queue
 import threading
 from typing import Any, Callable, Iterable
 
 ResourceKey = tuple[str, str]  # (group, plural)
+
+
+def clone(value: Any) -> Any:
+    """Deep copy of a JSON value (much faster than copy.deepcopy for large objects)."""
+    return json.loads(json.dumps(value))
 HISTORY_SIZE = 10000
 
 
@@ -87,12 +92,12 @@ class ObjectStore:
         """A deep copy of the stored object, or ``None``."""
         with self.lock:
             obj = self._objects[key].get((namespace or "", name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return clone(obj) if obj is not None else None
 
     def list(self, key: ResourceKey, namespace: str | None = None) -> tuple[list[dict[str, Any]], int]:
         """Deep copies of the objects (sorted by namespace/name) and the list resourceVersion."""
         with self.lock:
-            items = [copy.deepcopy(obj) for (ns, _), obj in sorted(self._objects[key].items())
+            items = [clone(obj) for (ns, _), obj in sorted(self._objects[key].items())
                      if namespace is None or ns == namespace]
             return items, self._rv
 
@@ -106,12 +111,12 @@ class ObjectStore:
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         with self.lock:
-            return {f"{plural}.{group}" if group else plural: [copy.deepcopy(o) for _, o in sorted(objs.items())]
+            return {f"{plural}.{group}" if group else plural: [clone(o) for _, o in sorted(objs.items())]
                     for (group, plural), objs in sorted(self._objects.items()) if objs}
 
     # Writes ----------------------------------------------------------------------------------
     def _commit(self, event_type: str, key: ResourceKey, obj: dict[str, Any], old: dict[str, Any] | None) -> Event:
-        event = Event(event_type, key, copy.deepcopy(obj), copy.deepcopy(old) if old is not None else None,
+        event = Event(event_type, key, clone(obj), clone(old) if old is not None else None,
                       self._rv)
         if len(self._history) == self._history.maxlen:
             self._truncated_before = self._history[0].resource_version
@@ -131,9 +136,9 @@ class ObjectStore:
             existed = ident in self._objects[key]
             self._rv += 1
             meta["resourceVersion"] = str(self._rv)
-            self._objects[key][ident] = copy.deepcopy(obj)
+            self._objects[key][ident] = clone(obj)
             self._commit("MODIFIED" if existed else "ADDED", key, obj, old)
-            return copy.deepcopy(obj)
+            return clone(obj)
 
     def remove(self, key: ResourceKey, namespace: str, name: str) -> dict[str, Any] | None:
         """Delete the object; the DELETED event carries a new resourceVersion."""
@@ -144,7 +149,7 @@ class ObjectStore:
             self._rv += 1
             obj["metadata"]["resourceVersion"] = str(self._rv)
             self._commit("DELETED", key, obj, obj)
-            return copy.deepcopy(obj)
+            return clone(obj)
 
     def drop_resource(self, key: ResourceKey) -> list[dict[str, Any]]:
         """Remove every object of a resource (CRD deletion), with DELETED events."""
@@ -156,6 +161,19 @@ class ObjectStore:
                     removed.append(obj)
             self._objects.pop(key, None)
             return removed
+
+    def snapshot(self) -> str:
+        """The stored objects, serialized (restored by :meth:`restore`)."""
+        with self.lock:
+            return json.dumps([[list(key), [[list(ident), obj] for ident, obj in objects.items()]]
+                               for key, objects in self._objects.items()])
+
+    def restore(self, snapshot: str) -> None:
+        """Replace every object by the snapshot's (no events; watchers are closed)."""
+        with self.lock:
+            self.clear()
+            for key, objects in json.loads(snapshot):
+                self._objects[tuple(key)] = {tuple(ident): obj for ident, obj in objects}
 
     def clear(self) -> None:
         with self.lock:

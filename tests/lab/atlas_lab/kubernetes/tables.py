@@ -7,6 +7,7 @@ resources get ``Name`` plus their ``additionalPrinterColumns`` (or ``Age``), lik
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from typing import Any, Callable
 
@@ -114,12 +115,16 @@ def jsonpath(obj: Any, path: str) -> list[Any]:
 def _cell(value: Any, column_type: str) -> Any:
     if value is None:
         return None
+    if column_type == "date" and isinstance(value, str):
+        # The CRD table convertor prints dates as ages, like the built-in AGE column.
+        stamp = parse_time(value)
+        if stamp is not None:
+            return human_duration((datetime.datetime.now(datetime.timezone.utc) - stamp).total_seconds())
     if column_type == "integer" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return int(value)
     if column_type == "boolean":
         return bool(value)
     if isinstance(value, (dict, list)):
-        import json  # pylint: disable=import-outside-toplevel
         return json.dumps(value, separators=(",", ":"))
     return value
 
