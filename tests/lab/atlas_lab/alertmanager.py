@@ -80,6 +80,9 @@ class _Slot:
     cluster_port: int
     process: ManagedProcess | None = None
     clustered: bool = True
+    # Loopback address of this peer; the cluster's host when empty. A simulated pod gets its own
+    # (127.x.y.z), so it can listen on 9093/9094 like a pod does.
+    host: str = ""
 
 
 class AlertmanagerCluster:
@@ -102,22 +105,27 @@ class AlertmanagerCluster:
         self._lock = threading.RLock()
 
     # Identity ---------------------------------------------------------------------------------
-    def reserve(self, name: str, web_port: int | None = None, cluster_port: int | None = None) -> None:
-        """Fix the ports of peer ``name`` before it starts (default: the next ports of the allocator)."""
+    def reserve(self, name: str, web_port: int | None = None, cluster_port: int | None = None,
+                host: str | None = None) -> None:
+        """Fix the ports (and optionally the loopback address) of peer ``name`` before it starts
+        (default: the next ports of the allocator, on the cluster's host)."""
         with self._lock:
             if name in self._slots:
                 return
             if web_port is None or cluster_port is None:
                 web_port, cluster_port = self.ports.peer_ports(len(self._slots))
-            self._slots[name] = _Slot(name, web_port, cluster_port)
+            self._slots[name] = _Slot(name, web_port, cluster_port, host=host or "")
+
+    def _host(self, slot: _Slot) -> str:
+        return slot.host or self.host
 
     def cluster_addr(self, name: str) -> str:
         self.reserve(name)
-        return f"{self.host}:{self._slots[name].cluster_port}"
+        return f"{self._host(self._slots[name])}:{self._slots[name].cluster_port}"
 
     def web_url(self, name: str) -> str:
         self.reserve(name)
-        return f"http://{self.host}:{self._slots[name].web_port}"
+        return f"http://{self._host(self._slots[name])}:{self._slots[name].web_port}"
 
     # Processes --------------------------------------------------------------------------------
     def start_peer(self, name: str, peers: Iterable[str] | None = None, clustered: bool = True,
@@ -252,11 +260,11 @@ class AlertmanagerCluster:
         if not config.exists():
             config.write_text(self.config_text, encoding="utf-8")
         argv = [self.binary, f"--config.file={config}", f"--storage.path={storage}",
-                f"--web.listen-address={self.host}:{slot.web_port}"]
+                f"--web.listen-address={self._host(slot)}:{slot.web_port}"]
         if slot.clustered:
-            address = f"{self.host}:{slot.cluster_port}"
+            address = f"{self._host(slot)}:{slot.cluster_port}"
             argv += [f"--cluster.listen-address={address}", f"--cluster.advertise-address={address}"]
-            argv += [f"--cluster.peer={self.host}:{self._slots[name].cluster_port}" for name in peer_names]
+            argv += [f"--cluster.peer={self.cluster_addr(name)}" for name in peer_names]
             argv += [f"--cluster.settle-timeout={self.settle_timeout}",
                      f"--cluster.reconnect-interval={DEFAULT_RECONNECT_INTERVAL}"]
         else:
@@ -275,8 +283,8 @@ class AlertmanagerCluster:
 
     def _peer(self, slot: _Slot) -> Peer:
         assert slot.process is not None and slot.process.pid is not None
-        return Peer(name=slot.name, web_url=f"http://{self.host}:{slot.web_port}",
-                    cluster_addr=f"{self.host}:{slot.cluster_port}" if slot.clustered else "",
+        return Peer(name=slot.name, web_url=f"http://{self._host(slot)}:{slot.web_port}",
+                    cluster_addr=f"{self._host(slot)}:{slot.cluster_port}" if slot.clustered else "",
                     pid=slot.process.pid, start_time=slot.process.start_time,
                     storage_path=self.workdir / slot.name)
 
