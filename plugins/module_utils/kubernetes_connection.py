@@ -134,6 +134,9 @@ class KubernetesConnection:
         # The library's own pool keeps TLS, client certificates and proxy handling identical to
         # the official client; one pooled keep-alive connection serves every request of a run.
         self._pool = RESTClientObject(configuration).pool_manager
+        if not configuration.verify_ssl:
+            # The user turned verification off on purpose; urllib3 would warn on every request.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     # -- requests ------------------------------------------------------------------------------
     def request(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Any = None,

@@ -17,8 +17,10 @@ from ansible_collections.atlas.hardening.plugins.doc_fragments.kubernetes import
 from ansible_collections.atlas.hardening.plugins.module_utils import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
     KUBERNETES_CONNECTION_ARGSPEC,
+    KubernetesAuthError,
     KubernetesConfigError,
     KubernetesConnectionError,
+    KubernetesForbiddenError,
     connect,
     connection_from_module,
 )
@@ -217,3 +219,82 @@ def test_module_gets_kubeconfig_secrets_masked(tmp_path: Path, no_home_config: d
     with pytest.raises(SystemExit):
         connection_from_module(failing)
     assert failing.failure is not None and "does not exist" in failing.failure["msg"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Against the lab's API server emulator (HTTPS, lab CA, bearer tokens, RBAC-style 403)
+def test_kubeconfig_connection_works(k8s: Any) -> None:
+    connection = connect(k8s.params(), environ={})
+    assert connection.request("GET", "/version").data["major"] == "1"
+    assert connection.request_counts == {"GET": 1}
+    assert k8s.token in connection.secret_values
+
+
+def test_wrong_token(k8s: Any) -> None:
+    connection = connect(k8s.params(k8s_api_key="wrong-token-0000"), environ={})
+    with pytest.raises(KubernetesAuthError) as error:
+        connection.request("GET", "/api/v1/namespaces")
+    assert str(error.value) == (
+        f"The Kubernetes API server at {k8s.url} rejected the credentials from kubeconfig {k8s.kubeconfig} "
+        "(context 'atlas-lab', user 'atlas-lab-admin') (401 Unauthorized). Check the token or client certificate "
+        f"of user 'atlas-lab-admin' in kubeconfig {k8s.kubeconfig}: the token may be wrong or expired.")
+    assert error.value.status == 401
+
+
+def test_wrong_token_with_host_option(k8s: Any) -> None:
+    connection = connect(k8s.params(k8s_kubeconfig=None, k8s_host=k8s.url, k8s_api_key="wrong-token-0000",
+                                    k8s_ca_cert=str(k8s.ca_file)), environ={})
+    with pytest.raises(KubernetesAuthError) as error:
+        connection.request("GET", "/api/v1/namespaces")
+    assert str(error.value) == (
+        f"The Kubernetes API server at {k8s.url} rejected the credentials from the k8s_host option (K8S_AUTH_HOST) "
+        "(401 Unauthorized). Check k8s_api_key (K8S_AUTH_API_KEY): the token may be wrong or expired.")
+    assert "wrong-token-0000" not in str(error.value)
+
+
+def test_forbidden(k8s: Any) -> None:
+    from atlas_lab.kubernetes.auth import User  # pylint: disable=import-error,import-outside-toplevel
+
+    k8s.app.auth.add("read-only-token-1234", User("auditor", verbs={"get", "list"}))
+    connection = connect(k8s.params(k8s_api_key="read-only-token-1234"), environ={})
+    with pytest.raises(KubernetesForbiddenError) as error:
+        connection.request("DELETE", "/api/v1/namespaces/default/configmaps/x")
+    assert str(error.value) == (
+        f"The Kubernetes API server at {k8s.url} refused DELETE /api/v1/namespaces/default/configmaps/x "
+        '(403 Forbidden): configmaps "x" is forbidden: User "auditor" cannot delete resource "configmaps" in API '
+        'group "" in the namespace "default". Grant the missing permission to the identity from kubeconfig '
+        f"{k8s.kubeconfig} (context 'atlas-lab', user 'atlas-lab-admin') (Role/ClusterRole and binding), or use "
+        "other credentials.")
+
+
+def test_untrusted_certificate(k8s: Any, tmp_path: Path) -> None:
+    connection = connect(k8s.params(k8s_kubeconfig=None, k8s_host=k8s.url, k8s_api_key=k8s.token), environ={})
+    with pytest.raises(KubernetesConnectionError) as error:
+        connection.request("GET", "/version")
+    message = str(error.value)
+    assert message.startswith(f"TLS connection to the Kubernetes API server at {k8s.url} failed: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in message
+    assert message.endswith("k8s_validate_certs=false turns verification off (never in production).")
+    insecure = connect(k8s.params(k8s_validate_certs=False, k8s_ca_cert=None), environ={})
+    assert insecure.request("GET", "/version").status == 200
+
+
+def test_slow_server_times_out(k8s: Any) -> None:
+    k8s.admin.add_fault("delay", kind="get version", delay=3)
+    connection = connect(k8s.params(k8s_request_timeout=1.0), environ={})
+    with pytest.raises(KubernetesConnectionError) as error:
+        connection.request("GET", "/version")
+    assert str(error.value) == (
+        f"The Kubernetes API server at {k8s.url} did not answer GET /version within 1 s. Check that the cluster is "
+        "up and reachable from this host, or raise k8s_request_timeout.")
+
+
+def test_lost_response_to_a_write(k8s: Any) -> None:
+    k8s.admin.add_fault("drop", kind="patch configmaps")
+    connection = connect(k8s.params(), environ={})
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "default"}}
+    with pytest.raises(KubernetesConnectionError) as error:
+        connection.request("PATCH", "/api/v1/namespaces/default/configmaps/x", {"fieldManager": "t"}, body,
+                           content_type="application/apply-patch+yaml")
+    assert "the change may or may not have been made" in str(error.value)
+    assert k8s.admin.counts() == {"patch configmaps": 1}  # not retried behind the caller's back
