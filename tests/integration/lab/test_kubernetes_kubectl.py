@@ -326,3 +326,36 @@ def test_rollout_status_and_client_side_apply(k8s):
     images = k8s.kubectl("get", "deployment", "web", "-n", "conformance", "-o",
                          "jsonpath={.spec.template.spec.containers[0].image}").stdout
     assert images == "nginx:1.28"
+
+
+def test_kubectl_create_generators_send_protobuf(k8s):
+    """kubectl's typed clients POST protobuf bodies: the emulator decodes them like a real server."""
+    commands = [
+        ("namespace", "gen"),
+        ("configmap", "settings", "-n", "gen", "--from-literal=mode=fast"),
+        ("secret", "generic", "token", "-n", "gen", "--from-literal=user=admin"),
+        ("serviceaccount", "robot", "-n", "gen"),
+        ("deployment", "api", "-n", "gen", "--image=nginx:1.27", "--port=8080", "--replicas=2"),
+        ("role", "reader", "-n", "gen", "--verb=get,list", "--resource=pods,secrets"),
+        ("rolebinding", "reader", "-n", "gen", "--role=reader", "--serviceaccount=gen:robot"),
+        ("service", "clusterip", "api", "-n", "gen", "--tcp=80:8080"),
+        ("cronjob", "nightly", "-n", "gen", "--image=busybox", "--schedule=0 2 * * *", "--", "date"),
+        ("poddisruptionbudget", "api", "-n", "gen", "--selector=app=api", "--min-available=1"),
+    ]
+    for command in commands:
+        result = k8s.kubectl("create", *command)
+        assert result.stdout.strip().endswith("created"), result
+    secret = json.loads(k8s.kubectl("get", "secret", "token", "-n", "gen", "-o", "json").stdout)
+    assert secret["data"] == {"user": "YWRtaW4="} and secret["type"] == "Opaque"
+    deployment = json.loads(k8s.kubectl("get", "deployment", "api", "-n", "gen", "-o", "json").stdout)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert (container["name"], container["image"], container["ports"]) == (
+        "nginx", "nginx:1.27", [{"containerPort": 8080, "protocol": "TCP"}])
+    assert deployment["spec"]["replicas"] == 2
+    binding = json.loads(k8s.kubectl("get", "rolebinding", "reader", "-n", "gen", "-o", "json").stdout)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "robot", "namespace": "gen"}]
+    service = json.loads(k8s.kubectl("get", "service", "api", "-n", "gen", "-o", "json").stdout)
+    assert service["spec"]["ports"] == [{"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080}]
+    assert k8s.kubectl("wait", "--for=condition=Available", "deployment/api", "-n", "gen",
+                       "--timeout=20s").returncode == 0
+    assert k8s.counts()["create secrets"] == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 from typing import Any
 
 from .schemas import Schema
@@ -165,6 +166,14 @@ def apply_builtin_defaults(obj: dict[str, Any], group: str, kind: str) -> None:
         spec.setdefault("sessionAffinity", "None")
         if spec["type"] != "ExternalName":
             spec.setdefault("internalTrafficPolicy", "Cluster")
+            if not spec.get("clusterIP"):
+                meta = obj.get("metadata") or {}
+                digest = hashlib.sha256(f"{meta.get('namespace')}/{meta.get('name')}".encode()).digest()
+                spec["clusterIP"] = f"10.96.{digest[0]}.{max(digest[1], 1)}"
+            spec.setdefault("clusterIPs", [spec["clusterIP"]])
+            if spec["clusterIP"] != "None":
+                spec.setdefault("ipFamilies", ["IPv4"])
+                spec.setdefault("ipFamilyPolicy", "SingleStack")
         for port in spec.get("ports") or []:
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")

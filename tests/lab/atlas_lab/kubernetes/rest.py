@@ -19,7 +19,7 @@ import yaml
 
 from .. import http_base
 from . import errors as E
-from . import tables
+from . import protobuf, tables
 from .objects import DeleteOptions, ObjectService, Result, WriteOptions, load_yaml
 from .patch import json_merge_patch, json_patch, strategic_merge_patch
 from .proxy import forward, pod_is_ready, resolve_container_port, service_unavailable
@@ -243,8 +243,12 @@ class ResourceHandler:
     # Bodies and options ----------------------------------------------------------------------
     @staticmethod
     def _body(request: http_base.Request, rt: ResourceType) -> Any:
-        text = request.body.decode("utf-8", errors="replace")
         content_type = request.content_type
+        if content_type == protobuf.PROTOBUF:
+            if rt.is_custom:
+                raise E.unsupported_media_type(content_type, ["application/json", "application/yaml"])
+            return protobuf.decode_object(request.body, rt.group, rt.kind)
+        text = request.body.decode("utf-8", errors="replace")
         try:
             if content_type in ("application/yaml", "application/x-yaml"):
                 return load_yaml(text)
