@@ -125,17 +125,27 @@ class KubernetesCluster(ClusterPort):
 
     def sync_secret_copies(self, copies: Sequence[SecretCopy], username: str, password: str,
                            check_mode: bool) -> List[str]:
-        from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_apply import (  # pylint: disable=import-outside-toplevel
-            ApplyOptions,
-            apply_manifests,
+        """Read each copy (one GET: RBAC grants get/patch on these names only, never list) and apply
+        the keys of those whose values differ (one server-side apply each, a dry run in check mode).
+
+        Values, not field ownership, decide: a copy created by a chart that already holds the right
+        password is left alone, so a run that is not due writes nothing.
+        """
+        from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (  # pylint: disable=import-outside-toplevel
+            ObjectRef,
         )
-        manifests = [_secret_manifest(copy, username, password) for copy in copies]
-        # force_conflicts: these keys are the rotation's by definition, even when a chart created the Secret.
-        options = ApplyOptions(field_manager=FIELD_MANAGER, force_conflicts=True, check_mode=check_mode)
-        report = apply_manifests(self.objects, manifests, options)
-        for value in report.secret_values:
-            self.register_secret(value)
-        return ["%s/%s" % (result.ref.namespace, result.ref.name) for result in report.results if result.changed]
+        self.register_secret(_encode(password))
+        changed: List[str] = []
+        for copy in copies:
+            live = self.objects.get(ObjectRef("v1", "Secret", copy.name, copy.namespace))
+            wanted = _secret_manifest(copy, username, password)
+            current = (live or {}).get("data") or {}
+            if live is not None and all(current.get(key) == value for key, value in wanted["data"].items()):
+                continue
+            # The keys are the rotation's by definition, even when a chart created the Secret.
+            self.objects.apply(wanted, field_manager=FIELD_MANAGER, force=True, dry_run=check_mode)
+            changed.append(copy.ref)
+        return changed
 
     def emit_event(self, event: AuditEvent) -> None:
         involved = dict(event.involved_object)
@@ -345,6 +355,8 @@ def run_rotation(module: Any) -> Dict[str, Any]:
     except RotationError as err:
         partial = rotation.result.as_dict()
         partial.pop("msg", None)
+        if partial["action"] not in ("refused",):
+            partial["action"] = "failed"
         partial["changed"] = rotation.wrote
         partial["api_requests"] = requests()
         for warning in rotation.result.warnings:
