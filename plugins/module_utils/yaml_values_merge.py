@@ -24,7 +24,8 @@ from ansible_collections.atlas.hardening.plugins.module_utils.errors import Hard
 try:
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.error import CommentMark, YAMLError
+    from ruamel.yaml.tokens import CommentToken
     HAS_RUAMEL = True
     RUAMEL_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - reported by the module with missing_required_lib
@@ -66,9 +67,44 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _merge(target: Any, values: dict[str, Any], prefix: str, changes: list[dict[str, Any]]) -> None:
+def _deepest_last(mapping: Any, key: Any) -> tuple[Any, Any]:
+    """The mapping and key of the last scalar under ``mapping[key]`` (where the trailing comment sits)."""
+    value = mapping[key]
+    while isinstance(value, CommentedMap) and len(value):
+        mapping, key = value, list(value.keys())[-1]
+        value = mapping[key]
+    return mapping, key
+
+
+def _move_trailing_lines(mapping: Any, old_last: Any) -> None:
+    """Keep blank lines and comments that close a block below the keys appended to it.
+
+    ruamel.yaml attaches the lines that follow a block (a blank line, the comment above the next
+    section) to the block's last scalar; appending a key would leave them above the new key.
+    """
+    if not hasattr(mapping, "ca"):
+        return
+    holder, holder_key = _deepest_last(mapping, old_last)
+    entry = holder.ca.items.get(holder_key)
+    if not entry or len(entry) < 3 or entry[2] is None:
+        return
+    text = entry[2].value
+    newline = text.find("\n")
+    if newline < 0 or not text[newline + 1:]:
+        return
+    entry[2].value = text[:newline + 1]
+    new_holder, new_key = _deepest_last(mapping, list(mapping.keys())[-1])
+    if isinstance(new_holder[new_key], (dict, list)):
+        return  # an empty mapping or a list at the end: leave the layout alone
+    new_holder.ca.items[new_key] = [None, None, CommentToken("\n" + text[newline + 1:], CommentMark(0), None), None]
+
+
+def _merge(target: Any, values: dict[str, Any], prefix: str, changes: list[dict[str, Any]],
+           appended: list[tuple[int, Any, Any]] | None = None) -> None:
     for key, new in values.items():
         path = "%s.%s" % (prefix, key) if prefix else str(key)
+        if key not in target and len(target) and appended is not None:
+            appended.append((path.count("."), target, list(target.keys())[-1]))
         if isinstance(new, dict):
             old = target.get(key)
             if old is None:
@@ -80,7 +116,7 @@ def _merge(target: Any, values: dict[str, Any], prefix: str, changes: list[dict[
                     "%s holds a %s in the values file, but a mapping is needed to set %s: fix that key by hand "
                     "(the module does not overwrite it, to lose nothing)."
                     % (path, type(_plain(old)).__name__, ", ".join("%s.%s" % (path, k) for k in new)))
-            _merge(target[key], new, path, changes)
+            _merge(target[key], new, path, changes, appended)
             continue
         if key in target and same_value(target[key], new):
             continue
@@ -139,9 +175,13 @@ def merge_values_text(text: str, values: dict[str, Any], source: str = "values f
         raise ValuesFileError("%s holds a %s at the top, not a mapping of Helm values: check the path."
                               % (source, type(_plain(data)).__name__))
     changes: list[dict[str, Any]] = []
-    _merge(data, values, "", changes)
+    appended: list[tuple[int, Any, Any]] = []
+    _merge(data, values, "", changes, appended)
     if not changes:
         return text, changes
+    # Inner blocks first, so that the lines move outwards to the very end of the outermost block.
+    for _, mapping, old_last in sorted(appended, key=lambda item: -item[0]):
+        _move_trailing_lines(mapping, old_last)
     stream = io.StringIO()
     yaml.dump(data, stream)
     return kept_text + stream.getvalue(), changes

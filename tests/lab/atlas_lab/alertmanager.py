@@ -116,6 +116,11 @@ class AlertmanagerCluster:
                 web_port, cluster_port = self.ports.peer_ports(len(self._slots))
             self._slots[name] = _Slot(name, web_port, cluster_port, host=host or "")
 
+    def __contains__(self, name: object) -> bool:
+        """Whether a peer of this name was ever reserved here (running or not)."""
+        with self._lock:
+            return name in self._slots
+
     def _host(self, slot: _Slot) -> str:
         return slot.host or self.host
 

@@ -72,6 +72,8 @@ class ControlApp(EmulatorApp):
         parts = subpath.split("/")
         if len(parts) >= 3 and parts[:2] == ["alertmanager", "peers"]:
             name = parts[2]
+            if name not in cluster and name in self.supervisor.pod_alertmanagers:
+                cluster = self.supervisor.pod_alertmanagers  # a pod of an Alertmanager resource
             sig = _signal_from_name(request.param("signal", "TERM") or "TERM")
             try:
                 if len(parts) == 3 and request.method == "DELETE":
@@ -119,6 +121,13 @@ class Supervisor:
             binary=alertmanager_binary(self.env), env=self.env, on_change=self._on_peers_changed,
         )
         self._state_lock = threading.Lock()
+        # Alertmanager HA (issue 5): the peers that run the pods of Alertmanager resources (kept apart
+        # from the lab's own peers above), the simulated prometheus-operator, the role's inventory vars.
+        self.pod_alertmanagers = AlertmanagerCluster(
+            self.dir / "alertmanager-pods", PortAllocator("auto"), host=self.host,
+            binary=alertmanager_binary(self.env), env=self.env)
+        self.prometheus_operator: Any = None
+        self.alertmanager_ha_vars: dict[str, Any] = {}
 
     # Lifecycle --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -191,6 +200,9 @@ class Supervisor:
         threads = [threading.Thread(target=self._stop_handle, args=(name,)) for name in list(self.handles)]
         for thread in threads:
             thread.start()
+        if self.prometheus_operator is not None:
+            self.prometheus_operator.stop()
+        self.pod_alertmanagers.stop_all()
         self.alertmanager.stop_all()
         for thread in threads:
             thread.join()
@@ -238,6 +250,15 @@ class Supervisor:
         self.handles["kubernetes"] = running.handle
         self.apps["kubernetes"] = kubernetes
         self.files["kubeconfig"] = str(running.kubeconfig)
+        # --- Alertmanager HA (issue 5, tests/lab/atlas_lab/operators) --------------------------
+        # prometheus-operator and a kubelet running its Alertmanager pods as real peers (the control
+        # API kills/restarts them by name, <pod>.<namespace>), and a kube-prometheus-stack release
+        # (Alertmanager with one replica, its Service, Prometheus, values file) to harden.
+        from .operators.kube_prometheus_stack import seed as seed_kube_prometheus_stack
+        from .operators.prometheus_operator import register_prometheus_operator
+        self.prometheus_operator = register_prometheus_operator(kubernetes, self.pod_alertmanagers)
+        self.alertmanager_ha_vars = seed_kube_prometheus_stack(kubernetes, self.dir)
+        # ------------------------------------------------------------------------------------------
         self._serve("control", ControlApp(self), register=False)
 
     def _serve(self, name: str, app: EmulatorApp, register: bool = True) -> None:
@@ -303,6 +324,7 @@ class Supervisor:
             "atlas_hardening_aws_endpoint_url": urls["aws"],
             "atlas_hardening_aws_region": REGION,
             "atlas_hardening_alertmanager_urls": self.alertmanager.urls(),
+            **self.alertmanager_ha_vars,
         }
 
     # State ------------------------------------------------------------------------------------

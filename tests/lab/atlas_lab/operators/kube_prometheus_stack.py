@@ -102,3 +102,38 @@ prometheus:
   prometheusSpec:
     retention: 10d   # keep ten days
 """
+
+
+VALUES_FILE = "kube-prometheus-stack.values.yaml"
+
+
+def install(k8s_app: Any, release: str = RELEASE, namespace: str = NAMESPACE) -> None:
+    """Create the release's objects in the emulator as ``helm install`` does (create, manager ``helm``).
+
+    Objects that exist already are left alone.
+    """
+    # Imported here: this module's data functions must not need the emulator.
+    from ..kubernetes.errors import ApiError  # pylint: disable=import-outside-toplevel
+    from ..kubernetes.objects import WriteOptions  # pylint: disable=import-outside-toplevel
+
+    options = WriteOptions(field_manager=HELM_FIELD_MANAGER, field_validation="Strict", user_agent="Helm/3.19.0")
+    for obj in objects(release, namespace):
+        resource_type = k8s_app.registry.by_api_version_kind(obj["apiVersion"], obj["kind"])
+        version = obj["apiVersion"].rpartition("/")[2]
+        scope = obj["metadata"].get("namespace", "") if resource_type.namespaced else ""
+        try:
+            k8s_app.objects.create(resource_type, version, scope, obj, options)
+        except ApiError as exc:
+            if exc.code != 409:  # AlreadyExists
+                raise
+
+
+def seed(k8s_app: Any, lab_dir: Any, release: str = RELEASE, namespace: str = NAMESPACE) -> dict[str, Any]:
+    """Install the release in the emulator and write its values file; return the inventory
+    variables that point the alertmanager_ha role at them."""
+    install(k8s_app, release, namespace)
+    path = lab_dir / VALUES_FILE
+    if not path.exists():
+        path.write_text(values_file_text(release), encoding="utf-8")
+    return {"alertmanager_ha_name": alertmanager_name(release), "alertmanager_ha_namespace": namespace,
+            "alertmanager_ha_helm_values_file": str(path), "alertmanager_ha_helm_release": release}

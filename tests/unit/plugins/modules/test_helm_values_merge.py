@@ -146,3 +146,17 @@ def test_null_for_an_absent_key_is_no_change_but_clears_a_set_one():
     after, changes = merge_values_text("a:\n  maxUnavailable: 1\n", {"a": {"maxUnavailable": None}})
     assert changes == [{"key": "a.maxUnavailable", "before": 1, "after": None}]
     assert "maxUnavailable:" in after and "1" not in after
+
+
+@pytest.mark.parametrize("values, expected", [
+    ({"a": {"b": {"d": 2}, "n": 5}}, "a:\n  b:\n    c: 1  # eol\n    d: 2\n  n: 5\n\n# next\nz: 1\n"),
+    ({"a": {"n": {"m": 1}, "b": {"d": 2}}}, "a:\n  b:\n    c: 1  # eol\n    d: 2\n  n:\n    m: 1\n\n# next\nz: 1\n"),
+])
+def test_keys_appended_to_a_block_go_above_the_blank_line_and_comment_that_close_it(values, expected):
+    assert merge_values_text("a:\n  b:\n    c: 1  # eol\n\n# next\nz: 1\n", values)[0] == expected
+
+
+def test_chart_values_file_from_the_lab_gets_the_pdb_keys_inside_its_block():
+    after, _ = merge_values_text(VALUES, {"alertmanager": {"podDisruptionBudget": {
+        "unhealthyPodEvictionPolicy": "AlwaysAllow"}}})
+    assert "    minAvailable: 1\n    unhealthyPodEvictionPolicy: AlwaysAllow\n\nprometheus:\n" in after
