@@ -34,6 +34,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_change_
 )
 from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
     KubernetesApiError,
+    KubernetesAuthError,
     KubernetesConnection,
     KubernetesError,
     KubernetesForbiddenError,
@@ -364,6 +365,8 @@ class ManifestApplier:
 
     def _object_error(self, doing: str, item: _Planned, exc: KubernetesApiError) -> KubernetesError:
         ref = item.ref
+        if isinstance(exc, (KubernetesAuthError, KubernetesForbiddenError)):
+            return exc  # already says what failed and what to check; not about this object
         if exc.status == 409 and doing == "Applying":
             message = (f"{doing} {ref} conflicts with another field manager: {exc.api_message}. Those fields "
                        f"belong to another manager; leave them out of the manifest, or set force_conflicts: true "

@@ -1,0 +1,209 @@
+"""atlas.hardening.k8s_manifests through ansible-playbook against the lab's Kubernetes API emulator.
+
+Idempotence and check mode are proven with the emulator's write counters, not only with
+``changed``; secrecy by searching the whole output of ``--diff -vvv`` runs for the values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.timeout(600)
+
+NS = "atlas-it"
+PASSWORD = "Integration-Passw0rd-5813"
+ROTATED = "Integration-R0tated-7720"
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+
+
+def ten_objects(password: str = PASSWORD, replicas: int = 2) -> list[dict[str, Any]]:
+    labels = {"app.kubernetes.io/name": "web"}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-config"}, "data": {"LOG_LEVEL": "info"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-extra"}, "data": {"FEATURES": "a,b"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "web-db"}, "type": "Opaque",
+         "stringData": {"password": password}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels}, "spec": {
+                      "serviceAccountName": "web",
+                      "containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}]}}}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "web-read"},
+         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "web-read"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "web-read"},
+         "subjects": [{"kind": "ServiceAccount", "name": "web", "namespace": NS}]},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "web-ingress"},
+         "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress"],
+                  "ingress": [{"ports": [{"port": 8080, "protocol": "TCP"}]}]}},
+    ]
+
+
+def write_play(path: Path, tasks: list[dict[str, Any]], module_defaults: dict[str, Any] | None = None) -> Path:
+    """A play running ``tasks``; each result is registered and saved next to the playbook as
+    ``<name>.result<i>.json`` (ansible-core has no json stdout callback any more)."""
+    steps: list[dict[str, Any]] = []
+    for index, task in enumerate(tasks):
+        steps.append(dict(task, register=f"result{index}"))
+        steps.append({"name": f"Save result {index}", "ansible.builtin.copy": {
+            "content": "{{ result%d | to_json }}" % index, "dest": f"{path}.result{index}.json", "mode": "0600"},
+            "check_mode": False, "changed_when": False})
+    play: dict[str, Any] = {"name": "k8s_manifests", "hosts": "localhost", "gather_facts": False, "tasks": steps}
+    if module_defaults is not None:
+        play["module_defaults"] = {"group/atlas.hardening.kubernetes": module_defaults}
+    path.write_text(yaml.safe_dump([play], sort_keys=False))
+    return path
+
+
+def apply_task(**args: Any) -> dict[str, Any]:
+    return {"name": "Apply", "atlas.hardening.k8s_manifests": args}
+
+
+def run_json(lab: Any, playbook: Path, *args: str, check: bool = False, diff: bool = False) -> tuple[Any, list[dict]]:
+    """Run the playbook: (AnsibleResult, the saved result of each k8s_manifests task)."""
+    for old in playbook.parent.glob(playbook.name + ".result*.json"):
+        old.unlink()
+    run = lab.ansible_playbook(playbook, *args, check=check, diff=diff)
+    results = []
+    for index in range(len(yaml.safe_load(playbook.read_text())[0]["tasks"]) // 2):
+        saved = Path(f"{playbook}.result{index}.json")
+        assert saved.exists(), run
+        results.append(json.loads(saved.read_text()))
+    return run, results
+
+
+def writes(lab: Any) -> dict[str, int]:
+    return {kind: count for kind, count in lab.k8s.counts().items()
+            if kind.split(" ", 1)[0] in WRITE_VERBS and not kind.endswith("(dry-run)")}
+
+
+def test_first_run_creates_second_writes_nothing_check_mode_writes_nothing(clean_lab: Any, tmp_path: Path) -> None:
+    playbook = write_play(tmp_path / "apply.yml", [apply_task(manifests=ten_objects(), namespace=NS)],
+                          module_defaults={"k8s_kubeconfig": str(clean_lab.kubeconfig)})
+
+    run, (preview,) = run_json(clean_lab, playbook, check=True)
+    assert run.rc == 0, run
+    assert preview["changed"] is True
+    assert {result["action"] for result in preview["results"]} == {"created"}
+    assert writes(clean_lab) == {}
+
+    run, (first,) = run_json(clean_lab, playbook)
+    assert run.rc == 0, run
+    assert first["changed"] is True and {r["action"] for r in first["results"]} == {"created"}
+    assert first["api_requests"] == {"GET": 1, "PATCH": 10}
+    assert sum(writes(clean_lab).values()) == 10
+
+    clean_lab.k8s.reset_requests()
+    run, (second,) = run_json(clean_lab, playbook)
+    assert run.rc == 0, run
+    assert second["changed"] is False and {r["action"] for r in second["results"]} == {"unchanged"}
+    assert writes(clean_lab) == {}
+    assert sum(clean_lab.k8s.counts().values()) == 9 == second["api_requests"]["GET"]
+
+    clean_lab.k8s.reset_requests()
+    changed = write_play(tmp_path / "changed.yml", [apply_task(manifests=ten_objects(replicas=3), namespace=NS)])
+    run, (preview,) = run_json(clean_lab, changed, check=True)
+    assert run.rc == 0, run
+    assert [(r["kind"], r["action"]) for r in preview["results"] if r["action"] != "unchanged"] == [
+        ("Deployment", "updated")]
+    assert writes(clean_lab) == {}
+
+
+def test_secret_values_never_appear_in_diff_or_verbose_output(clean_lab: Any, tmp_path: Path) -> None:
+    create = write_play(tmp_path / "create.yml", [apply_task(manifests=ten_objects(), namespace=NS)])
+    rotate = write_play(tmp_path / "rotate.yml", [apply_task(manifests=ten_objects(password=ROTATED), namespace=NS)])
+    outputs = []
+    for playbook, check in ((create, False), (rotate, True), (rotate, False)):
+        run = clean_lab.ansible_playbook(playbook, "-vvv", diff=True, check=check)
+        assert run.rc == 0, run
+        outputs.append(run.stdout + run.stderr)
+    text = "\n".join(outputs)
+    assert "<hidden: new value>" in text and "<hidden: old value>" in text
+    assert '"action": "updated"' in outputs[2]
+    for value in (PASSWORD, ROTATED):
+        assert value not in text
+        assert base64.b64encode(value.encode()).decode() not in text
+    assert lab_token(clean_lab) not in text
+
+
+def lab_token(lab: Any) -> str:
+    kubeconfig = yaml.safe_load(Path(lab.vars["K8S_AUTH_KUBECONFIG"]).read_text())
+    return kubeconfig["users"][0]["user"]["token"]
+
+
+def test_force_conflicts(clean_lab: Any, tmp_path: Path) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": "default"},
+              "data": {"mode": "theirs"}}
+    ours = dict(config, data={"mode": "ours"})
+    playbook = write_play(tmp_path / "conflict.yml", [
+        apply_task(manifests=[config], field_manager="helm"),
+        dict(apply_task(manifests=[ours]), ignore_errors=True),
+        apply_task(manifests=[ours], force_conflicts=True),
+        apply_task(manifests=[ours]),
+    ])
+    run, (theirs, refused, forced, again) = run_json(clean_lab, playbook)
+    assert run.rc == 0, run
+    assert theirs["changed"] is True
+    assert refused["failed"] is True
+    assert refused["msg"].startswith("Applying ConfigMap default/shared conflicts with another field manager: ")
+    assert '"helm"' in refused["msg"] and refused["msg"].endswith(
+        "set force_conflicts: true to make 'atlas-hardening' take them over.")
+    assert forced["changed"] is True and forced["results"][0]["action"] == "updated"
+    assert again["changed"] is False
+
+
+def test_unknown_field_is_one_clear_error(clean_lab: Any, tmp_path: Path) -> None:
+    bad = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "typo", "namespace": "default"},
+           "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}], "clusterIPz": "None"}}
+    playbook = write_play(tmp_path / "bad.yml", [dict(apply_task(manifests=[bad]), ignore_errors=True)])
+    run, (result,) = run_json(clean_lab, playbook)
+    assert run.rc == 0, run
+    assert result["failed"] is True
+    assert result["msg"].startswith("The Kubernetes API server rejected Service default/typo: failed to create "
+                                    "typed patch object (default/typo; ")
+    assert result["msg"].endswith(": .spec.clusterIPz: field not declared in schema. Fix the manifest "
+                                  "(field validation is Strict: unknown or misspelled fields are errors).")
+    assert "Traceback (most recent call last)" not in run.stdout + run.stderr
+    assert writes(clean_lab) in ({}, {"patch services": 1})  # the rejected request itself, nothing stored
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_connection_errors_are_one_clear_message_each(clean_lab: Any, tmp_path: Path) -> None:
+    port = _closed_port()
+    missing = tmp_path / "missing-kubeconfig"
+    manifests = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}}]
+    playbook = write_play(tmp_path / "errors.yml", [
+        dict(apply_task(manifests=manifests, k8s_kubeconfig=str(missing)), ignore_errors=True),
+        dict(apply_task(manifests=manifests, k8s_api_key="wrong-token-123456"), ignore_errors=True),
+        dict(apply_task(manifests=manifests, k8s_host=f"http://127.0.0.1:{port}"), ignore_errors=True),
+    ])
+    run, (no_file, wrong_token, unreachable) = run_json(clean_lab, playbook)
+    assert run.rc == 0, run
+    assert no_file["msg"] == (f"The kubeconfig file {missing} given by k8s_kubeconfig does not exist or is not a "
+                              "file. Check the path, or unset the option to use KUBECONFIG or ~/.kube/config.")
+    kubeconfig = clean_lab.vars["K8S_AUTH_KUBECONFIG"]
+    assert wrong_token["msg"] == (
+        f"The Kubernetes API server at {clean_lab.kubernetes_url} rejected the credentials from kubeconfig "
+        f"{kubeconfig} (context 'atlas-lab', user 'atlas-lab-admin') (401 Unauthorized). Check the token or client "
+        f"certificate of user 'atlas-lab-admin' in kubeconfig {kubeconfig}: the token may be wrong or expired.")
+    assert unreachable["msg"].startswith(f"Cannot reach the Kubernetes API server at http://127.0.0.1:{port} (")
+    assert "Connection refused" in unreachable["msg"]
+    for result in (no_file, wrong_token, unreachable):
+        assert "Traceback (most recent call last)" not in json.dumps(result)
+    assert "wrong-token-123456" not in run.stdout
