@@ -74,7 +74,7 @@ def actions(report: ApplyReport) -> list[tuple[str, str]]:
 def test_first_apply_creates_second_writes_nothing(k8s: Any) -> None:
     first = apply(k8s, ten_objects())
     assert first.changed
-    assert {action for _, action in actions(first)} == {"created"}
+    assert {pair[1] for pair in actions(first)} == {"created"}
     assert actions(first)[0] == ("Namespace/atlas-apply", "created")
     # One read (the namespace: it is new, so nothing in it is read), one apply per object.
     assert k8s.admin.counts() == {"get namespaces": 1, "patch namespaces": 1, "patch serviceaccounts": 1,
@@ -86,7 +86,7 @@ def test_first_apply_creates_second_writes_nothing(k8s: Any) -> None:
     k8s.admin.reset_requests()
     second = apply(k8s, ten_objects())
     assert not second.changed
-    assert {action for _, action in actions(second)} == {"unchanged"}
+    assert {pair[1] for pair in actions(second)} == {"unchanged"}
     assert k8s.writes() == {}
     # No dry run either: every object is proven up to date from its managedFields.
     assert not any(kind.endswith("(dry-run)") for kind in k8s.admin.counts())
@@ -99,7 +99,7 @@ def test_first_apply_creates_second_writes_nothing(k8s: Any) -> None:
 
 def test_check_mode_writes_nothing(k8s: Any) -> None:
     report = apply(k8s, ten_objects(), check_mode=True, diff=True)
-    assert {action for _, action in actions(report)} == {"created"}
+    assert {pair[1] for pair in actions(report)} == {"created"}
     assert k8s.writes() == {}
     assert objects(k8s).get(ObjectRef("v1", "Namespace", NS)) is None
     # The objects of the new namespace cannot be dry-run (their namespace does not exist yet): said so.
@@ -254,7 +254,7 @@ def test_crd_and_its_objects_in_one_set(k8s: Any) -> None:
 def test_state_absent(k8s: Any) -> None:
     apply(k8s, ten_objects())
     preview = apply(k8s, ten_objects(), state="absent", check_mode=True)
-    assert {action for _, action in actions(preview)} == {"deleted"}
+    assert {pair[1] for pair in actions(preview)} == {"deleted"}
     assert k8s.writes() == {"patch namespaces": 1, "patch serviceaccounts": 1, "patch configmaps": 2,
                             "patch secrets": 1, "patch services": 1, "patch deployments": 1, "patch roles": 1,
                             "patch rolebindings": 1, "patch networkpolicies": 1}  # the apply above only
@@ -298,5 +298,5 @@ def test_record_event(k8s: Any) -> None:
                             "patch rolebindings": 1, "patch networkpolicies": 1}
     response = record_event(api, secret, "Rotated", "password rotated by atlas.hardening")
     assert response.status == 201
-    events, _ = api.list(api.resource("v1", "Event"), NS)
+    events = api.list(api.resource("v1", "Event"), NS)[0]
     assert [(e["reason"], e["involvedObject"]["uid"]) for e in events] == [("Rotated", secret["metadata"]["uid"])]

@@ -209,7 +209,7 @@ def test_missing_library_uses_missing_required_lib(monkeypatch: pytest.MonkeyPat
 
 
 def test_module_gets_kubeconfig_secrets_masked(tmp_path: Path, no_home_config: dict[str, str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_kubeconfig(tmp_path / "kubeconfig")
     monkeypatch.delenv("KUBECONFIG", raising=False)
     module = FakeModule(options(k8s_kubeconfig=str(path)))

@@ -68,7 +68,7 @@ def test_normalise_namespaces_status_nulls() -> None:
 def test_secret_string_data_becomes_data() -> None:
     manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "a"},
                 "data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "override", "c": "ü"}}
-    body, _ = normalise(manifest, namespaced=True, default_namespace=None)
+    body = normalise(manifest, namespaced=True, default_namespace=None)[0]
     assert "stringData" not in body
     assert body["data"] == {"a": "eA==", "b": base64.b64encode(b"override").decode(),
                             "c": base64.b64encode("ü".encode()).decode()}

@@ -36,11 +36,15 @@ data:
 """
 
 
-def run(capsys: pytest.CaptureFixture[str], **args: Any) -> tuple[dict[str, Any], str]:
+def run_with_output(capsys: pytest.CaptureFixture[str], **args: Any) -> tuple[dict[str, Any], str]:
     with patch_module_args(args), pytest.raises(SystemExit):
         k8s_manifests.main()
     out = capsys.readouterr().out
     return json.loads(out), out
+
+
+def run(capsys: pytest.CaptureFixture[str], **args: Any) -> dict[str, Any]:
+    return run_with_output(capsys, **args)[0]
 
 
 def assert_no_secret(output: str, *values: str) -> None:
@@ -51,7 +55,7 @@ def assert_no_secret(output: str, *values: str) -> None:
 
 def test_apply_twice_then_check_mode(k8s: Any, capsys: pytest.CaptureFixture[str]) -> None:
     params = k8s.params(definition=DEFINITION, namespace="atlas-module")
-    first, output = run(capsys, **params, _ansible_diff=True)
+    first, output = run_with_output(capsys, **params, _ansible_diff=True)
     assert first["changed"] is True
     assert [(r["kind"], r["action"]) for r in first["results"]] == [
         ("Namespace", "created"), ("Secret", "created"), ("ConfigMap", "created")]
@@ -59,15 +63,15 @@ def test_apply_twice_then_check_mode(k8s: Any, capsys: pytest.CaptureFixture[str
     assert len(first["diff"]) == 3
     assert_no_secret(output, PASSWORD, k8s.token)
 
-    second, output = run(capsys, **params, _ansible_diff=True)
+    second, output = run_with_output(capsys, **params, _ansible_diff=True)
     assert second["changed"] is False
     assert second["diff"] == []
     assert k8s.writes() == {"patch namespaces": 1, "patch secrets": 1, "patch configmaps": 1}  # the first run's
 
     k8s.admin.reset_requests()
     rotated = DEFINITION.replace(PASSWORD, "Rotated-Passw0rd-9922")
-    preview, output = run(capsys, **k8s.params(definition=rotated, namespace="atlas-module"),
-                          _ansible_check_mode=True, _ansible_diff=True)
+    preview, output = run_with_output(capsys, **k8s.params(definition=rotated, namespace="atlas-module"),
+                                      _ansible_check_mode=True, _ansible_diff=True)
     assert preview["changed"] is True
     assert [r["action"] for r in preview["results"]] == ["unchanged", "updated", "unchanged"]
     assert preview["diff"][0]["after"]["data"] == {"password": "<hidden: new value>"}
@@ -76,13 +80,13 @@ def test_apply_twice_then_check_mode(k8s: Any, capsys: pytest.CaptureFixture[str
 
 
 def test_no_diff_key_without_diff_mode(k8s: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    result, _ = run(capsys, **k8s.params(manifests=[
+    result = run(capsys, **k8s.params(manifests=[
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}}]))
     assert result["changed"] is True and "diff" not in result
 
 
 def test_failure_is_one_message_without_secrets(k8s: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    result, output = run(capsys, **k8s.params(definition=DEFINITION.split("---", 2)[1], namespace="absent-ns"))
+    result, output = run_with_output(capsys, **k8s.params(definition=DEFINITION.split("---", 2)[1], namespace="absent-ns"))
     assert result["failed"] is True
     assert result["msg"] == ("Applying Secret absent-ns/admin failed: namespace 'absent-ns' does not exist. Add the "
                              "Namespace to the same set of manifests (it is applied first) or create it beforehand.")
@@ -93,14 +97,14 @@ def test_failure_is_one_message_without_secrets(k8s: Any, capsys: pytest.Capture
 
 def test_missing_kubeconfig(k8s: Any, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     missing = tmp_path / "kubeconfig"
-    result, _ = run(capsys, **k8s.params(k8s_kubeconfig=str(missing), definition=DEFINITION))
+    result = run(capsys, **k8s.params(k8s_kubeconfig=str(missing), definition=DEFINITION))
     assert result["failed"] is True
     assert result["msg"] == (f"The kubeconfig file {missing} given by k8s_kubeconfig does not exist or is not a file. "
                              "Check the path, or unset the option to use KUBECONFIG or ~/.kube/config.")
 
 
 def test_options_are_exclusive(k8s: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    result, _ = run(capsys, **k8s.params(definition=DEFINITION, manifests=[]))
+    result = run(capsys, **k8s.params(definition=DEFINITION, manifests=[]))
     assert result["failed"] is True and "mutually exclusive" in result["msg"]
-    result, _ = run(capsys, **k8s.params())
+    result = run(capsys, **k8s.params())
     assert result["failed"] is True and "one of the following is required" in result["msg"]
