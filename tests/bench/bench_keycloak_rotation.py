@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+# The helpers of the integration suites (and the lab package they use, when run on its own).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "lab"))
 
 from keycloak_rotation_support import RotationCase  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
@@ -50,7 +52,6 @@ if __name__ == "__main__":  # python tests/bench/bench_keycloak_rotation.py --la
     import argparse
     import json
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
     from atlas_lab.pytest_plugin import Lab  # pylint: disable=import-error,wrong-import-position
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
