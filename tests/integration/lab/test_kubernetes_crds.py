@@ -105,7 +105,7 @@ def _request(k8s, method: str, path: str, body: Any = None) -> tuple[int, Any]:
 
 @pytest.mark.parametrize("crd_name", sorted(SAMPLES))
 def test_bundled_kinds_accept_upstream_shaped_objects(k8s, crd_name):
-    _, crd = _request(k8s, "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd_name}")
+    _status, crd = _request(k8s, "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd_name}")
     assert {c["type"]: c["status"] for c in crd["status"]["conditions"]}["Established"] == "True"
     spec = crd["spec"]
     version = next(v["name"] for v in spec["versions"] if v["storage"])

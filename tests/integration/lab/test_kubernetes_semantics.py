@@ -72,16 +72,16 @@ def _apply(http: Http, path: str, body: dict[str, Any], manager: str, force: boo
 def test_field_validation_modes(k8s):
     http = Http(k8s)
     body = {"metadata": {"name": "cfg"}, "data": {"a": "1"}, "bogus": True}
-    status, error, _ = http.call("POST", CM + "?fieldValidation=Strict", body)
+    status, error, _headers = http.call("POST", CM + "?fieldValidation=Strict", body)
     assert status == 400 and error["reason"] == "BadRequest"
     assert error["message"] == ('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding '
                                 'error: unknown field "bogus"')
     status, created, headers = http.call("POST", CM, body)  # no parameter: the server default is Warn
     assert status == 201 and "bogus" not in created
     assert headers["Warning"] == '299 - "unknown field \\"bogus\\""'
-    status, _, headers = http.call("PUT", CM + "/cfg?fieldValidation=Ignore", dict(body, data={"a": "2"}))
+    status, _body, headers = http.call("PUT", CM + "/cfg?fieldValidation=Ignore", dict(body, data={"a": "2"}))
     assert status == 200 and "Warning" not in headers
-    status, error, _ = http.call("PATCH", CM + "/cfg?fieldValidation=Strict", {"bogus": 1},
+    status, error, _headers = http.call("PATCH", CM + "/cfg?fieldValidation=Strict", {"bogus": 1},
                                  "application/merge-patch+json")
     assert status == 422
     assert error["details"]["causes"][0]["field"] == "patch"
@@ -90,11 +90,11 @@ def test_field_validation_modes(k8s):
 
 def test_type_errors_of_builtin_kinds_are_decode_errors(k8s):
     http = Http(k8s)
-    status, error, _ = http.call("POST", DEPLOYMENTS, _deployment(replicas="two"))
+    status, error, _headers = http.call("POST", DEPLOYMENTS, _deployment(replicas="two"))
     assert status == 400
     assert error["message"] == ('Deployment in version "v1" cannot be handled as a Deployment: json: cannot '
                                 'unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32')
-    status, error, _ = http.call("POST", "/api/v1/namespaces/default/secrets",
+    status, error, _headers = http.call("POST", "/api/v1/namespaces/default/secrets",
                                  {"metadata": {"name": "s"}, "data": {"k": "not base64!"}})
     assert status == 400 and "illegal base64 data at input byte 3" in error["message"]
 
@@ -110,7 +110,7 @@ def test_strategic_merge_patch_uses_merge_keys(k8s):
                         "ports": [{"containerPort": 9090, "name": "metrics"}]},
                        {"name": "sidecar", "image": "envoy:1"}],
         "volumes": [{"name": "cache", "emptyDir": {}}]}}}}
-    status, patched, _ = http.call("PATCH", DEPLOYMENTS + "/web", patch, "application/strategic-merge-patch+json")
+    status, patched, _headers = http.call("PATCH", DEPLOYMENTS + "/web", patch, "application/strategic-merge-patch+json")
     assert status == 200
     spec = patched["spec"]["template"]["spec"]
     main = spec["containers"][0]
@@ -120,9 +120,9 @@ def test_strategic_merge_patch_uses_merge_keys(k8s):
     assert [p["containerPort"] for p in main["ports"]] == [80, 9090]
     assert [v["name"] for v in spec["volumes"]] == ["data", "cache"]
     delete = {"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "$patch": "delete"}]}}}}
-    _, patched, _ = http.call("PATCH", DEPLOYMENTS + "/web", delete, "application/strategic-merge-patch+json")
+    _code, patched, _headers = http.call("PATCH", DEPLOYMENTS + "/web", delete, "application/strategic-merge-patch+json")
     assert [c["name"] for c in patched["spec"]["template"]["spec"]["containers"]] == ["main"]
-    status, error, _ = http.call("PATCH", "/apis/monitoring.coreos.com/v1/namespaces/default/alertmanagers/x",
+    status, error, _headers = http.call("PATCH", "/apis/monitoring.coreos.com/v1/namespaces/default/alertmanagers/x",
                                  {"spec": {}}, "application/strategic-merge-patch+json")
     assert status == 415 and error["reason"] == "UnsupportedMediaType"
 
@@ -131,13 +131,13 @@ def test_server_side_apply_ownership_conflicts_and_pruning(k8s):
     http = Http(k8s)
     deployment = _deployment()
     deployment["metadata"]["labels"]["owner"] = "alice"
-    status, created, _ = _apply(http, DEPLOYMENTS + "/web", deployment, "alice")
+    status, created, _headers = _apply(http, DEPLOYMENTS + "/web", deployment, "alice")
     assert status == 201
     assert created["metadata"]["managedFields"][0]["manager"] == "alice"
     # Another applier changing a field alice owns: 409 with one cause per field.
     theirs = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
               "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "main", "image": "busybox:2"}]}}}}
-    status, error, _ = _apply(http, DEPLOYMENTS + "/web", theirs, "bob")
+    status, error, _headers = _apply(http, DEPLOYMENTS + "/web", theirs, "bob")
     assert status == 409 and error["reason"] == "Conflict"
     assert sorted(c["field"] for c in error["details"]["causes"]) == [
         ".spec.replicas", '.spec.template.spec.containers[name="main"].image']
@@ -147,7 +147,7 @@ def test_server_side_apply_ownership_conflicts_and_pruning(k8s):
     shared = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 1}}
     assert _apply(http, DEPLOYMENTS + "/web", shared, "bob")[0] == 200
     # Force takes the fields over.
-    status, forced, _ = _apply(http, DEPLOYMENTS + "/web", theirs, "bob", force=True)
+    status, forced, _headers = _apply(http, DEPLOYMENTS + "/web", theirs, "bob", force=True)
     assert status == 200 and forced["spec"]["replicas"] == 3
     alice = next(m for m in forced["metadata"]["managedFields"] if m["manager"] == "alice")
     assert "f:replicas" not in alice["fieldsV1"]["f:spec"]
@@ -156,18 +156,18 @@ def test_server_side_apply_ownership_conflicts_and_pruning(k8s):
     del without_label["metadata"]["labels"]["owner"]
     del without_label["spec"]["replicas"]
     without_label["spec"]["template"]["spec"]["containers"][0].pop("image")
-    status, pruned, _ = _apply(http, DEPLOYMENTS + "/web", without_label, "alice")
+    status, pruned, _headers = _apply(http, DEPLOYMENTS + "/web", without_label, "alice")
     assert status == 200, pruned
     assert "owner" not in pruned["metadata"]["labels"]
     assert pruned["spec"]["replicas"] == 3
     assert pruned["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:2"
     # An Update manager (kubectl edit, Helm) takes fields without conflict; the applier then conflicts.
-    status, _, _ = http.call("PATCH", DEPLOYMENTS + "/web?fieldManager=helm", {"spec": {"replicas": 7}},
+    status, _body, _headers = http.call("PATCH", DEPLOYMENTS + "/web?fieldManager=helm", {"spec": {"replicas": 7}},
                              "application/merge-patch+json")
     assert status == 200
-    status, error, _ = _apply(http, DEPLOYMENTS + "/web", theirs, "bob")
+    status, error, _headers = _apply(http, DEPLOYMENTS + "/web", theirs, "bob")
     assert status == 409 and 'conflict with "helm" using apps/v1' in error["message"]
-    status, error, _ = _apply(http, DEPLOYMENTS + "/web", theirs, "")
+    status, error, _headers = _apply(http, DEPLOYMENTS + "/web", theirs, "")
     assert status == 422 and "fieldManager: Required value: is required for apply patch" in error["message"]
 
 
@@ -175,13 +175,13 @@ def test_apply_is_idempotent_and_dry_run_writes_nothing(k8s):
     http = Http(k8s)
     body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
             "stringData": {"k": "v"}}
-    _, first, _ = _apply(http, "/api/v1/namespaces/default/secrets/s", body, "me")
-    _, second, _ = _apply(http, "/api/v1/namespaces/default/secrets/s", body, "me")
+    _code, first, _headers = _apply(http, "/api/v1/namespaces/default/secrets/s", body, "me")
+    _code, second, _headers = _apply(http, "/api/v1/namespaces/default/secrets/s", body, "me")
     assert first["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
-    status, dry, _ = _apply(http, "/api/v1/namespaces/default/secrets/s",
+    status, dry, _headers = _apply(http, "/api/v1/namespaces/default/secrets/s",
                             dict(body, stringData={"k": "changed"}), "me", dry_run=True)
     assert status == 200 and dry["data"]["k"] == "Y2hhbmdlZA=="
-    status, dry_new, _ = _apply(http, "/api/v1/namespaces/default/secrets/t",
+    status, dry_new, _headers = _apply(http, "/api/v1/namespaces/default/secrets/t",
                                 dict(body, metadata={"name": "t"}), "me", dry_run=True)
     assert status == 201
     assert http.call("GET", "/api/v1/namespaces/default/secrets/t")[0] == 404
@@ -193,22 +193,22 @@ def test_apply_is_idempotent_and_dry_run_writes_nothing(k8s):
 
 def test_generation_resource_version_and_uid(k8s):
     http = Http(k8s)
-    _, created, _ = http.call("POST", DEPLOYMENTS, _deployment())
+    _code, created, _headers = http.call("POST", DEPLOYMENTS, _deployment())
     meta = created["metadata"]
     assert meta["generation"] == 1 and meta["uid"] and meta["creationTimestamp"].endswith("Z")
-    _, labelled, _ = http.call("PATCH", DEPLOYMENTS + "/web", {"metadata": {"labels": {"x": "y"}}},
+    _code, labelled, _headers = http.call("PATCH", DEPLOYMENTS + "/web", {"metadata": {"labels": {"x": "y"}}},
                                "application/merge-patch+json")
     assert labelled["metadata"]["generation"] == 1
     assert int(labelled["metadata"]["resourceVersion"]) > int(meta["resourceVersion"])
-    _, scaled, _ = http.call("PATCH", DEPLOYMENTS + "/web", {"spec": {"replicas": 2}}, "application/merge-patch+json")
+    _code, scaled, _headers = http.call("PATCH", DEPLOYMENTS + "/web", {"spec": {"replicas": 2}}, "application/merge-patch+json")
     assert scaled["metadata"]["generation"] == 2
     k8s.wait_idle()  # the deployment controller writes status (a new resourceVersion, same generation)
-    _, scaled, _ = http.call("GET", DEPLOYMENTS + "/web")
+    _code, scaled, _headers = http.call("GET", DEPLOYMENTS + "/web")
     assert scaled["metadata"]["generation"] == 2
-    _, same, _ = http.call("PATCH", DEPLOYMENTS + "/web", {"spec": {"replicas": 2}}, "application/merge-patch+json")
+    _code, same, _headers = http.call("PATCH", DEPLOYMENTS + "/web", {"spec": {"replicas": 2}}, "application/merge-patch+json")
     assert same["metadata"]["resourceVersion"] == scaled["metadata"]["resourceVersion"]
     wrong_uid = dict(scaled, metadata=dict(scaled["metadata"], uid="0000", resourceVersion=None))
-    status, error, _ = http.call("PUT", DEPLOYMENTS + "/web", wrong_uid)
+    status, error, _headers = http.call("PUT", DEPLOYMENTS + "/web", wrong_uid)
     assert status == 409 and "Precondition failed: UID in precondition: 0000" in error["message"]
 
 
@@ -216,21 +216,21 @@ def test_forbidden_and_errors_for_paths_and_methods(k8s):
     k8s.app.add_token("viewer-token", "viewer", verbs=["get", "list", "watch"], namespaces=["default"])
     viewer = Http(k8s, token="viewer-token")
     assert viewer.call("GET", CM)[0] == 200
-    status, error, _ = viewer.call("POST", CM, {"metadata": {"name": "x"}})
+    status, error, _headers = viewer.call("POST", CM, {"metadata": {"name": "x"}})
     assert status == 403 and error["reason"] == "Forbidden"
     assert error["message"] == ('configmaps is forbidden: User "viewer" cannot create resource "configmaps" in '
                                 'API group "" in the namespace "default"')
-    status, error, _ = viewer.call("GET", "/api/v1/namespaces")
+    status, error, _headers = viewer.call("GET", "/api/v1/namespaces")
     assert status == 403 and 'cannot list resource "namespaces" in API group "" at the cluster scope' in \
         error["message"]
     http = Http(k8s)
-    status, error, _ = http.call("GET", "/apis/nothing.example.com/v1/things")
+    status, error, _headers = http.call("GET", "/apis/nothing.example.com/v1/things")
     assert status == 404 and error["reason"] == "NotFound"
-    status, error, _ = http.call("POST", CM + "/named", {"metadata": {"name": "x"}})
+    status, error, _headers = http.call("POST", CM + "/named", {"metadata": {"name": "x"}})
     assert status == 405 and error["reason"] == "MethodNotAllowed"
-    status, error, _ = http.call("PATCH", CM + "/missing", {"a": 1}, "text/plain")
+    status, error, _headers = http.call("PATCH", CM + "/missing", {"a": 1}, "text/plain")
     assert status == 415
-    status, error, _ = http.call("GET", CM, accept="application/vnd.kubernetes.protobuf")
+    status, error, _headers = http.call("GET", CM, accept="application/vnd.kubernetes.protobuf")
     assert status == 406 and error["reason"] == "NotAcceptable"
 
 
@@ -238,27 +238,26 @@ def test_namespace_lifecycle(k8s):
     http = Http(k8s)
     http.call("POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
     http.call("POST", "/api/v1/namespaces/doomed/configmaps", {"metadata": {"name": "c", "finalizers": ["x.io/keep"]}})
-    status, deleting, _ = http.call("DELETE", "/api/v1/namespaces/doomed")
+    status, deleting, _headers = http.call("DELETE", "/api/v1/namespaces/doomed")
     assert status == 200
     assert deleting["status"]["phase"] == "Terminating" and deleting["metadata"]["deletionTimestamp"]
     k8s.wait_idle()
     assert http.call("GET", "/api/v1/namespaces/doomed")[0] == 404
     assert http.call("GET", "/api/v1/namespaces/doomed/configmaps/c")[0] == 404
-    status, error, _ = http.call("POST", "/api/v1/namespaces/doomed/configmaps", {"metadata": {"name": "late"}})
+    status, error, _headers = http.call("POST", "/api/v1/namespaces/doomed/configmaps", {"metadata": {"name": "late"}})
     assert status == 404 and error["message"] == 'namespaces "doomed" not found'
 
 
 def test_finalizers_and_garbage_collection(k8s):
     http = Http(k8s)
-    _, owner, _ = http.call("POST", CM, {"metadata": {"name": "owner", "finalizers": ["example.com/cleanup"]}})
+    _code, owner, _headers = http.call("POST", CM, {"metadata": {"name": "owner", "finalizers": ["example.com/cleanup"]}})
     ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
     http.call("POST", CM, {"metadata": {"name": "dependent", "ownerReferences": [ref]}})
-    status, deleting, _ = http.call("DELETE", CM + "/owner")
+    status, deleting, _headers = http.call("DELETE", CM + "/owner")
     assert status == 200 and deleting["metadata"]["deletionTimestamp"]
     assert http.call("GET", CM + "/dependent")[0] == 200
-    status, error, _ = http.call("PATCH", CM + "/owner", {"metadata": {"finalizers": ["example.com/cleanup",
-                                                                                     "example.com/new"]}},
-                                 "application/merge-patch+json")
+    more_finalizers = {"metadata": {"finalizers": ["example.com/cleanup", "example.com/new"]}}
+    status, error, _headers = http.call("PATCH", CM + "/owner", more_finalizers, "application/merge-patch+json")
     assert status == 422 and "no new finalizers can be added" in error["message"]
     http.call("PATCH", CM + "/owner", {"metadata": {"finalizers": None}}, "application/merge-patch+json")
     assert http.call("GET", CM + "/owner")[0] == 404
@@ -270,12 +269,12 @@ def test_table_and_partial_metadata(k8s):
     http.call("POST", DEPLOYMENTS, _deployment())
     k8s.wait_idle()
     table_accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-    status, table, _ = http.call("GET", DEPLOYMENTS, accept=table_accept)
+    status, table, _headers = http.call("GET", DEPLOYMENTS, accept=table_accept)
     assert status == 200 and table["kind"] == "Table"
     assert [c["name"] for c in table["columnDefinitions"]][:5] == ["Name", "Ready", "Up-to-date", "Available", "Age"]
     assert table["rows"][0]["cells"][:4] == ["web", "1/1", 1, 1]
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
-    _, metadata, _ = http.call("GET", DEPLOYMENTS, accept="application/json;as=PartialObjectMetadataList;"
+    _code, metadata, _headers = http.call("GET", DEPLOYMENTS, accept="application/json;as=PartialObjectMetadataList;"
                                                           "v=v1;g=meta.k8s.io")
     assert metadata["kind"] == "PartialObjectMetadataList" and "spec" not in metadata["items"][0]
 
@@ -284,14 +283,14 @@ def test_list_pagination_and_watch_expiry(k8s):
     http = Http(k8s)
     for index in range(5):
         http.call("POST", CM, {"metadata": {"name": f"page-{index}", "labels": {"page": "yes"}}})
-    _, first, _ = http.call("GET", CM + "?labelSelector=page%3Dyes&limit=2")
+    _code, first, _headers = http.call("GET", CM + "?labelSelector=page%3Dyes&limit=2")
     assert [i["metadata"]["name"] for i in first["items"]] == ["page-0", "page-1"]
     assert first["metadata"]["remainingItemCount"] == 3
-    _, second, _ = http.call("GET", CM + f"?labelSelector=page%3Dyes&limit=2&continue={first['metadata']['continue']}")
+    _code, second, _headers = http.call("GET", CM + f"?labelSelector=page%3Dyes&limit=2&continue={first['metadata']['continue']}")
     assert [i["metadata"]["name"] for i in second["items"]] == ["page-2", "page-3"]
-    status, body, _ = http.call("GET", CM + "?watch=true&resourceVersion=notanumber&timeoutSeconds=1", raw=True)
+    status, body, _headers = http.call("GET", CM + "?watch=true&resourceVersion=notanumber&timeoutSeconds=1", raw=True)
     assert status == 200 and json.loads(body.splitlines()[0])["type"] == "ERROR"
-    _, stream, _ = http.call("GET", CM + "?watch=1&labelSelector=page%3Dyes&timeoutSeconds=1", raw=True)
+    _code, stream, _headers = http.call("GET", CM + "?watch=1&labelSelector=page%3Dyes&timeoutSeconds=1", raw=True)
     events = [json.loads(line) for line in stream.splitlines()]
     assert [e["type"] for e in events] == ["ADDED"] * 5
 
@@ -299,14 +298,14 @@ def test_list_pagination_and_watch_expiry(k8s):
 def test_scale_subresource(k8s):
     http = Http(k8s)
     http.call("POST", DEPLOYMENTS, _deployment())
-    status, scale, _ = http.call("GET", DEPLOYMENTS + "/web/scale")
+    status, scale, _headers = http.call("GET", DEPLOYMENTS + "/web/scale")
     assert status == 200 and scale["kind"] == "Scale" and scale["spec"]["replicas"] == 1
     assert scale["status"]["selector"] == "app=web"
-    _, scaled, _ = http.call("PATCH", DEPLOYMENTS + "/web/scale", {"spec": {"replicas": 3}},
+    _code, scaled, _headers = http.call("PATCH", DEPLOYMENTS + "/web/scale", {"spec": {"replicas": 3}},
                              "application/merge-patch+json")
     assert scaled["spec"]["replicas"] == 3
     k8s.wait_idle()
-    _, deployment, _ = http.call("GET", DEPLOYMENTS + "/web")
+    _code, deployment, _headers = http.call("GET", DEPLOYMENTS + "/web")
     assert deployment["spec"]["replicas"] == 3 and deployment["status"]["readyReplicas"] == 3
 
 
@@ -319,17 +318,17 @@ def test_statefulset_controller_creates_ready_pods(k8s):
                                                           "ports": [{"name": "web", "containerPort": 9093}]}]}}}}
     assert http.call("POST", "/apis/apps/v1/namespaces/default/statefulsets", sts)[0] == 201
     k8s.wait_idle()
-    _, pods, _ = http.call("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dam")
+    _code, pods, _headers = http.call("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dam")
     assert sorted(p["metadata"]["name"] for p in pods["items"]) == ["am-0", "am-1", "am-2"]
     assert all(p["status"]["phase"] == "Running" for p in pods["items"])
-    _, current, _ = http.call("GET", "/apis/apps/v1/namespaces/default/statefulsets/am")
+    _code, current, _headers = http.call("GET", "/apis/apps/v1/namespaces/default/statefulsets/am")
     status = current["status"]
     assert (status["readyReplicas"], status["currentReplicas"], status["updatedReplicas"]) == (3, 3, 3)
     assert status["observedGeneration"] == 1
     http.call("PATCH", "/apis/apps/v1/namespaces/default/statefulsets/am", {"spec": {"replicas": 1}},
               "application/merge-patch+json")
     k8s.wait_idle()
-    _, pods, _ = http.call("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dam")
+    _code, pods, _headers = http.call("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dam")
     assert [p["metadata"]["name"] for p in pods["items"]] == ["am-0"]
 
 
@@ -370,15 +369,15 @@ def test_pod_and_service_proxy(k8s, backend):
               {"metadata": {"name": "am"}, "spec": {"selector": {"app": "am"},
                                                     "ports": [{"name": "web", "port": 80, "targetPort": "web"}]}})
     k8s.wait_idle()
-    status, error, _ = http.call("GET", "/api/v1/namespaces/default/pods/am-0:9093/proxy/-/ready")
+    status, error, _headers = http.call("GET", "/api/v1/namespaces/default/pods/am-0:9093/proxy/-/ready")
     assert status == 503 and error["reason"] == "ServiceUnavailable"
     k8s.app.proxy_targets.set_pod("default", "am-0", 9093, backend)
-    status, body, _ = http.call("GET", "/api/v1/namespaces/default/pods/am-0:web/proxy/api/v2/status?x=1")
+    status, body, _headers = http.call("GET", "/api/v1/namespaces/default/pods/am-0:web/proxy/api/v2/status?x=1")
     assert status == 200 and body["path"] == "/api/v2/status?x=1"
     assert body["auth"] is None  # the client's token is not passed to the backend
-    status, body, _ = http.call("GET", "/api/v1/namespaces/default/services/am:web/proxy/api/v2/alerts")
+    status, body, _headers = http.call("GET", "/api/v1/namespaces/default/services/am:web/proxy/api/v2/alerts")
     assert status == 200 and body["path"] == "/api/v2/alerts"
-    status, error, _ = http.call("GET", "/api/v1/namespaces/default/pods/missing:9093/proxy/")
+    status, error, _headers = http.call("GET", "/api/v1/namespaces/default/pods/missing:9093/proxy/")
     assert status == 404 and error["message"] == 'pods "missing" not found'
     counts = k8s.counts()
     assert counts["get pods/proxy"] == 3 and counts["get services/proxy"] == 1
@@ -411,7 +410,7 @@ def test_custom_controller_reacts_and_writes_through_the_api(k8s):
               "spec": {"replicas": 1}}
         assert http.call("POST", "/apis/monitoring.coreos.com/v1/namespaces/default/alertmanagers", am)[0] == 201
         k8s.wait_idle()
-        _, current, _ = http.call("GET", "/apis/monitoring.coreos.com/v1/namespaces/default/alertmanagers/main")
+        _code, current, _headers = http.call("GET", "/apis/monitoring.coreos.com/v1/namespaces/default/alertmanagers/main")
         assert current["status"]["conditions"][0]["type"] == "Reconciled"
         assert any(m["manager"] == "recorder" and m.get("subresource") == "status"
                    for m in current["metadata"]["managedFields"])
@@ -429,8 +428,8 @@ def test_custom_controller_reacts_and_writes_through_the_api(k8s):
 def test_fault_injection_uses_request_kinds(k8s):
     http = Http(k8s)
     k8s.app.faults.add({"action": "error", "kind": "create configmaps", "status": 500})
-    status, _, _ = http.call("POST", CM, {"metadata": {"name": "x"}})
+    status, _body, _headers = http.call("POST", CM, {"metadata": {"name": "x"}})
     assert status == 500
-    status, _, _ = http.call("POST", CM, {"metadata": {"name": "x"}})
+    status, _body, _headers = http.call("POST", CM, {"metadata": {"name": "x"}})
     assert status == 201
     assert k8s.counts()["create configmaps"] == 2

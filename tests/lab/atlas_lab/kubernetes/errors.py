@@ -95,7 +95,7 @@ def forbidden(group: str, resource: str, name: str, why: str) -> ApiError:
 
 
 def method_not_allowed(method: str, path: str) -> ApiError:
-    return ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource",
+    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
                     {"causes": [{"reason": "UnexpectedServerResponse", "message": f"{method} {path}"}]})
 
 

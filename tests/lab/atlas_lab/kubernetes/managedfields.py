@@ -259,6 +259,7 @@ def encode_fields(paths: set[Path]) -> dict[str, Any]:
         node = root
         for element in path:
             node = node.setdefault(_element_text(element), {})
+
     def mark(node: dict[str, Any], path: Path) -> None:
         for text, child in node.items():
             if text == ".":

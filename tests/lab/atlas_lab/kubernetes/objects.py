@@ -663,6 +663,6 @@ class ObjectService:
             ns_rt = self.registry.get("", "namespaces")
             current = self.store.get(("", "namespaces"), "", name)
             if current is not None and ns_rt is not None:
-                if (current["metadata"].get("finalizers") or []):
+                if current["metadata"].get("finalizers"):
                     return
                 self._remove(ns_rt, current)

@@ -84,10 +84,10 @@ def _custom_schema(rt: ResourceType, version: str, ref_prefix: str) -> dict[str,
     raw = copy.deepcopy(((rt.crd_versions.get(version) or {}).get("schema") or {}).get("openAPIV3Schema") or
                         {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
     props = raw.setdefault("properties", {})
-    props["apiVersion"] = {"type": "string", "description": "APIVersion defines the versioned schema of this "
-                                                           "representation of an object."}
-    props["kind"] = {"type": "string", "description": "Kind is a string value representing the REST resource "
-                                                     "this object represents."}
+    props["apiVersion"] = {"type": "string",
+                           "description": "APIVersion defines the versioned schema of this representation of an object."}
+    props["kind"] = {"type": "string",
+                     "description": "Kind is a string value representing the REST resource this object represents."}
     props["metadata"] = {"$ref": ref_prefix + OBJECT_META,
                          "description": "Standard object's metadata."}
     raw["x-kubernetes-group-version-kind"] = [{"group": rt.group, "version": version, "kind": rt.kind}]

@@ -415,8 +415,8 @@ class ResourceHandler:
         with self.service.store.lock:
             current = self.service.get(rt, "", resource.name or "")
             updated = dict(current)
-            updated["spec"] = dict(current.get("spec") or {}, finalizers=list(((body or {}).get("spec") or {})
-                                                                                .get("finalizers") or []))
+            finalizers = list(((body or {}).get("spec") or {}).get("finalizers") or [])
+            updated["spec"] = dict(current.get("spec") or {}, finalizers=finalizers)
             stored = self.service.store.put(rt.key, updated, current)
             self.service.finalize_namespace(resource.name or "")
         return Response.json(self.service.output(rt, stored, resource.version))

@@ -154,7 +154,7 @@ def validate_metadata(meta: dict[str, Any], group: str, plural: str) -> list[Fie
             errors.append(invalid("metadata.labels", key, message))
         if isinstance(value, str):
             for message in is_label_value(value):
-                errors.append(invalid(f"metadata.labels", value, message))
+                errors.append(invalid("metadata.labels", value, message))
     annotations = meta.get("annotations") or {}
     total = 0
     for key, value in annotations.items():
@@ -166,8 +166,8 @@ def validate_metadata(meta: dict[str, Any], group: str, plural: str) -> list[Fie
     for index, finalizer in enumerate(meta.get("finalizers") or []):
         if "/" not in finalizer and finalizer not in ("kubernetes", "orphan", "foregroundDeletion"):
             errors.append(forbidden_field(f"metadata.finalizers[{index}]",
-                                          f'name is neither a standard finalizer name nor is it fully '
-                                          f'qualified'))
+                                          "name is neither a standard finalizer name nor is it fully "
+                                          "qualified"))
     return errors
 
 

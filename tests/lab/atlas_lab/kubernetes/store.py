@@ -21,6 +21,8 @@ ResourceKey = tuple[str, str]  # (group, plural)
 def clone(value: Any) -> Any:
     """Deep copy of a JSON value (much faster than copy.deepcopy for large objects)."""
     return json.loads(json.dumps(value))
+
+
 HISTORY_SIZE = 10000
 
 

@@ -172,6 +172,11 @@ def _job_status(obj: dict[str, Any]) -> str:
     return "Running"
 
 
+def _event_age(event: dict[str, Any]) -> str:
+    stamp = event.get("lastTimestamp") or event["metadata"].get("creationTimestamp")
+    return age({"metadata": {"creationTimestamp": stamp}})
+
+
 def _column(name: str, compute: Callable[[dict[str, Any]], Any], column_type: str = "string",
             priority: int = 0) -> PrinterColumn:
     return PrinterColumn(name=name, type=column_type, priority=priority, compute=compute)
@@ -189,7 +194,7 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[PrinterColumn]] = {
     ("", "Service"): [NAME, _column("Type", lambda o: _get(o, ".spec.type", "ClusterIP")),
                       _column("Cluster-IP", lambda o: _get(o, ".spec.clusterIP", "<none>")),
                       _column("External-IP", lambda o: "<none>"), _column("Port(s)", _ports), AGE,
-                      _column("Selector", lambda o: _selector(o), priority=1)],
+                      _column("Selector", _selector, priority=1)],
     ("", "Pod"): [NAME, _column("Ready", _pod_ready), _column("Status", lambda o: _get(o, ".status.phase", "Pending")),
                   _column("Restarts", _pod_restarts, "string"), AGE,
                   _column("IP", lambda o: _get(o, ".status.podIP", "<none>"), priority=1),
@@ -202,7 +207,7 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[PrinterColumn]] = {
                              _column("Images", lambda o: ",".join(
                                  c.get("image", "") for c in _get(o, ".spec.template.spec.containers", []) or []),
                                  priority=1),
-                             _column("Selector", lambda o: _selector(o), priority=1)],
+                             _column("Selector", _selector, priority=1)],
     ("apps", "StatefulSet"): [NAME, _column("Ready", _deployment_ready), AGE],
     ("apps", "ReplicaSet"): [NAME, _column("Desired", lambda o: _get(o, ".spec.replicas", 0), "integer"),
                              _column("Current", lambda o: _get(o, ".status.replicas", 0), "integer"),
@@ -222,12 +227,11 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[PrinterColumn]] = {
     ("networking.k8s.io", "NetworkPolicy"): [NAME, _column("Pod-Selector", lambda o: _selector(o, ".spec.podSelector")
                                                            if _selector(o, ".spec.podSelector") != "<none>"
                                                            else "<none>"), AGE],
-    ("rbac.authorization.k8s.io", "RoleBinding"): [NAME, _column("Role", lambda o: f"{_get(o, '.roleRef.kind')}/"
-                                                                               f"{_get(o, '.roleRef.name')}"), AGE],
+    ("rbac.authorization.k8s.io", "RoleBinding"): [
+        NAME, _column("Role", lambda o: f"{_get(o, '.roleRef.kind')}/{_get(o, '.roleRef.name')}"), AGE],
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): [
         NAME, _column("Role", lambda o: f"{_get(o, '.roleRef.kind')}/{_get(o, '.roleRef.name')}"), AGE],
-    ("", "Event"): [_column("Last Seen", lambda o: age({"metadata": {"creationTimestamp": o.get("lastTimestamp") or
-                                                                      o["metadata"].get("creationTimestamp")}})),
+    ("", "Event"): [_column("Last Seen", _event_age),
                     _column("Type", lambda o: o.get("type", "")), _column("Reason", lambda o: o.get("reason", "")),
                     _column("Object", lambda o: f"{str(_get(o, '.involvedObject.kind', '')).lower()}/"
                                                 f"{_get(o, '.involvedObject.name', '')}"),

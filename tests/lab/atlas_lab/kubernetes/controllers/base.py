@@ -118,7 +118,7 @@ class ControllerContext:
     def list(self, api_version: str, kind: str, namespace: str | None = None,
              label_selector: str | None = None, field_selector: str | None = None) -> list[dict[str, Any]]:
         rt = self._type(api_version, kind)
-        items, _ = self.service.list(rt, namespace, label_selector, field_selector)
+        items, _resource_version = self.service.list(rt, namespace, label_selector, field_selector)
         return [self.service.output(rt, o, self._version(api_version)) for o in items]
 
     # Writes ----------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ class ControllerManager:
                     self._condition.wait(timeout)
                 if self._stopped:
                     return
-                _, _, controller, callback = heapq.heappop(self._queue)
+                _due, _order, controller, callback = heapq.heappop(self._queue)
                 self._busy = True
             try:
                 if controller in self.controllers:

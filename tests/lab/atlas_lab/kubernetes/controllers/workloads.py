@@ -335,8 +335,8 @@ class StatefulSetController(Controller):
                   "readyReplicas": ready, "currentReplicas": updated, "updatedReplicas": updated,
                   "availableReplicas": ready, "currentRevision": revision, "updateRevision": revision,
                   "collisionCount": 0}
-        status = {k: v for k, v in status.items() if v or k in ("observedGeneration", "replicas", "collisionCount",
-                                                               "availableReplicas")}
+        kept = ("observedGeneration", "replicas", "collisionCount", "availableReplicas")
+        status = {k: v for k, v in status.items() if v or k in kept}
         if (sts.get("status") or {}) != status:
             sts["status"] = status
             ctx.update_status(sts)
