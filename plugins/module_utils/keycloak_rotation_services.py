@@ -341,6 +341,9 @@ def run_rotation(module: Any) -> Dict[str, Any]:
     module.no_log_values.update(vault.no_log_values)
     store = VaultSecretStore(VaultKV2(vault, params["kv_mount_point"]), params["kv_path"])
     keycloak = KeycloakAdminPort(params, register)
+    if keycloak.ignored_own_credentials:
+        module.warn("keycloak_username is the user being rotated, so its configured password is ignored (the "
+                    "rotation uses the passwords stored in Vault).")
     cluster = None
     if settings.secret_copies or settings.adopt_from or settings.event_namespace:
         cluster = KubernetesCluster(lambda: connect(params), register)

@@ -240,3 +240,22 @@ def test_service_account_client_does_the_admin_calls(case: RotationCase) -> None
     assert case.counts()["keycloak"].get("token.client_credentials", 0) == 1
     case.assert_consistent()
     assert created["secret"] not in run.output
+
+
+def test_logout_sessions_ends_the_admins_sessions(case: RotationCase) -> None:
+    case.create(rotated_days_ago=120)
+    status, _token = case.keycloak.token(case.username, case.initial_password)  # someone in the console
+    assert status == 200 and case.keycloak.user_info(case.username)["sessions"] >= 1
+    run = case.run(keycloak_admin_rotation_logout_sessions=True)
+    assert run.rc == 0 and run.module["rotated"], run
+    assert case.counts()["keycloak"].get("users.logout") == 1
+    assert case.keycloak.user_info(case.username)["sessions"] == 0
+    case.assert_consistent()
+
+
+def test_rotated_user_configured_as_keycloak_user_is_not_used_as_identity(case: RotationCase) -> None:
+    case.create(rotated_days_ago=120)
+    run = case.run(env={"KEYCLOAK_USER": case.username, "KEYCLOAK_PASSWORD": "stale-" + new_password()})
+    assert run.rc == 0 and run.module["rotated"], run
+    assert "so its configured password is ignored" in run.output
+    case.assert_consistent()
