@@ -280,22 +280,13 @@ class KeycloakAdminPort(KeycloakPort):
 
 
 def _base_client(params: Dict[str, Any]) -> Any:
-    """A client for the server named by the keycloak_* options, without an identity of its own."""
+    """A client for the server named by the keycloak_* options, without an identity of its own: its
+    login() logs the rotated user in with each candidate password."""
     from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (  # pylint: disable=import-outside-toplevel
-        KeycloakConfigError,
         keycloak_client_from_params,
     )
-    try:
-        return keycloak_client_from_params(params, credentials_required=False)
-    except TypeError:
-        pass  # the layer does not take the flag yet (see /work/team/requests-keycloak.md)
-    try:
-        # Any identity passes the credential check; the base client never logs in itself.
-        probe = keycloak_client_from_params(dict(params, keycloak_username=None, keycloak_client_secret="unused"))
-    except KeycloakConfigError:
-        raise
-    probe.client_secret = params.get("keycloak_client_secret") or None
-    return probe
+    return keycloak_client_from_params(dict(params, keycloak_username=None, keycloak_password=None),
+                                       credentials_required=False)
 
 
 # ----------------------------------------------------------------------------------------------
