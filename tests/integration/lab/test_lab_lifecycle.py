@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from atlas_lab.ports import bound_ports
+from atlas_lab.ports import bound_addresses
 from atlas_lab.processes import INSTANCE_ENV, is_running
 from atlas_lab.pytest_plugin import run_cli
 from atlas_lab.state import read_state, recorded_ports
@@ -42,14 +42,21 @@ def processes_with_marker(instance: str) -> list[int]:
     return pids
 
 
-def listening_ports_by_ss() -> set[int]:
-    """Local TCP listening and UDP bound ports according to `ss` (iproute2)."""
+def bound_by_ss() -> set[tuple[str, int]]:
+    """Local (address, port) of TCP listening and UDP bound sockets according to `ss` (iproute2)."""
     output = subprocess.run(["ss", "-Htuln"], capture_output=True, text=True, check=True).stdout
-    return {int(line.split()[4].rsplit(":", 1)[1]) for line in output.splitlines() if line.strip()}
+    found = set()
+    for line in output.splitlines():
+        if line.strip():
+            address, port = line.split()[4].rsplit(":", 1)
+            found.add((address.strip("[]").split("%")[0], int(port)))
+    return found
 
 
-def lab_ports(state: dict[str, Any]) -> dict[str, int]:
-    return recorded_ports(state)
+def lab_processes(state: dict[str, Any]) -> set[int]:
+    """What the state file says runs: the supervisor and every service process."""
+    services = state["services"].values()
+    return {state["supervisor"]["pid"]} | {service["pid"] for service in services if service["kind"] == "process"}
 
 
 def up(lab_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,11 +67,11 @@ def assert_nothing_left(state: dict[str, Any]) -> None:
     recorded = [state["supervisor"]] + list(state["services"].values())
     assert [entry["pid"] for entry in recorded if is_running(entry["pid"], entry["start_time"])] == []
     assert processes_with_marker(state["instance"]) == []
-    ports = set(lab_ports(state).values())
-    assert ports, "the state recorded no ports"
-    assert not ports & bound_ports(), f"still bound (/proc/net): {sorted(ports & bound_ports())}"
+    addresses = set(recorded_ports(state).values())
+    assert addresses, "the state recorded no ports"
+    assert not addresses & bound_addresses(), f"still bound (/proc/net): {sorted(addresses & bound_addresses())}"
     if shutil.which("ss"):
-        assert not ports & listening_ports_by_ss(), f"still bound (ss): {sorted(ports & listening_ports_by_ss())}"
+        assert not addresses & bound_by_ss(), f"still bound (ss): {sorted(addresses & bound_by_ss())}"
 
 
 def test_lab_up_status_idempotent_down_leaves_nothing(tmp_path: Path) -> None:
@@ -74,11 +81,14 @@ def test_lab_up_status_idempotent_down_leaves_nothing(tmp_path: Path) -> None:
     assert re.search(r"^lab: up in \d+\.\d s", started.stdout, re.M), started.stdout
     state = read_state(lab_dir)
     assert state is not None and state["status"] == "running"
-    assert set(SERVICES) | {"alertmanager-0", "alertmanager-1"} == set(state["services"])
-    marked = processes_with_marker(state["instance"])
-    # supervisor + OpenBao + moto + 2 peers, found without the lab's own bookkeeping
-    assert len(marked) == 5, marked
-    assert set(lab_ports(state).values()) <= bound_ports()
+    lab_peers = {"alertmanager-0", "alertmanager-1"}
+    assert set(SERVICES) | lab_peers <= set(state["services"])
+    # The rest are pods of the seeded kube-prometheus-stack Alertmanager (simulated prometheus-operator).
+    assert all(".monitoring" in name for name in set(state["services"]) - set(SERVICES) - lab_peers)
+    # The bookkeeping matches what /proc says carries the lab's marker: supervisor, OpenBao, moto, peers.
+    running = lab_processes(state)
+    assert set(processes_with_marker(state["instance"])) == running and len(running) >= 5
+    assert set(recorded_ports(state).values()) <= bound_addresses() & bound_by_ss()
 
     status = run_cli("status", "--dir", str(lab_dir))
     assert status.returncode == 0, status.stdout + status.stderr
@@ -93,7 +103,8 @@ def test_lab_up_status_idempotent_down_leaves_nothing(tmp_path: Path) -> None:
 
     stopped = run_cli("down", "--dir", str(lab_dir))
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-    assert re.match(r"lab: stopped in \d+\.\d s \(5 processes; none left, \d+ ports closed\)", stopped.stdout)
+    assert re.match(rf"lab: stopped in \d+\.\d s \({len(running)} processes; none left, \d+ ports closed\)",
+                    stopped.stdout)
     assert_nothing_left(state)
     assert not (lab_dir / "state.json").exists()
 
@@ -115,8 +126,8 @@ def test_lab_down_after_supervisor_was_killed(tmp_path: Path) -> None:
     deadline = time.monotonic() + 10
     while is_running(supervisor, state["supervisor"]["start_time"]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    orphans = processes_with_marker(state["instance"])
-    assert len(orphans) == 3, orphans  # OpenBao, moto, one peer: still running
+    orphans = set(processes_with_marker(state["instance"]))
+    assert orphans == lab_processes(state) - {supervisor}  # OpenBao, moto, the peers: still running
 
     status = run_cli("status", "--dir", str(lab_dir))
     assert status.returncode == 3
@@ -124,7 +135,7 @@ def test_lab_down_after_supervisor_was_killed(tmp_path: Path) -> None:
 
     stopped = run_cli("down", "--dir", str(lab_dir))
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-    assert "3 processes; none left" in stopped.stdout
+    assert f"{len(orphans)} processes; none left" in stopped.stdout
     assert_nothing_left(state)
 
 
@@ -138,11 +149,12 @@ def test_lab_up_cleans_a_lab_that_was_not_stopped(tmp_path: Path) -> None:
     restarted = up(lab_dir, "--alertmanager-peers", "1")
     try:
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
-        assert "was not stopped cleanly; stopped its 3 leftover process(es)" in restarted.stdout
+        leftovers = len(lab_processes(old)) - 1
+        assert f"was not stopped cleanly; stopped its {leftovers} leftover process(es)" in restarted.stdout
         assert processes_with_marker(old["instance"]) == []
         new = read_state(lab_dir)
         assert new["instance"] != old["instance"]
-        assert len(processes_with_marker(new["instance"])) == 4
+        assert set(processes_with_marker(new["instance"])) == lab_processes(new)
     finally:
         assert run_cli("down", "--dir", str(lab_dir)).returncode == 0
 

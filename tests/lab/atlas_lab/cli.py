@@ -24,7 +24,7 @@ from typing import Any, Iterator
 from .config import DEFAULT_PEERS, LabConfig
 from .errors import LabError
 from .http_probe import http_ok
-from .ports import PORT_BASE_ENV, bound_ports, ensure_free
+from .ports import PORT_BASE_ENV, bound_addresses, ensure_free
 from .prerequisites import check as check_prerequisites
 from .processes import INSTANCE_ENV, is_running, marked_processes, signal_recorded, stop_recorded, wait_gone
 from .state import read_state, recorded_ports, recorded_processes, state_path, supervisor_running
@@ -178,8 +178,9 @@ def _wait_until_running(lab_dir: Path, supervisor: subprocess.Popen[bytes] | Non
 def _print_up(state: dict[str, Any], elapsed: float) -> None:
     print(f"lab: up in {elapsed:.1f} s ({state['dir']}, OpenBao {state.get('openbao_mode')} mode, "
           f"{state.get('alertmanager_peers')} Alertmanager peers)")
+    name_width = max([16] + [len(name) for name in state["services"]])
     for name, service in state["services"].items():
-        print(f"  {name:<16} {service['url']:<26} {service.get('description', '')}")
+        print(f"  {name:<{name_width}} {service['url']:<26} {service.get('description', '')}")
     files = state.get("files") or {}
     print(f"  env file:  source {files.get('env')}")
     print(f"  inventory: {files.get('inventory')}")
@@ -210,7 +211,8 @@ def down(lab_dir: Path) -> int:
         if remaining:
             details.append("processes still running: " + ", ".join(f"{name} pid {pid}" for name, pid in remaining))
         if still_bound:
-            details.append("ports still open: " + ", ".join(f"{port} ({name})" for name, port in still_bound.items()))
+            listed = [f"{address}:{port} ({name})" for name, (address, port) in still_bound.items()]
+            details.append("ports still open: " + ", ".join(listed))
         raise LabError(f"lab: could not stop everything in {lab_dir}: {'; '.join(details)}. "
                        "Check with `ss -ltnup` and `ps`, stop them by pid, then run `make lab-down` again.")
     state_path(lab_dir).unlink(missing_ok=True)
@@ -243,11 +245,11 @@ def _stop_everything(state: dict[str, Any]) -> int:
     return count
 
 
-def _wait_ports_closed(ports: dict[str, int], timeout: float) -> dict[str, int]:
+def _wait_ports_closed(ports: dict[str, tuple[str, int]], timeout: float) -> dict[str, tuple[str, int]]:
     deadline = time.monotonic() + timeout
     while True:
-        bound = bound_ports()
-        still = {name: port for name, port in ports.items() if port in bound}
+        bound = bound_addresses()
+        still = {name: address for name, address in ports.items() if address in bound}
         if not still or time.monotonic() > deadline:
             return still
         time.sleep(0.05)
@@ -275,10 +277,11 @@ def status(lab_dir: Path, as_json: bool = False) -> int:
     supervisor = state["supervisor"]
     print(f"lab: {state['status']} in {state['dir']} (supervisor pid {supervisor['pid']}, since "
           f"{state.get('started_at')}, services ready in {state.get('startup_seconds')} s)")
-    print(f"  {'service':<16} {'url':<26} {'pid':>7}  health")
+    name_width = max([16] + [len(name) for name in report])
+    print(f"  {'service':<{name_width}} {'url':<26} {'pid':>7}  health")
     for name, entry in report.items():
         health = "healthy" if entry["healthy"] else ("unhealthy" if entry["running"] else "not running")
-        print(f"  {name:<16} {entry['url']:<26} {entry['pid']:>7}  {health}")
+        print(f"  {name:<{name_width}} {entry['url']:<26} {entry['pid']:>7}  {health}")
     print(f"  env file: source {(state.get('files') or {}).get('env')}")
     return 0 if healthy and state["status"] == "running" else 1
 

@@ -181,24 +181,32 @@ def port_in_use_error(plan: PortPlan, taken: list[str], host: str = HOST) -> Lab
     return LabError(f"lab: port{plural} already in use on {host}: {listed}. {fix}", exit_code=2)
 
 
-def _proc_net_ports(path: Path, wanted_state: str) -> set[int]:
-    ports: set[int] = set()
-    try:
-        lines = path.read_text(encoding="ascii").splitlines()[1:]
-    except OSError:
-        return ports
-    for line in lines:
-        fields = line.split()
-        if len(fields) > 3 and fields[3] == wanted_state:
-            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
+def _proc_net_address(field: str) -> tuple[str, int]:
+    """``0100007F:1F90`` (/proc/net/tcp) -> ("127.0.0.1", 8080); IPv6 words are little-endian too."""
+    address, port = field.rsplit(":", 1)
+    raw = bytes.fromhex(address)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1]), int(port, 16)
+    words = b"".join(raw[index:index + 4][::-1] for index in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET6, words), int(port, 16)
+
+
+def bound_addresses() -> set[tuple[str, int]]:
+    """Every local (address, port) with a listening TCP socket or a bound UDP socket (from /proc/net)."""
+    found: set[tuple[str, int]] = set()
+    # TCP sockets in LISTEN (0A); UDP sockets have no listen state and sit in TCP_CLOSE (07).
+    for name, wanted_state in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
+        try:
+            lines = (Path("/proc/net") / name).read_text(encoding="ascii").splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == wanted_state:
+                found.add(_proc_net_address(fields[1]))
+    return found
 
 
 def bound_ports() -> set[int]:
-    """Every local port with a listening TCP socket or a bound UDP socket (from /proc/net)."""
-    ports: set[int] = set()
-    for name in ("tcp", "tcp6"):
-        ports |= _proc_net_ports(Path("/proc/net") / name, "0A")  # TCP_LISTEN
-    for name in ("udp", "udp6"):
-        ports |= _proc_net_ports(Path("/proc/net") / name, "07")  # UDP sockets sit in TCP_CLOSE
-    return ports
+    """Every local port with a listening TCP socket or a bound UDP socket, on any address."""
+    return {port for _address, port in bound_addresses()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config import write_private
 from .processes import is_running
@@ -51,9 +52,12 @@ def recorded_processes(state: dict[str, Any]) -> list[tuple[str, int, int | None
     return found
 
 
-def recorded_ports(state: dict[str, Any]) -> dict[str, int]:
-    ports = dict(((state.get("ports") or {}).get("ports")) or {})
+def recorded_ports(state: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    """Every (address, port) the lab uses, by name: the planned ones and each service's own."""
+    host = state.get("host") or "127.0.0.1"
+    ports = {name: (host, int(port)) for name, port in (((state.get("ports") or {}).get("ports")) or {}).items()}
     for name, service in (state.get("services") or {}).items():
+        address = urlsplit(service["url"]).hostname or host
         for key, port in (service.get("ports") or {}).items():
-            ports.setdefault(f"{name}-{key}", int(port))
+            ports.setdefault(f"{name}-{key}", (address, int(port)))
     return ports

@@ -125,7 +125,7 @@ class Supervisor:
         # from the lab's own peers above), the simulated prometheus-operator, the role's inventory vars.
         self.pod_alertmanagers = AlertmanagerCluster(
             self.dir / "alertmanager-pods", PortAllocator("auto"), host=self.host,
-            binary=alertmanager_binary(self.env), env=self.env)
+            binary=alertmanager_binary(self.env), env=self.env, on_change=self._on_peers_changed)
         self.prometheus_operator: Any = None
         self.alertmanager_ha_vars: dict[str, Any] = {}
 
@@ -184,6 +184,9 @@ class Supervisor:
         self._timed("openbao", self.openbao.wait_ready)
         self._timed("aws", self.moto.wait_ready)
         self._timed("alertmanager", lambda: self.alertmanager.wait_ready(len(peer_names)))
+        if self.prometheus_operator is not None:
+            # The seeded release's Alertmanager pods run (real peers) before `up` returns.
+            self._timed("prometheus-operator", lambda: self.prometheus_operator.wait_idle(30.0))
         self._timed("files", self._write_files)
 
     def _timed(self, name: str, step: Callable[[], Any]) -> None:
@@ -360,7 +363,10 @@ class Supervisor:
             services["openbao"]["mode"] = self.config.openbao_mode
         if "aws" in services:
             services["aws"]["admin_url"] = f"{self.moto.url}/moto-api"
-        for peer in self.alertmanager.peers():
+        peers = [(peer, f"Alertmanager peer {peer.name}") for peer in self.alertmanager.peers()]
+        peers += [(peer, f"Alertmanager of pod {peer.name} (simulated prometheus-operator)")
+                  for peer in self.pod_alertmanagers.peers()]
+        for peer, description in peers:
             web_port = int(peer.web_url.rsplit(":", 1)[1])
             ports = {"http": web_port}
             if peer.cluster_addr:
@@ -368,7 +374,7 @@ class Supervisor:
             services[peer.name] = {"kind": "process", "pid": peer.pid, "start_time": peer.start_time,
                                    "url": peer.web_url, "health_url": f"{peer.web_url}/-/healthy",
                                    "cluster_addr": peer.cluster_addr, "ports": ports,
-                                   "description": f"Alertmanager peer {peer.name}"}
+                                   "description": description}
         rank = {name: index for index, name in enumerate(ordered)}
         return dict(sorted(services.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
 
@@ -380,6 +386,7 @@ class Supervisor:
                 "error": self.error,
                 "instance": self.config.instance,
                 "dir": str(self.dir),
+                "host": self.host,
                 "supervisor": {"pid": pid, "start_time": process_start_time(pid), "pgid": os.getpgid(0)},
                 "started_at": self.started_at,
                 "startup_seconds": self.startup_seconds,
