@@ -6,6 +6,7 @@ Status bodies, Warning headers, managedFields, watch lines, Table documents.
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import ssl
@@ -433,3 +434,36 @@ def test_fault_injection_uses_request_kinds(k8s):
     status, _body, _headers = http.call("POST", CM, {"metadata": {"name": "x"}})
     assert status == 201
     assert k8s.counts()["create configmaps"] == 2
+
+
+def test_token_request_and_token_review(k8s):
+    http = Http(k8s)
+    http.call("POST", "/api/v1/namespaces/default/serviceaccounts", {"metadata": {"name": "rotator"}})
+    issued = k8s.kubectl("create", "token", "rotator", "-n", "default", "--audience=vault", "--duration=1h")
+    token = issued.stdout.strip()
+    assert token.count(".") == 2
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["aud"] == ["vault"] and claims["exp"] - claims["iat"] == 3600
+    assert claims["sub"] == "system:serviceaccount:default:rotator"
+    status, review, _headers = http.call("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                                         {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                                          "spec": {"token": token, "audiences": ["vault"]}})
+    assert status == 201 and review["status"]["authenticated"] is True
+    user = review["status"]["user"]
+    assert user["username"] == "system:serviceaccount:default:rotator"
+    assert user["groups"] == ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"]
+    _code, account, _headers = http.call("GET", "/api/v1/namespaces/default/serviceaccounts/rotator")
+    assert user["uid"] == account["metadata"]["uid"]
+    as_account = Http(k8s, token=token)
+    assert as_account.call("GET", CM)[0] == 200
+    _code, wrong_audience, _headers = http.call("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                                                {"spec": {"token": token, "audiences": ["other"]}})
+    assert wrong_audience["status"]["authenticated"] is False
+    http.call("DELETE", "/api/v1/namespaces/default/serviceaccounts/rotator")
+    _code, deleted, _headers = http.call("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                                         {"spec": {"token": token}})
+    assert deleted["status"] == {"authenticated": False, "user": {},
+                                 "error": "[invalid bearer token, service account has been deleted]"}
+    assert as_account.call("GET", CM)[0] == 401
+    assert k8s.counts()["create serviceaccounts/token"] == 1 and k8s.counts()["create tokenreviews"] == 3

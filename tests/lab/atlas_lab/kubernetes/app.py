@@ -22,6 +22,7 @@ from .proxy import ProxyTargets
 from .resources import ResourceRegistry, builtin_resource_types
 from .rest import ResourceHandler, error_response, parse_resource_path
 from .store import ObjectStore
+from .tokens import TokenIssuer, user_info
 
 LOG = logging.getLogger(__name__)
 Request = http_base.Request
@@ -68,7 +69,9 @@ class KubernetesApp(http_base.EmulatorApp):
         self.proxy_targets = ProxyTargets()
         self.auth = TokenAuthenticator()
         self.controllers = ControllerManager(self.objects, self.proxy_targets)
-        self.handler = ResourceHandler(self.objects, self.proxy_targets, self.closing, self.version_info)
+        self.token_issuer = TokenIssuer()
+        self.handler = ResourceHandler(self.objects, self.proxy_targets, self.closing, self.version_info,
+                                       self.token_issuer)
         self.server_address = "127.0.0.1:6443"
         if controllers:
             for controller in (NamespaceController(), ServiceAccountController(ca_data),
@@ -166,7 +169,7 @@ class KubernetesApp(http_base.EmulatorApp):
         path = request.path.rstrip("/") or "/"
         if path in HEALTH_PATHS:
             return Response.text("ok")
-        user = self.auth.authenticate(request.headers.get("Authorization"))
+        user = self._authenticate(request.headers.get("Authorization"))
         if path == "/version":
             return Response.json(self.version_info)
         if path.startswith("/openapi"):
@@ -180,6 +183,23 @@ class KubernetesApp(http_base.EmulatorApp):
             raise forbidden(user, resource.verb, resource.group, resource.plural, resource.subresource,
                             resource.name or "", resource.namespace)
         return self.handler.handle(request, resource)
+
+    def _authenticate(self, authorization: str | None) -> User:
+        try:
+            return self.auth.authenticate(authorization)
+        except E.ApiError:
+            # A service account token issued by the TokenRequest API, while its account exists.
+            claims = self.token_issuer.verify((authorization or "")[7:].strip()) \
+                if (authorization or "").lower().startswith("bearer ") else None
+            if claims is None:
+                raise
+            info = user_info(claims)
+            account = (claims.get("kubernetes.io") or {}).get("serviceaccount") or {}
+            namespace = (claims.get("kubernetes.io") or {}).get("namespace", "")
+            current = self.store.get(("", "serviceaccounts"), namespace, account.get("name", ""))
+            if current is None or current["metadata"].get("uid") != account.get("uid"):
+                raise
+            return User(info["username"], info["groups"])
 
     def _discovery(self, request: Request, path: str) -> Response:
         accept = request.headers.get("Accept") or ""

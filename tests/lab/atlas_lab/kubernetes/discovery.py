@@ -37,6 +37,8 @@ def _subresource_kind(rt: ResourceType, subresource: str, version: str) -> dict[
         return {"group": "", "version": "v1", "kind": "Pod"}
     if subresource == "finalize":
         return {"group": "", "version": "v1", "kind": "Namespace"}
+    if subresource == "token":
+        return {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}
     return {"group": rt.group, "version": version, "kind": rt.kind}
 
 
@@ -47,6 +49,8 @@ def _subresource_verbs(subresource: str) -> list[str]:
         return ["get"]
     if subresource == "finalize":
         return ["update"]
+    if subresource == "token":
+        return ["create"]
     return list(SUBRESOURCE_VERBS)
 
 

@@ -495,7 +495,8 @@ class ObjectService:
             raise E.bad_request("the namespace of the provided object does not match the namespace sent on the "
                                 "request")
         schema = self.schema(rt, version)
-        gvknn = f"{namespace if rt.namespaced else ''}/{name}; {expected}, Kind={rt.kind}"
+        # GroupVersionKind.String(): "apps/v1, Kind=Deployment", "/v1, Kind=Service" for the core group.
+        gvknn = f"{namespace if rt.namespaced else ''}/{name}; {rt.group}/{version}, Kind={rt.kind}"
         type_report = decode(clone(config), schema)
         if type_report.type_error and not rt.is_custom:
             raise E.internal(f"failed to create typed patch object ({gvknn}): {type_report.type_error}")

@@ -182,12 +182,15 @@ def _paths(rt: ResourceType, version: str, ref: str, list_ref: str, ref_prefix: 
     if "deletecollection" in verbs:
         collection["delete"] = _operation(rt, version, "deletecollection", "deleteCollection", ref, list_ref,
                                           ref_prefix)
-    item: dict[str, Any] = {"parameters": path_params + scope_params,
-                            "get": _operation(rt, version, "get", "read", ref, list_ref, ref_prefix),
-                            "put": _operation(rt, version, "put", "replace", ref, list_ref, ref_prefix),
-                            "patch": _operation(rt, version, "patch", "patch", ref, list_ref, ref_prefix),
-                            "delete": _operation(rt, version, "delete", "delete", ref, list_ref, ref_prefix)}
-    paths = {prefix: collection, f"{prefix}/{{name}}": item}
+    item: dict[str, Any] = {"parameters": path_params + scope_params}
+    for verb, method, action, operation_verb in (("get", "get", "get", "read"), ("update", "put", "put", "replace"),
+                                                 ("patch", "patch", "patch", "patch"),
+                                                 ("delete", "delete", "delete", "delete")):
+        if verb in verbs:
+            item[method] = _operation(rt, version, action, operation_verb, ref, list_ref, ref_prefix)
+    paths = {prefix: collection}
+    if len(item) > 1:
+        paths[f"{prefix}/{{name}}"] = item
     if rt.namespaced and "list" in verbs:
         paths[f"{base}/{rt.plural}"] = {"get": dict(_operation(rt, version, "list", "list", ref, list_ref,
                                                                ref_prefix),

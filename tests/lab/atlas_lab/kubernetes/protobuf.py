@@ -88,6 +88,9 @@ MESSAGES: dict[str, dict[int, Field]] = {
                     5: ("jobTemplate", "JobTemplateSpec", ""), 6: ("successfulJobsHistoryLimit", "int", "pointer"),
                     7: ("failedJobsHistoryLimit", "int", "pointer")},
     "JobTemplateSpec": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "JobSpec", "")},
+    "TokenRequest": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "TokenRequestSpec", ""),
+                     3: ("status", "ignore", "")},
+    "TokenRequestSpec": {1: ("audiences", "string", "repeated"), 4: ("expirationSeconds", "int", "pointer")},
     "PodDisruptionBudget": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "PodDisruptionBudgetSpec", ""),
                             3: ("status", "ignore", "")},
     "PodDisruptionBudgetSpec": {1: ("minAvailable", "IntOrString", ""), 2: ("selector", "LabelSelector", ""),
@@ -98,7 +101,8 @@ MESSAGES: dict[str, dict[int, Field]] = {
 TOP_LEVEL = {("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "ServiceAccount"), ("", "Service"),
              ("apps", "Deployment"), ("batch", "Job"), ("batch", "CronJob"), ("policy", "PodDisruptionBudget"),
              ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole"),
-             ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding")}
+             ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+             ("authentication.k8s.io", "TokenRequest")}
 
 
 def unsupported(detail: str) -> ApiError:

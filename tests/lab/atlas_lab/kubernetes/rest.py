@@ -19,7 +19,7 @@ import yaml
 
 from .. import http_base
 from . import errors as E
-from . import protobuf, tables
+from . import protobuf, tables, tokens
 from .objects import DeleteOptions, ObjectService, Result, WriteOptions, load_yaml
 from .patch import json_merge_patch, json_patch, strategic_merge_patch
 from .proxy import forward, pod_is_ready, resolve_container_port, service_unavailable
@@ -182,8 +182,9 @@ class ResourceHandler:
     """Serves one resource request (verbs, subresources, watches, tables)."""
 
     def __init__(self, service: ObjectService, proxy_targets: "ProxyTargets", closing: threading.Event,
-                 version_info: dict[str, str]):
+                 version_info: dict[str, str], issuer: tokens.TokenIssuer):
         self.service = service
+        self.issuer = issuer
         self.proxy_targets = proxy_targets
         self.closing = closing
         self.version_info = version_info
@@ -201,6 +202,11 @@ class ResourceHandler:
         if fmt == "none":
             raise E.not_acceptable(["application/json", "application/yaml"])
         verb = resource.verb
+        if rt.key == ("authentication.k8s.io", "tokenreviews"):
+            if verb != "create" or resource.name:
+                raise E.method_not_allowed(request.method, request.path)
+            review = tokens.token_review(self.issuer, self._body(request, rt), self._service_account_uid)
+            return encode(review, fmt, 201)
         if verb == "get":
             obj = self.service.get(rt, resource.namespace or "", resource.name or "")
             return self._render_one(rt, resource.version, obj, fmt, request)
@@ -239,6 +245,10 @@ class ResourceHandler:
             return encode(self._list_body(rt, resource.version, deleted, str(self.service.store.resource_version)),
                           fmt)
         raise E.method_not_allowed(request.method, request.path)
+
+    def _service_account_uid(self, namespace: str, name: str) -> str | None:
+        account = self.service.store.get(("", "serviceaccounts"), namespace, name)
+        return (account or {}).get("metadata", {}).get("uid")
 
     # Bodies and options ----------------------------------------------------------------------
     @staticmethod
@@ -384,6 +394,16 @@ class ResourceHandler:
             return self._proxy(request, rt, resource)
         if sub not in rt.subresources:
             raise E.path_not_found(request.path)
+        if sub == "token":
+            if request.method != "POST":
+                raise E.method_not_allowed(request.method, request.path)
+            account = self.service.get(rt, resource.namespace or "", resource.name or "")
+            if request.content_type == protobuf.PROTOBUF:
+                body = protobuf.decode_object(request.body, "authentication.k8s.io", "TokenRequest")
+            else:
+                body = self._body(request, rt) if request.body else {}
+            return Response.json(tokens.token_request(self.issuer, resource.namespace or "", account, body),
+                                 status=201)
         if sub == "log":
             pod = self.service.get(rt, resource.namespace or "", resource.name or "")
             return Response.text(str((pod.get("metadata") or {}).get("annotations", {}).get(
