@@ -359,3 +359,16 @@ def test_kubectl_create_generators_send_protobuf(k8s):
     assert k8s.kubectl("wait", "--for=condition=Available", "deployment/api", "-n", "gen",
                        "--timeout=20s").returncode == 0
     assert k8s.counts()["create secrets"] == 1
+
+
+def test_auth_can_i_reflects_the_token_policy(k8s):
+    assert k8s.kubectl("auth", "can-i", "create", "secrets", "-n", "default").stdout.strip() == "yes"
+    k8s.app.add_token("reader-token", "reader", verbs=["get", "list", "watch"], namespaces=["default"])
+    denied = k8s.kubectl("--token=reader-token", "auth", "can-i", "create", "secrets", "-n", "default", check=False)
+    assert denied.returncode == 1 and denied.stdout.strip() == "no"
+    assert k8s.kubectl("--token=reader-token", "auth", "can-i", "list", "secrets", "-n",
+                       "default").stdout.strip() == "yes"
+    forbidden = k8s.kubectl("--token=reader-token", "create", "-n", "default", "-f", "-", check=False,
+                            stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    assert ('Error from server (Forbidden): error when creating "STDIN": configmaps is forbidden: User "reader" '
+            'cannot create resource "configmaps" in API group "" in the namespace "default"') in forbidden.stderr

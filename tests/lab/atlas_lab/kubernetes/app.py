@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .. import http_base
-from . import discovery
+from . import discovery, protobuf
 from . import errors as E
 from .auth import TokenAuthenticator, User, forbidden
 from .controllers.base import Controller, ControllerManager
@@ -179,10 +179,36 @@ class KubernetesApp(http_base.EmulatorApp):
         resource = parse_resource_path(request.path, request.raw_path, request.method, request.query)
         if resource is None:
             raise E.path_not_found(request.path)
+        if (resource.group, resource.plural) == ("authorization.k8s.io", "selfsubjectaccessreviews"):
+            return self._access_review(request, user)
         if not user.allows(resource.verb, resource.group, resource.plural, resource.namespace):
             raise forbidden(user, resource.verb, resource.group, resource.plural, resource.subresource,
                             resource.name or "", resource.namespace)
         return self.handler.handle(request, resource)
+
+    @staticmethod
+    def _access_review(request: Request, user: User) -> Response:
+        """``kubectl auth can-i``: what this emulator's token policy allows the caller."""
+        if request.method != "POST":
+            raise E.method_not_allowed(request.method, request.path)
+        try:
+            if request.content_type == protobuf.PROTOBUF:
+                body = protobuf.decode_object(request.body, "authorization.k8s.io", "SelfSubjectAccessReview")
+            else:
+                body = json.loads(request.body or b"{}")
+        except ValueError as exc:
+            raise E.bad_request(f"error decoding SelfSubjectAccessReview: {exc}") from exc
+        spec = (body or {}).get("spec") or {}
+        attributes = spec.get("resourceAttributes") or {}
+        allowed = user.allows(attributes.get("verb", ""), attributes.get("group", ""),
+                              attributes.get("resource", ""), attributes.get("namespace") or None) \
+            if attributes else user.verbs is None
+        status = {"allowed": allowed}
+        if allowed:
+            status["reason"] = "the lab's token policy allows it"
+        return Response.json({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                              "metadata": {"creationTimestamp": None}, "spec": spec, "status": status},
+                             status=201)
 
     def _authenticate(self, authorization: str | None) -> User:
         try:

@@ -91,6 +91,14 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "TokenRequest": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "TokenRequestSpec", ""),
                      3: ("status", "ignore", "")},
     "TokenRequestSpec": {1: ("audiences", "string", "repeated"), 4: ("expirationSeconds", "int", "pointer")},
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SelfSubjectAccessReviewSpec", ""),
+                                3: ("status", "ignore", "")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", ""),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes", "")},
+    "ResourceAttributes": {1: ("namespace", "string", ""), 2: ("verb", "string", ""), 3: ("group", "string", ""),
+                           4: ("version", "string", ""), 5: ("resource", "string", ""),
+                           6: ("subresource", "string", ""), 7: ("name", "string", "")},
+    "NonResourceAttributes": {1: ("path", "string", ""), 2: ("verb", "string", "")},
     "PodDisruptionBudget": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "PodDisruptionBudgetSpec", ""),
                             3: ("status", "ignore", "")},
     "PodDisruptionBudgetSpec": {1: ("minAvailable", "IntOrString", ""), 2: ("selector", "LabelSelector", ""),
@@ -102,7 +110,7 @@ TOP_LEVEL = {("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "Service
              ("apps", "Deployment"), ("batch", "Job"), ("batch", "CronJob"), ("policy", "PodDisruptionBudget"),
              ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole"),
              ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-             ("authentication.k8s.io", "TokenRequest")}
+             ("authentication.k8s.io", "TokenRequest"), ("authorization.k8s.io", "SelfSubjectAccessReview")}
 
 
 def unsupported(detail: str) -> ApiError:

@@ -140,6 +140,8 @@ def builtin_resource_types() -> list[ResourceType]:
         _builtin("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
                  namespaced=False),
         _builtin("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", namespaced=False, verbs=["create"]),
+        _builtin("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
+                 namespaced=False, verbs=["create"]),
         _builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
                  namespaced=False, short_names=["crd", "crds"], categories=["api-extensions"],
                  subresources=["status"], generation=True),
