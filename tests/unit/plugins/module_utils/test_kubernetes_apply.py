@@ -300,3 +300,45 @@ def test_record_event(k8s: Any) -> None:
     assert response.status == 201
     events = api.list(api.resource("v1", "Event"), NS)[0]
     assert [(e["reason"], e["involvedObject"]["uid"]) for e in events] == [("Rotated", secret["metadata"]["uid"])]
+
+
+@pytest.fixture
+def slow_controllers(tmp_path: Any) -> Any:
+    """An emulator of its own whose simulated pods become ready 1.5 s after creation."""
+    from atlas_lab.admin_client import LabAdminClient  # pylint: disable=import-error,import-outside-toplevel
+    from atlas_lab.kubernetes import create_app, start  # pylint: disable=import-error,import-outside-toplevel
+
+    running = start(create_app(token="slow-controllers-token", load_crds=False, ready_delay=1.5), tmp_path)
+    try:
+        yield running, LabAdminClient(running.url, ca_file=str(running.ca_file))
+    finally:
+        running.stop()
+
+
+STATEFULSET = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "default"},
+               "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                        "template": {"metadata": {"labels": {"app": "db"}},
+                                     "spec": {"containers": [{"name": "db", "image": "postgres:17"}]}}}}
+
+
+def test_wait_watches_until_ready(slow_controllers: Any) -> None:
+    running, admin = slow_controllers
+    api = KubernetesObjects(connect({"k8s_kubeconfig": str(running.kubeconfig)}, environ={}))
+    report = apply_manifests(api, [STATEFULSET], ApplyOptions(wait=True, wait_timeout=30))
+    assert actions(report) == [("StatefulSet/db", "created")]
+    live = api.get(ObjectRef("apps/v1", "StatefulSet", "db", "default"))
+    assert live is not None and live["status"]["readyReplicas"] == 2
+    counts = admin.counts()
+    # Read, apply, then watch (no polling): the watch streamed the changes until ready.
+    assert counts["get statefulsets"] == 2 and counts["patch statefulsets"] == 1  # the read, and the check above
+    assert 1 <= counts["watch statefulsets"] <= 2
+
+
+def test_wait_timeout_says_what_it_last_saw(slow_controllers: Any) -> None:
+    running, _admin = slow_controllers
+    api = KubernetesObjects(connect({"k8s_kubeconfig": str(running.kubeconfig)}, environ={}))
+    with pytest.raises(KubernetesWaitTimeout) as error:
+        apply_manifests(api, [STATEFULSET], ApplyOptions(wait=True, wait_timeout=1))
+    assert str(error.value).startswith("Timed out after 1 s waiting for 1 object(s): StatefulSet default/db to have "
+                                       "every replica ready (last seen: 0/2 ready replicas")
+    assert error.value.details["results"][0]["action"] == "created"

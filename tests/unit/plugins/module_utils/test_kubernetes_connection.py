@@ -151,6 +151,22 @@ def test_every_kubeconfig_secret_is_collected(tmp_path: Path, no_home_config: di
     assert {TOKEN, "S0VZREFUQQ==", "pa55word", "id.tok.en", "refresh-xyz"} <= set(secrets)
 
 
+def test_exec_plugin_token_is_masked(tmp_path: Path, no_home_config: dict[str, str]) -> None:
+    """A token that only an exec credential plugin (aws eks get-token, kubelogin) knows."""
+    plugin = tmp_path / "get-token"
+    plugin.write_text("#!/bin/sh\necho '{\"apiVersion\": \"client.authentication.k8s.io/v1beta1\", "
+                      "\"kind\": \"ExecCredential\", \"status\": {\"token\": \"exec-plugin-token-93e1\"}}'\n")
+    plugin.chmod(0o755)
+    path = write_kubeconfig(tmp_path / "kubeconfig", extra_user=None)
+    config = yaml.safe_load(path.read_text())
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                                           "command": str(plugin), "interactiveMode": "Never"}}
+    path.write_text(yaml.safe_dump(config))
+    connection = connect(options(k8s_kubeconfig=str(path)), environ={})
+    assert kubernetes_connection._authorization(connection.configuration) == "Bearer exec-plugin-token-93e1"
+    assert "exec-plugin-token-93e1" in connection.secret_values
+
+
 def test_default_kubeconfig_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      no_home_config: dict[str, str]) -> None:
     (tmp_path / "home" / ".kube").mkdir(parents=True)
