@@ -467,3 +467,22 @@ def test_token_request_and_token_review(k8s):
                                  "error": "[invalid bearer token, service account has been deleted]"}
     assert as_account.call("GET", CM)[0] == 401
     assert k8s.counts()["create serviceaccounts/token"] == 1 and k8s.counts()["create tokenreviews"] == 3
+
+
+def test_reset_returns_to_the_marked_initial_state(k8s):
+    http = Http(k8s)
+    http.call("POST", "/api/v1/namespaces", {"metadata": {"name": "seeded"}})
+    k8s.app.proxy_targets.set_pod("seeded", "am-0", 9093, "127.0.0.1:1")
+    k8s.app.mark_initial_state()
+    try:
+        http.call("POST", "/api/v1/namespaces", {"metadata": {"name": "scratch"}})
+        k8s.app.proxy_targets.clear()
+        k8s.app.reset()
+        assert http.call("GET", "/api/v1/namespaces/seeded")[0] == 200
+        assert http.call("GET", "/api/v1/namespaces/scratch")[0] == 404
+        assert k8s.app.proxy_targets.snapshot()["pods"] == {"seeded/am-0/9093": "127.0.0.1:1"}
+    finally:
+        http.call("DELETE", "/api/v1/namespaces/seeded")
+        k8s.wait_idle()
+        k8s.app.proxy_targets.clear()
+        k8s.app.mark_initial_state()

@@ -92,9 +92,19 @@ class KubernetesApp(http_base.EmulatorApp):
             self.objects.create(namespaces, "v1", "", {"metadata": {"name": name}}, options)
         if self.load_crds:
             self.install_crds(self.crd_files if self.crd_files is not None else bundled_crd_files())
+        self.mark_initial_state()
+
+    def mark_initial_state(self) -> None:
+        """Make the current objects, kinds and proxy targets what :meth:`reset` returns to.
+
+        The lab supervisor calls it after seeding (e.g. a kube-prometheus-stack release), so that
+        resetting between tests keeps the seed.
+        """
         self.controllers.wait_idle(timeout=10.0)
-        self._initial_types = list(self.registry.all())
-        self._initial_objects = self.store.snapshot()
+        with self.store.lock:
+            self._initial_types = list(self.registry.all())
+            self._initial_objects = self.store.snapshot()
+        self._initial_proxy_targets = self.proxy_targets.snapshot()
 
     def install_crds(self, files: Iterable[Path]) -> list[str]:
         """Create the CRDs found in ``files`` (YAML); return their names."""
@@ -120,7 +130,7 @@ class KubernetesApp(http_base.EmulatorApp):
                     self.registry.add(rt)
             self.auth.clear()
             self.auth.add(self.token, User(ADMIN_USER, ["system:masters", "system:authenticated"]))
-            self.proxy_targets.clear()
+            self.proxy_targets.restore(self._initial_proxy_targets)
             self.controllers.reset()
             self.controllers.pause(False)
 

@@ -74,6 +74,13 @@ class ProxyTargets:
             self._pods.clear()
             self._services.clear()
 
+    def restore(self, snapshot: dict[str, dict[str, str]]) -> None:
+        """Replace every registration by those of a :meth:`snapshot`."""
+        with self._lock:
+            self._pods = {tuple(k.split("/", 2)): v for k, v in snapshot.get("pods", {}).items()}  # type: ignore[misc]
+            self._services = {tuple(k.split("/", 2)): v  # type: ignore[misc]
+                              for k, v in snapshot.get("services", {}).items()}
+
     def snapshot(self) -> dict[str, dict[str, str]]:
         with self._lock:
             return {"pods": {"/".join(k): v for k, v in self._pods.items()},
