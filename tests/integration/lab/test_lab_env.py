@@ -4,6 +4,7 @@ inventory read by Ansible, and the fixture's helpers."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 import stat
@@ -78,7 +79,11 @@ def test_lab_env_kubectl_with_the_kubeconfig(lab: Lab) -> None:
                             capture_output=True, text=True, check=False, timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     names = {item["metadata"]["name"] for item in json.loads(result.stdout)["items"]}
-    assert "default" in names and "kube-system" in names
+    assert {"default", "kube-system", "keycloak", "monitoring"} <= names
+    # Seeded like a platform: the Keycloak operator's admin Secret holds the lab's admin credentials.
+    secret = subprocess.run([str(kubectl), "get", "secret", "-n", "keycloak", "keycloak-initial-admin", "-o",
+                             "jsonpath={.data.username}"], capture_output=True, text=True, env=lab.env, check=True)
+    assert base64.b64decode(secret.stdout).decode() == lab.keycloak_admin_username
     token = subprocess.run([str(kubectl), "config", "view", "--raw", "-o",
                             "jsonpath={.users[0].user.token}"], capture_output=True, text=True, env=lab.env,
                            check=True).stdout

@@ -257,12 +257,33 @@ class Supervisor:
         # prometheus-operator and a kubelet running its Alertmanager pods as real peers (the control
         # API kills/restarts them by name, <pod>.<namespace>), and a kube-prometheus-stack release
         # (Alertmanager with one replica, its Service, Prometheus, values file) to harden.
+        from .operators.kube_prometheus_stack import VALUES_FILE
         from .operators.kube_prometheus_stack import seed as seed_kube_prometheus_stack
+        (self.dir / VALUES_FILE).unlink(missing_ok=True)  # a fresh lab gets the release's original values
         from .operators.prometheus_operator import register_prometheus_operator
         self.prometheus_operator = register_prometheus_operator(kubernetes, self.pod_alertmanagers)
         self.alertmanager_ha_vars = seed_kube_prometheus_stack(kubernetes, self.dir)
+        self._seed_keycloak(kubernetes)
         # ------------------------------------------------------------------------------------------
         self._serve("control", ControlApp(self), register=False)
+
+    def _seed_keycloak(self, kubernetes: Any) -> None:
+        """Keycloak's namespace and the admin Secret the Keycloak operator creates (``<name>-initial-admin``),
+        holding the lab's admin credentials: what the demo's Keycloak roles find on a real platform."""
+        from .kubernetes.objects import WriteOptions  # pylint: disable=import-outside-toplevel
+
+        options = WriteOptions(field_manager="keycloak-operator", field_validation="Strict")
+        for obj in (
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keycloak"}},
+            {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+             "metadata": {"name": "keycloak-initial-admin", "namespace": "keycloak",
+                          "labels": {"app": "keycloak", "app.kubernetes.io/managed-by": "keycloak-operator"}},
+             "stringData": {"username": self.config.keycloak_admin_username,
+                            "password": self.config.keycloak_admin_password}},
+        ):
+            resource_type = kubernetes.registry.by_api_version_kind(obj["apiVersion"], obj["kind"])
+            namespace = obj["metadata"].get("namespace", "")
+            kubernetes.objects.create(resource_type, "v1", namespace, obj, options)
 
     def _serve(self, name: str, app: EmulatorApp, register: bool = True) -> None:
         self.handles[name] = self._bind(name, lambda: serve(app, self.host, self.ports[name]))
@@ -327,6 +348,8 @@ class Supervisor:
             "atlas_hardening_aws_endpoint_url": urls["aws"],
             "atlas_hardening_aws_region": REGION,
             "atlas_hardening_alertmanager_urls": self.alertmanager.urls(),
+            # The emulator stores the rotation CronJob but runs no pods: any image name does.
+            "keycloak_rotation_schedule_image": "registry.example/platform/atlas-hardening-ee:0.1.0",
             **self.alertmanager_ha_vars,
         }
 
