@@ -486,3 +486,35 @@ def test_reset_returns_to_the_marked_initial_state(k8s):
         k8s.wait_idle()
         k8s.app.proxy_targets.clear()
         k8s.app.mark_initial_state()
+
+
+def test_custom_resource_schema_extensions(k8s):
+    http = Http(k8s)
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "gadgets.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                            "limit": {"x-kubernetes-int-or-string": True},
+                            "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                            "note": {"type": "string", "nullable": True},
+                            "name": {"type": "string", "pattern": "^[a-z]+$"}}}}}}}]}}
+    assert http.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)[0] == 201
+    path = "/apis/example.com/v1/namespaces/default/gadgets"
+
+    def gadget(object_name: str, **spec: Any) -> dict[str, Any]:
+        return {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": object_name}, "spec": spec}
+
+    status, created, headers = http.call("POST", path, gadget("a", limit="50%", extra={"any": {"nested": [1, "x"]}},
+                                                              note=None, unknown=1))
+    assert status == 201, created
+    assert created["spec"] == {"limit": "50%", "extra": {"any": {"nested": [1, "x"]}}, "note": None}
+    assert headers["Warning"] == '299 - "unknown field \\"spec.unknown\\""'
+    assert http.call("POST", path, gadget("b", limit=3))[0] == 201
+    status, error, _headers = http.call("POST", path, gadget("c", limit=True))
+    assert status == 422 and error["details"]["causes"][0]["field"] == "spec.limit"
+    status, error, _headers = http.call("POST", path, gadget("d", name="UPPER"))
+    assert status == 422
+    assert error["details"]["causes"][0]["message"] == ('Invalid value: "UPPER": spec.name in body should match '
+                                                        "'^[a-z]+$'")
