@@ -126,3 +126,20 @@ def test_lab_bad_peer_count(tmp_path: Path, peers: str) -> None:
                      "ATLAS_LAB_ALERTMANAGER_PEERS).",
                 "many": "lab: ATLAS_LAB_ALERTMANAGER_PEERS='many' is not a number: set it to 1..10."}
     assert message == expected[peers]
+
+
+def test_lab_demo_without_the_playbook(tmp_path: Path) -> None:
+    """scripts/demo in a checkout without playbooks/harden.yml stops with one message, before starting anything."""
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    demo = PACKAGE_PARENT.parents[1] / "scripts" / "demo"
+    (checkout / "scripts" / "demo").symlink_to(demo)
+    env = dict(os.environ, VENV=str(Path(sys.executable).parent.parent), LAB_DIR=str(tmp_path / "lab"))
+    result = subprocess.run([str(checkout / "scripts" / "demo")], capture_output=True, text=True, env=env,
+                            check=False, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr.strip() == ("demo: playbooks/harden.yml does not exist yet (the collection foundation "
+                                     "adds it): there is nothing to run against the lab. 'make lab-up' starts "
+                                     "the lab alone.")
+    assert not (tmp_path / "lab").exists()
