@@ -106,7 +106,9 @@ def test_unknown_field_is_one_clear_error(clean_lab: Any, tmp_path: Path) -> Non
     assert result["msg"].endswith(": .spec.clusterIPz: field not declared in schema. Fix the manifest "
                                   "(field validation is Strict: unknown or misspelled fields are errors).")
     assert "Traceback (most recent call last)" not in run.stdout + run.stderr
-    assert writes(clean_lab) in ({}, {"patch services": 1})  # the rejected request itself, nothing stored
+    assert clean_lab.k8s.counts() == {"get services": 1, "patch services": 1}  # one read, the rejected apply
+    stored = clean_lab.k8s.call("GET", "k8s/objects")
+    assert "typo" not in json.dumps(stored)
 
 
 def _closed_port() -> int:
