@@ -134,7 +134,7 @@ def find_replicas(objects: KubernetesObjects, namespace: str, name: str) -> Aler
                 "(kube-prometheus-stack) and its CRDs are not installed in this cluster." % objects.connection.server)
         raise
     if resource is None:
-        existing, _ = objects.list(objects.resource(MONITORING_API_VERSION, "Alertmanager"), namespace)
+        existing = objects.list(objects.resource(MONITORING_API_VERSION, "Alertmanager"), namespace)[0]
         names = sorted(item["metadata"]["name"] for item in existing)
         raise AlertmanagerClusterError(
             "Alertmanager %s/%s not found. %s Check the resource name and namespace (kube-prometheus-stack names "
@@ -149,7 +149,7 @@ def find_replicas(objects: KubernetesObjects, namespace: str, name: str) -> Aler
     statefulset = objects.get(ObjectRef("apps/v1", "StatefulSet", statefulset_name, namespace))
     match_labels = (((statefulset or {}).get("spec") or {}).get("selector") or {}).get("matchLabels") or {
         "app.kubernetes.io/name": "alertmanager", "alertmanager": name}
-    pods, _ = objects.list(objects.resource("v1", "Pod"), namespace, label_selector=_selector_string(match_labels))
+    pods = objects.list(objects.resource("v1", "Pod"), namespace, label_selector=_selector_string(match_labels))[0]
     pods = sorted((pod for pod in pods if pod["metadata"]["name"].startswith(statefulset_name + "-")), key=_ordinal)
 
     web_port_names = [spec.get("portName") or "web"]
@@ -196,7 +196,7 @@ def check_prometheus_alerting(objects: KubernetesObjects, target: AlertmanagerRe
     resource = objects.resource(MONITORING_API_VERSION, "Prometheus")
     prometheuses: List[Dict[str, Any]] = []
     for namespace in namespaces:
-        items, _ = objects.list(resource, namespace)
+        items = objects.list(resource, namespace)[0]
         prometheuses.extend(items)
     pods = target.pods
     services: Dict[Tuple[str, str], Optional[Dict[str, Any]]] = {}

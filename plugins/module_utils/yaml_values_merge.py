@@ -180,7 +180,8 @@ def merge_values_text(text: str, values: dict[str, Any], source: str = "values f
     if not changes:
         return text, changes
     # Inner blocks first, so that the lines move outwards to the very end of the outermost block.
-    for _, mapping, old_last in sorted(appended, key=lambda item: -item[0]):
+    for depth_and_block in sorted(appended, key=lambda item: -item[0]):
+        mapping, old_last = depth_and_block[1], depth_and_block[2]
         _move_trailing_lines(mapping, old_last)
     stream = io.StringIO()
     yaml.dump(data, stream)

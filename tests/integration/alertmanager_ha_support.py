@@ -59,8 +59,8 @@ class Release:
         return found
 
     def pods(self) -> list[dict[str, Any]]:
-        items, _ = self.objects.list(self.objects.resource("v1", "Pod"), self.namespace,
-                                     label_selector=f"alertmanager={NAME}")
+        items = self.objects.list(self.objects.resource("v1", "Pod"), self.namespace,
+                                  label_selector=f"alertmanager={NAME}")[0]
         return sorted(items, key=lambda pod: pod["metadata"]["name"])
 
     def role_vars(self, **extra: Any) -> dict[str, Any]:

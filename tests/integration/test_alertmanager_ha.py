@@ -47,8 +47,8 @@ def test_one_replica_is_reported_as_not_ha(lab: Any, one_replica: Release) -> No
     assert result["verdict"] == "not_ha" and result["healthy"] is False
     assert result["summary"] == "1 replica, cluster status disabled: not highly available"
     (replica,) = result["replicas"]
-    assert (replica["name"], replica["cluster_status"], replica["peer_count"]) == (f"alertmanager-{NAME}-0",
-                                                                                  "disabled", 0)
+    assert (replica["name"], replica["cluster_status"], replica["peer_count"]) == (
+        f"alertmanager-{NAME}-0", "disabled", 0)
     assert result["gossip_check"]["performed"] is False
     assert "single replica" in result["gossip_check"]["reason"]
     # The real process says so too, asked directly at the pod's address.
@@ -112,7 +112,8 @@ def test_scale_to_three_verify_then_second_run_changes_and_writes_nothing(lab: A
     # Three real peers, each ready and seeing three; a silence gossips to all.
     result = verify(lab, release, gossip_check=True)
     assert result["verdict"] == "healthy", result["summary"]
-    assert [(r["cluster_status"], r["peer_count"], len(r["sees"])) for r in result["replicas"]] == [("ready", 3, 3)] * 3
+    assert [(r["cluster_status"], r["peer_count"], len(r["sees"])) for r in result["replicas"]] == [
+        ("ready", 3, 3)] * 3
     assert result["gossip_check"]["passed"] is True and result["gossip_check"]["expired"] is True
     assert sorted(result["gossip_check"]["propagation_seconds"]) == [release.pod(1), release.pod(2)]
     assert result["alert_routing"]["prometheuses"][0]["endpoints"][0]["ok"] is True
@@ -143,7 +144,7 @@ def test_scale_to_three_verify_then_second_run_changes_and_writes_nothing(lab: A
 
 def test_killed_peer_is_named_then_healthy_after_restart(lab: Any, tmp_path: Path) -> None:
     release = install_release(lab, tmp_path, replicas=3)
-    result, _ = release.wait_for(lambda r: r["verdict"] == "healthy", timeout=60)
+    result = release.wait_for(lambda r: r["verdict"] == "healthy", timeout=60)[0]
     assert result["verdict"] == "healthy", result["summary"]
 
     lab.stop_alertmanager_peer(release.peer(1), "KILL")
@@ -162,8 +163,8 @@ def test_killed_peer_is_named_then_healthy_after_restart(lab: Any, tmp_path: Pat
     assert any(f["replica"] == release.pod(1) and "connection refused" in f["reason"] for f in module["failures"])
 
     # The survivors drop it from their member lists once memberlist declares it dead.
-    result, _ = release.wait_for(
-        lambda r: failures(r).get(release.pod(0), "").startswith("sees 2 of 3"), timeout=60, routing=False)
+    result = release.wait_for(
+        lambda r: failures(r).get(release.pod(0), "").startswith("sees 2 of 3"), timeout=60, routing=False)[0]
     gossip_seconds = time.monotonic() - killed_at
     assert failures(result)[release.pod(0)] == f"sees 2 of 3 peers; missing: {release.pod(1)}"
     assert failures(result)[release.pod(2)] == f"sees 2 of 3 peers; missing: {release.pod(1)}"
@@ -174,7 +175,7 @@ def test_killed_peer_is_named_then_healthy_after_restart(lab: Any, tmp_path: Pat
 
     lab.restart_alertmanager_peer(release.peer(1))
     restarted_at = time.monotonic()
-    result, _ = release.wait_for(lambda r: r["verdict"] == "healthy", timeout=60, gossip=True)
+    result = release.wait_for(lambda r: r["verdict"] == "healthy", timeout=60, gossip=True)[0]
     recovered = time.monotonic() - restarted_at
     assert result["verdict"] == "healthy", result["summary"]
     assert result["gossip_check"]["passed"] is True

@@ -106,5 +106,5 @@ def test_development_scales_down_to_one_replica_removes_the_pdb_and_does_not_fai
     assert "verification: not_ha" in run.stdout
     assert other.alertmanager()["spec"]["replicas"] == 1
     assert other.get("policy/v1", "PodDisruptionBudget", NAME) is None  # it would block every drain
-    result, _ = other.wait_for(lambda r: [x["cluster_status"] for x in r["replicas"]] == ["disabled"], timeout=30)
+    result = other.wait_for(lambda r: [x["cluster_status"] for x in r["replicas"]] == ["disabled"], timeout=30)[0]
     assert result["verdict"] == "not_ha"

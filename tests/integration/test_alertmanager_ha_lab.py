@@ -82,9 +82,10 @@ def test_operator_objects_pods_and_scaling(lab: Any, tmp_path: Path) -> None:
         cluster = direct_status(pod)["cluster"]
         assert cluster["status"] == "ready"
         assert {peer["address"] for peer in cluster["peers"]} == addresses  # peers are the three pods
-    am = wait_until(lambda: (lambda a: a if a["status"]["availableReplicas"] == 3 else None)(
-        kubectl(lab, "-n", ns, "get", "alertmanager", NAME, "-o", "json")))
-    assert am and {c["type"]: c["status"] for c in am["status"]["conditions"]}["Available"] == "True"
+    assert wait_until(lambda: kubectl(lab, "-n", ns, "get", "alertmanager", NAME, "-o", "json")["status"][
+        "availableReplicas"] == 3)
+    am = kubectl(lab, "-n", ns, "get", "alertmanager", NAME, "-o", "json")
+    assert {c["type"]: c["status"] for c in am["status"]["conditions"]}["Available"] == "True"
 
     # 3 -> 1: pods 1 and 2 go and their processes stop; pod 0 runs again without clustering.
     gone = [p for p in pods if p["metadata"]["name"] != release.pod(0)]

@@ -330,7 +330,7 @@ class AlertmanagerKubelet(Controller):
             if peer in self._addresses:
                 return self._addresses[peer]
             taken = set(self._addresses.values())
-            for _ in range(200):
+            for attempt in range(200):  # pylint: disable=unused-variable
                 address = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
                 if address not in taken and port_is_free(WEB_PORT, address) and port_is_free(MESH_PORT, address) \
                         and port_is_free(MESH_PORT, address, udp=True):

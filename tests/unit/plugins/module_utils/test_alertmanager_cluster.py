@@ -126,14 +126,14 @@ def test_wait_for_verdict_polls_until_healthy_and_stops_at_the_timeout():
     answers = iter([amc.judge(3, [amc.ReplicaStatus("a", reachable=False, error="x")]),
                     amc.judge(3, three_ready())])
     clock = iter(range(100)).__next__
-    _, verdict, waited, rounds = amc.wait_for_verdict(lambda: ([], next(answers)), timeout=10, sleep=lambda _: None,
-                                                      clock=clock)
+    outcome = amc.wait_for_verdict(lambda: ([], next(answers)), timeout=10, sleep=lambda seconds: None, clock=clock)
+    verdict, rounds = outcome[1], outcome[3]
     assert (verdict.status, rounds) == ("healthy", 2)
 
     never = amc.judge(3, [amc.ReplicaStatus("a", reachable=False, error="x")])
     ticks = iter(range(0, 1000, 2)).__next__
-    _, verdict, waited, rounds = amc.wait_for_verdict(lambda: ([], never), timeout=10, interval=1,
-                                                      sleep=lambda _: None, clock=ticks)
+    verdict, waited, rounds = amc.wait_for_verdict(lambda: ([], never), timeout=10, interval=1,
+                                                   sleep=lambda seconds: None, clock=ticks)[1:]
     assert verdict.status == "down" and waited <= 10 and rounds == 5
 
 
@@ -172,7 +172,7 @@ NAMES = ["alertmanager-main-0", "alertmanager-main-1", "alertmanager-main-2"]
 def test_real_three_peer_cluster_is_healthy_and_gossips_a_silence(peers):
     peers.start_peers(NAMES)
     replicas = replicas_of(peers, NAMES)
-    statuses, verdict, _, _ = amc.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)
+    statuses, verdict = amc.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)[:2]
     assert verdict.status == "healthy", verdict.summary
     assert [s.to_dict()["peer_count"] for s in statuses] == [3, 3, 3]
     assert statuses[0].version and statuses[0].version.startswith("0.")
@@ -200,7 +200,7 @@ def _collect(replicas, expected):
 def test_real_killed_peer_is_named_at_once_and_dropped_by_the_others(peers):
     peers.start_peers(NAMES)
     replicas = replicas_of(peers, NAMES)
-    _, verdict, _, _ = amc.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)
+    verdict = amc.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)[1]
     assert verdict.healthy, verdict.summary
 
     peers.stop_peer(NAMES[1], signal.SIGKILL)
@@ -222,7 +222,7 @@ def test_real_killed_peer_is_named_at_once_and_dropped_by_the_others(peers):
     assert NAMES[1] not in probe["propagation_seconds"]
 
     peers.restart_peer(NAMES[1])
-    _, verdict, _, _ = amc.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)
+    verdict = amc.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)[1]
     assert verdict.healthy, verdict.summary
 
 

@@ -64,19 +64,20 @@ def test_only_the_set_keys_change_and_everything_else_is_kept_verbatim():
 
 
 def test_second_merge_changes_nothing_and_returns_the_same_text():
-    after, _ = merge_values_text(VALUES, HA)
+    after = merge_values_text(VALUES, HA)[0]
     again, changes = merge_values_text(after, HA)
     assert changes == [] and again is after
 
 
 def test_types_matter_when_comparing():
     assert not same_value(1, True) and not same_value("3", 3) and same_value(3, 3.0)
-    _, changes = merge_values_text("a:\n  replicas: '3'\n", {"a": {"replicas": 3}})
+    changes = merge_values_text("a:\n  replicas: '3'\n", {"a": {"replicas": 3}})[1]
     assert changes == [{"key": "a.replicas", "before": "3", "after": 3}]
 
 
 def test_null_becomes_a_mapping_but_a_scalar_is_not_overwritten():
-    after, _ = merge_values_text("alertmanager:\n  podDisruptionBudget:\n", {"alertmanager": {"podDisruptionBudget": {"enabled": True}}})
+    after = merge_values_text("alertmanager:\n  podDisruptionBudget:\n",
+                              {"alertmanager": {"podDisruptionBudget": {"enabled": True}}})[0]
     assert "enabled: true" in after
     with pytest.raises(ValuesFileError, match=r"alertmanager.alertmanagerSpec holds a str in the values file"):
         merge_values_text("alertmanager:\n  alertmanagerSpec: oops\n", HA)
@@ -86,7 +87,7 @@ def test_layout_of_the_file_is_reused():
     assert guess_layout(VALUES) == (2, 2)
     assert guess_layout("a:\n    b:\n    - x\n") == (4, 0)
     four = "alertmanager:\n    alertmanagerSpec:\n        tolerations:\n        - key: a\n        replicas: 1\n"
-    after, _ = merge_values_text(four, HA)
+    after = merge_values_text(four, HA)[0]
     assert after.startswith(four.replace("replicas: 1", "replicas: 3"))
 
 
@@ -157,6 +158,6 @@ def test_keys_appended_to_a_block_go_above_the_blank_line_and_comment_that_close
 
 
 def test_chart_values_file_from_the_lab_gets_the_pdb_keys_inside_its_block():
-    after, _ = merge_values_text(VALUES, {"alertmanager": {"podDisruptionBudget": {
-        "unhealthyPodEvictionPolicy": "AlwaysAllow"}}})
+    after = merge_values_text(VALUES, {"alertmanager": {"podDisruptionBudget": {
+        "unhealthyPodEvictionPolicy": "AlwaysAllow"}}})[0]
     assert "    minAvailable: 1\n    unhealthyPodEvictionPolicy: AlwaysAllow\n\nprometheus:\n" in after
