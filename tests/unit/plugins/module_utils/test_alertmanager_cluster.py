@@ -8,17 +8,11 @@ and asks them through UrlReplicaClient, so the JSON shapes and the silence API a
 from __future__ import annotations
 
 import signal
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from ansible_collections.atlas.hardening.plugins.module_utils import alertmanager_cluster as amc
-
-LAB = Path(__file__).resolve().parents[3] / "lab"
-if str(LAB) not in sys.path:
-    sys.path.insert(0, str(LAB))
 
 
 def status(name: str, peer_name: str, peers: list[tuple[str, str]], cluster_status: str = "ready",
@@ -148,7 +142,8 @@ def test_probe_silence_matches_nothing_real_and_ends_by_itself():
 
 @pytest.fixture
 def peers(tmp_path):
-    from atlas_lab.alertmanager import AlertmanagerCluster, alertmanager_binary  # the lab's peer manager
+    # The lab's peer manager (tests/unit/conftest.py puts tests/lab on sys.path).
+    from atlas_lab.alertmanager import AlertmanagerCluster, alertmanager_binary
     from atlas_lab.errors import LabError
     from atlas_lab.ports import PortAllocator
 
