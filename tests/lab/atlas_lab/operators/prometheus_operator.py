@@ -490,7 +490,9 @@ class PrometheusOperatorSimulation:
         k8s_app.add_controller(self.kubelet)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        return bool(self.app.controllers.wait_idle(timeout=timeout))
+        """Until every event is handled and every started pod is Ready (or failed): the readiness
+        checks are scheduled work, hence ``include_delayed``."""
+        return bool(self.app.controllers.wait_idle(timeout=timeout, include_delayed=True))
 
     def reset(self) -> None:
         self.kubelet.reset()
