@@ -324,16 +324,20 @@ class KeycloakAdminRotation:
         self.wrote = False
         # What a failure at this point leaves behind, for error messages.
         self._state = "Nothing was changed."
+        self._before: Dict[str, Any] = {"vault_version": None, "last_rotated": None, "next_due": None}
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> RotationResult:
         try:
-            return self._run()
+            result = self._run()
         except RotationError:
             raise
         except HardeningError as err:
             # A service failed somewhere below: say in which state this run leaves things.
             raise RotationError("%s %s" % (str(err).rstrip(), self._state)) from None
+        if result.changed and not result.diff:
+            result.diff = self._diff()
+        return result
 
     def _run(self) -> RotationResult:
         result = self.result
@@ -341,6 +345,9 @@ class KeycloakAdminRotation:
         secret = self.store.read()
         if secret is not None:
             self._register_data(secret.data)
+            self._before = {"vault_version": secret.version,
+                            "last_rotated": secret.custom_metadata.get(META_ROTATED_AT),
+                            "next_due": secret.custom_metadata.get(META_NEXT_DUE)}
         if secret is None:
             self.store.check_writable_kv2()
             return self._first_run_from_kubernetes()
@@ -379,7 +386,8 @@ class KeycloakAdminRotation:
                 "changed." % (self.store.location, PASSWORD, secret.version,
                               ", ".join(sorted(secret.data)) or "none"))
         stored_user = secret.data.get(USERNAME)
-        if stored_user and stored_user != self.settings.username:
+        # Keycloak usernames are case-insensitive (it stores them in lower case).
+        if stored_user and str(stored_user).lower() != self.settings.username.lower():
             raise RotationError(
                 "%s holds the password of user %r but this rotation is for user %r: use a separate Vault path "
                 "per user (kv_path) or fix the username option; nothing was changed."
@@ -489,7 +497,7 @@ class KeycloakAdminRotation:
                 "secret. Check adopt_from_secret; nothing was changed."
                 % (source.ref, source.password_key, self.store.location))
         self.register_secret(password)
-        if username and username != settings.username:
+        if username and username.lower() != settings.username.lower():
             raise RotationError("Kubernetes Secret %s holds the password of user %r, not %r: check "
                                 "adopt_from_secret and username; nothing was changed."
                                 % (source.ref, username, settings.username))
@@ -887,6 +895,17 @@ class KeycloakAdminRotation:
                     "Secret %s looks like the Keycloak Operator's initial admin Secret. The operator reads it only "
                     "when Keycloak first starts: updating it does not change Keycloak's password, and the operator "
                     "may restart Keycloak when it changes. Prefer a dedicated Secret for consumers." % copy.ref)
+
+    def _diff(self) -> Dict[str, Any]:
+        """What changed, without any value: versions, dates, which copies."""
+        result = self.result
+        after: Dict[str, Any] = {"vault_version": result.vault_version, "last_rotated": result.last_rotated,
+                                 "next_due": result.next_due}
+        if result.rotated:
+            after[PASSWORD] = "<changed, not shown>"
+        if result.copies_updated:
+            after["secret_copies_updated"] = list(result.copies_updated)
+        return {"before": dict(self._before), "after": after}
 
     def _diff_for_rotation(self, secret: StoredSecret) -> Dict[str, Any]:
         before = {"vault_version": secret.version, META_ROTATED_AT: self.result.last_rotated,

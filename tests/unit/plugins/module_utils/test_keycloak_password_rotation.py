@@ -318,6 +318,8 @@ def test_due_rotation_changes_everything_and_second_run_is_a_no_op() -> None:
     assert [event.reason for event in world.cluster.events] == ["PasswordRotated"]
     assert len(data["password"]) == 24
     assert data["password"] in world.registered and INITIAL in world.registered
+    assert result.diff["before"]["vault_version"] == 1 and result.diff["after"]["vault_version"] == 3
+    assert result.diff["after"]["password"] == "<changed, not shown>"
     assert_no_password_in(result, world)
 
     writes = (world.vault.writes, world.cluster.writes, world.keycloak.resets)
