@@ -2,9 +2,8 @@
 emulator, which validates objects against the upstream schemas; then the job's own command line and
 variables run outside the cluster.
 
-What cannot be shown here: the Pod itself does not run (the emulator has no kubelet), and Vault's
-Kubernetes auth needs a TokenReview the emulator does not serve yet, so the job's playbook runs with
-the lab's Vault token instead (the variables file and everything else are the job's).
+What cannot be shown here: the Pod itself does not run (the emulator has no kubelet); its command,
+environment, variables file and Vault Kubernetes login run on this machine instead.
 """
 
 from __future__ import annotations
@@ -128,12 +127,38 @@ def test_missing_image_is_explained(case: RotationCase, tmp_path: Path) -> None:
     assert k8s_client.BatchV1Api(case.core.api_client).list_namespaced_cron_job(case.namespace).items == []
 
 
-def test_the_jobs_command_and_variables_rotate(case: RotationCase, tmp_path: Path) -> None:
-    """Run the container's command with the ConfigMap's variables file, as the Pod would (no inventory:
-    implicit localhost), except Vault auth (token instead of kubernetes, see the module docstring)."""
+def test_the_jobs_command_and_variables_rotate_with_vault_kubernetes_auth(case: RotationCase, tmp_path: Path) -> None:
+    """Run the container's command with the ConfigMap's variables file and environment, as the Pod would
+    (no inventory: implicit localhost), logging in to the real OpenBao with Vault's Kubernetes auth method:
+    OpenBao checks the job ServiceAccount's token with a TokenReview against the Kubernetes emulator.
+    Only the token file and the auth mount differ from the cluster (a file instead of the projected volume,
+    a unique mount per test), and the kubeconfig stands in for the in-cluster configuration."""
     case.create(rotated_days_ago=120)
     assert apply_schedule(case, tmp_path).rc == 0
     name = "keycloak-admin-rotation"
+
+    # Vault side, as docs/keycloak-admin-rotation.md tells operators to set it up.
+    mount = "k8s-" + uuid.uuid4().hex[:8]
+    policy = "kc-rotation-" + uuid.uuid4().hex[:8]
+    kubeconfig = yaml.safe_load(case.lab.kubeconfig.read_text())
+    case.vault.sys.enable_auth_method("kubernetes", path=mount)
+    case.vault.write(f"auth/{mount}/config", kubernetes_host=case.lab.kubernetes_url,
+                     kubernetes_ca_cert=case.lab.ca_file.read_text(),
+                     token_reviewer_jwt=kubeconfig["users"][0]["user"]["token"], disable_local_ca_jwt=True)
+    case.vault.sys.create_or_update_policy(policy, f'''
+path "secret/data/{case.kv_path}" {{ capabilities = ["create", "read", "update"] }}
+path "secret/metadata/{case.kv_path}" {{ capabilities = ["read", "update"] }}
+''')
+    case.vault.write(f"auth/{mount}/role/{name}", bound_service_account_names=name,
+                     bound_service_account_namespaces=case.namespace, token_policies=policy,
+                     token_ttl="15m", token_max_ttl="30m")
+
+    # The job's ServiceAccount token (what the kubelet mounts), its variables file and command line.
+    token = case.core.create_namespaced_service_account_token(
+        name, case.namespace, k8s_client.AuthenticationV1TokenRequest(spec=k8s_client.V1TokenRequestSpec(
+            audiences=[], expiration_seconds=3600))).status.token
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
     vars_file = tmp_path / "rotation-vars.yml"
     vars_file.write_text(case.core.read_namespaced_config_map(name, case.namespace).data["rotation-vars.yml"])
     container = k8s_client.BatchV1Api(case.core.api_client).read_namespaced_cron_job(
@@ -141,12 +166,26 @@ def test_the_jobs_command_and_variables_rotate(case: RotationCase, tmp_path: Pat
     command = [str(VENV_BIN / "ansible-playbook"), str(REPO_ROOT / "playbooks" / "rotate-secrets.yml")]
     command += [arg.replace("@/etc/atlas-hardening/vars/rotation-vars.yml", f"@{vars_file}")
                 for arg in container.command[2:]]
-    command += ["-e", json.dumps({"atlas_hardening_vault_auth_method": "token"}), "-v"]
+    command += ["-e", json.dumps({"atlas_hardening_vault_auth_mount_point": mount,
+                                  "atlas_hardening_vault_kubernetes_token_path": str(token_file)}), "-v"]
     env = case.env({item.name: item.value for item in container.env if item.name in ("VAULT_ADDR", "KEYCLOAK_URL")})
-    env.pop("ANSIBLE_INVENTORY", None)
+    env.pop("VAULT_TOKEN")  # no token: the Kubernetes login is the only way in
     completed = case.lab.run(command, env=env)
     assert completed.returncode == 0, shlex.join(command) + "\n" + completed.stdout + completed.stderr
     result = module_result(completed.stdout)
     assert result["rotated"] and result["action"] == "rotated", result
+    assert result["api_requests"]["vault"] == 7  # the Kubernetes login, then the 6 of a rotation
+    assert case.lab.vault_proxy.counts().get("auth.login") == 1
     case.assert_consistent()
     assert case.vault_metadata()["custom_metadata"]["rotated_by"] == f"cronjob/{case.namespace}/{name}"
+    assert token not in completed.stdout + completed.stderr
+
+    # A ServiceAccount the Vault role does not bind is refused, with a message saying what to check.
+    other = case.core.create_namespaced_service_account(case.namespace, k8s_client.V1ServiceAccount(
+        metadata=k8s_client.V1ObjectMeta(name="intruder")))
+    token_file.write_text(case.core.create_namespaced_service_account_token(
+        other.metadata.name, case.namespace, k8s_client.AuthenticationV1TokenRequest(
+            spec=k8s_client.V1TokenRequestSpec(audiences=[]))).status.token)
+    refused = case.lab.run(command + ["-e", json.dumps({"keycloak_admin_rotation_force": True})], env=env)
+    assert refused.returncode != 0
+    assert "rejected the Kubernetes login" in refused.stdout and "vault_kubernetes_role" in refused.stdout
