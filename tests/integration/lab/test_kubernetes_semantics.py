@@ -83,7 +83,7 @@ def test_field_validation_modes(k8s):
     status, _body, headers = http.call("PUT", CM + "/cfg?fieldValidation=Ignore", dict(body, data={"a": "2"}))
     assert status == 200 and "Warning" not in headers
     status, error, _headers = http.call("PATCH", CM + "/cfg?fieldValidation=Strict", {"bogus": 1},
-                                 "application/merge-patch+json")
+                                        "application/merge-patch+json")
     assert status == 422
     assert error["details"]["causes"][0]["field"] == "patch"
     assert 'strict decoding error: unknown field "bogus"' in error["message"]
@@ -96,7 +96,7 @@ def test_type_errors_of_builtin_kinds_are_decode_errors(k8s):
     assert error["message"] == ('Deployment in version "v1" cannot be handled as a Deployment: json: cannot '
                                 'unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32')
     status, error, _headers = http.call("POST", "/api/v1/namespaces/default/secrets",
-                                 {"metadata": {"name": "s"}, "data": {"k": "not base64!"}})
+                                        {"metadata": {"name": "s"}, "data": {"k": "not base64!"}})
     assert status == 400 and "illegal base64 data at input byte 3" in error["message"]
 
 
@@ -124,7 +124,7 @@ def test_strategic_merge_patch_uses_merge_keys(k8s):
     _code, patched, _headers = http.call("PATCH", DEPLOYMENTS + "/web", delete, "application/strategic-merge-patch+json")
     assert [c["name"] for c in patched["spec"]["template"]["spec"]["containers"]] == ["main"]
     status, error, _headers = http.call("PATCH", "/apis/monitoring.coreos.com/v1/namespaces/default/alertmanagers/x",
-                                 {"spec": {}}, "application/strategic-merge-patch+json")
+                                        {"spec": {}}, "application/strategic-merge-patch+json")
     assert status == 415 and error["reason"] == "UnsupportedMediaType"
 
 
@@ -164,7 +164,7 @@ def test_server_side_apply_ownership_conflicts_and_pruning(k8s):
     assert pruned["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:2"
     # An Update manager (kubectl edit, Helm) takes fields without conflict; the applier then conflicts.
     status, _body, _headers = http.call("PATCH", DEPLOYMENTS + "/web?fieldManager=helm", {"spec": {"replicas": 7}},
-                             "application/merge-patch+json")
+                                        "application/merge-patch+json")
     assert status == 200
     status, error, _headers = _apply(http, DEPLOYMENTS + "/web", theirs, "bob")
     assert status == 409 and 'conflict with "helm" using apps/v1' in error["message"]
@@ -180,10 +180,10 @@ def test_apply_is_idempotent_and_dry_run_writes_nothing(k8s):
     _code, second, _headers = _apply(http, "/api/v1/namespaces/default/secrets/s", body, "me")
     assert first["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
     status, dry, _headers = _apply(http, "/api/v1/namespaces/default/secrets/s",
-                            dict(body, stringData={"k": "changed"}), "me", dry_run=True)
+                                   dict(body, stringData={"k": "changed"}), "me", dry_run=True)
     assert status == 200 and dry["data"]["k"] == "Y2hhbmdlZA=="
     status, dry_new, _headers = _apply(http, "/api/v1/namespaces/default/secrets/t",
-                                dict(body, metadata={"name": "t"}), "me", dry_run=True)
+                                       dict(body, metadata={"name": "t"}), "me", dry_run=True)
     assert status == 201
     assert http.call("GET", "/api/v1/namespaces/default/secrets/t")[0] == 404
     assert http.call("GET", "/api/v1/namespaces/default/secrets/s")[1]["data"]["k"] == "dg=="
@@ -198,7 +198,7 @@ def test_generation_resource_version_and_uid(k8s):
     meta = created["metadata"]
     assert meta["generation"] == 1 and meta["uid"] and meta["creationTimestamp"].endswith("Z")
     _code, labelled, _headers = http.call("PATCH", DEPLOYMENTS + "/web", {"metadata": {"labels": {"x": "y"}}},
-                               "application/merge-patch+json")
+                                          "application/merge-patch+json")
     assert labelled["metadata"]["generation"] == 1
     assert int(labelled["metadata"]["resourceVersion"]) > int(meta["resourceVersion"])
     _code, scaled, _headers = http.call("PATCH", DEPLOYMENTS + "/web", {"spec": {"replicas": 2}}, "application/merge-patch+json")
@@ -275,8 +275,8 @@ def test_table_and_partial_metadata(k8s):
     assert [c["name"] for c in table["columnDefinitions"]][:5] == ["Name", "Ready", "Up-to-date", "Available", "Age"]
     assert table["rows"][0]["cells"][:4] == ["web", "1/1", 1, 1]
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
-    _code, metadata, _headers = http.call("GET", DEPLOYMENTS, accept="application/json;as=PartialObjectMetadataList;"
-                                                          "v=v1;g=meta.k8s.io")
+    metadata_accept = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"
+    _code, metadata, _headers = http.call("GET", DEPLOYMENTS, accept=metadata_accept)
     assert metadata["kind"] == "PartialObjectMetadataList" and "spec" not in metadata["items"][0]
 
 
@@ -303,7 +303,7 @@ def test_scale_subresource(k8s):
     assert status == 200 and scale["kind"] == "Scale" and scale["spec"]["replicas"] == 1
     assert scale["status"]["selector"] == "app=web"
     _code, scaled, _headers = http.call("PATCH", DEPLOYMENTS + "/web/scale", {"spec": {"replicas": 3}},
-                             "application/merge-patch+json")
+                                        "application/merge-patch+json")
     assert scaled["spec"]["replicas"] == 3
     k8s.wait_idle()
     _code, deployment, _headers = http.call("GET", DEPLOYMENTS + "/web")
@@ -507,7 +507,7 @@ def test_custom_resource_schema_extensions(k8s):
         return {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": object_name}, "spec": spec}
 
     status, created, headers = http.call("POST", path, gadget("a", limit="50%", extra={"any": {"nested": [1, "x"]}},
-                                                              note=None, unknown=1))
+                                         note=None, unknown=1))
     assert status == 201, created
     assert created["spec"] == {"limit": "50%", "extra": {"any": {"nested": [1, "x"]}}, "note": None}
     assert headers["Warning"] == '299 - "unknown field \\"spec.unknown\\""'

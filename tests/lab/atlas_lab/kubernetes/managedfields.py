@@ -264,7 +264,7 @@ def encode_fields(paths: set[Path]) -> dict[str, Any]:
         for text, child in node.items():
             if text == ".":
                 continue
-            kind, _, rest = text.partition(":")
+            kind, _colon, rest = text.partition(":")
             child_path = path + ((kind, rest),)
             if child and child_path in members:
                 child["."] = {}
@@ -283,7 +283,7 @@ def decode_fields(tree: dict[str, Any], path: Path = ()) -> set[Path]:
         if text == ".":
             result.add(path)
             continue
-        kind, _, rest = text.partition(":")
+        kind, _colon, rest = text.partition(":")
         child_path = path + ((kind, rest),)
         if not child:
             result.add(child_path)
@@ -346,7 +346,7 @@ def _merge_list(live: list[Any], config: list[Any], schema: Schema) -> list[Any]
     lhs, rhs = keyed(live), keyed(config)
     lhs_map = dict(lhs)
     rhs_map = dict(rhs)
-    shared = [pe for pe, _ in rhs if pe in lhs_map]
+    shared = [pe for pe, _item in rhs if pe in lhs_map]
     next_shared = shared.pop(0) if shared else None
     merged_rhs: set[tuple[str, str]] = set()
     out: list[Any] = []
@@ -430,14 +430,14 @@ def _navigate(obj: Any, path: Path, schema: Schema | None) -> tuple[Any, Any, Sc
 
 
 def remove_path(obj: dict[str, Any], path: Path, schema: Schema | None) -> None:
-    container, accessor, _ = _navigate(obj, path, schema)
+    container, accessor, _schema = _navigate(obj, path, schema)
     if container is None:
         return
     del container[accessor]
 
 
 def _value_at(obj: Any, path: Path, schema: Schema | None) -> Any:
-    container, accessor, _ = _navigate(obj, path, schema)
+    container, accessor, _schema = _navigate(obj, path, schema)
     if container is None:
         return None
     return container[accessor]

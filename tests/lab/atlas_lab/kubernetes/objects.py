@@ -272,7 +272,7 @@ class ObjectService:
         meta = _meta(obj)
         with self.store.lock:
             if not meta.get("name") and meta.get("generateName"):
-                meta["name"] = meta["generateName"] + "".join(random.choice(NAME_ALPHABET) for _ in range(5))
+                meta["name"] = meta["generateName"] + "".join(random.choice(NAME_ALPHABET) for _char in range(5))
             self._check_namespace(rt, namespace, meta.get("name") or "")
             self._init_system_metadata(rt, obj)
             self._initial_status(rt, obj)
@@ -606,7 +606,7 @@ class ObjectService:
         if not owner_uid:
             return
         for rt in self.registry.all():
-            items, _ = self.store.list(rt.key)
+            items, _version = self.store.list(rt.key)
             for item in items:
                 refs = (item.get("metadata") or {}).get("ownerReferences") or []
                 if any(ref.get("uid") == owner_uid for ref in refs):
@@ -622,19 +622,19 @@ class ObjectService:
 
     def _owner_exists(self, uid: str | None) -> bool:
         for rt in self.registry.all():
-            items, _ = self.store.list(rt.key)
+            items, _version = self.store.list(rt.key)
             if any((i.get("metadata") or {}).get("uid") == uid for i in items):
                 return True
         return False
 
     def delete_collection(self, rt: ResourceType, version: str, namespace: str | None, label_selector: str | None,
                           field_selector: str | None, options: DeleteOptions) -> list[dict[str, Any]]:
-        items, _ = self.list(rt, namespace, label_selector, field_selector)
+        items, _version = self.list(rt, namespace, label_selector, field_selector)
         deleted = []
         for item in items:
             meta = item["metadata"]
             try:
-                body, _ = self.delete(rt, version, meta.get("namespace") or "", meta["name"], options)
+                body, _finished = self.delete(rt, version, meta.get("namespace") or "", meta["name"], options)
             except E.ApiError as exc:
                 if exc.code == 404:
                     continue
@@ -652,7 +652,7 @@ class ObjectService:
             for rt in self.registry.all():
                 if not rt.namespaced:
                     continue
-                items, _ = self.store.list(rt.key, name)
+                items, _version = self.store.list(rt.key, name)
                 for item in items:
                     item_meta = item["metadata"]
                     if item_meta.get("finalizers"):

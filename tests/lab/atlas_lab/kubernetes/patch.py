@@ -260,4 +260,4 @@ def _apply_order(items: list[Any], order: list[Any], schema: Schema | None) -> l
     ranked = {value: index for index, value in enumerate(wanted)}
     indexed = list(enumerate(items))
     indexed.sort(key=lambda pair: (ranked.get(identity(pair[1]), len(wanted) + pair[0])))
-    return [item for _, item in indexed]
+    return [item for _position, item in indexed]

@@ -185,7 +185,7 @@ def decode_message(data: bytes, message: str) -> dict[str, Any]:
         if kind == "ignore":
             continue
         if kind.startswith("map<"):
-            entry = {n: v for n, _, v in _fields(value)}
+            entry = {n: v for n, _wire, v in _fields(value)}
             key = bytes(entry.get(1, b"")).decode("utf-8")
             raw = bytes(entry.get(2, b""))
             mapped = raw.decode("utf-8") if kind == "map<string>" else base64.b64encode(raw).decode("ascii")

@@ -185,7 +185,7 @@ class ResourceRegistry:
         return None
 
     def by_api_version_kind(self, api_version: str, kind: str) -> ResourceType | None:
-        group, _, version = api_version.rpartition("/")
+        group, _slash, version = api_version.rpartition("/")
         resource_type = self.by_kind(group, kind)
         if resource_type is None or version not in resource_type.versions:
             return None

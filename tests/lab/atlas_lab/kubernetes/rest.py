@@ -118,26 +118,26 @@ def _verb(method: str, request: ResourceRequest, query: dict[str, list[str]]) ->
 
 # Content negotiation -------------------------------------------------------------------------
 
-def response_format(accept: str) -> tuple[str, str]:
-    """(format, include) where format is json|yaml|table|metadata|none."""
+def response_format(accept: str) -> str:
+    """The response format the Accept header asks for: json, yaml, table, metadata or none."""
     if not accept:
-        return "json", ""
+        return "json"
     for part in accept.split(","):
         pieces = [p.strip() for p in part.split(";")]
         media = pieces[0].lower()
         params = dict(p.split("=", 1) for p in pieces[1:] if "=" in p)
         if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
-            return "table", ""
+            return "table"
         if params.get("as") in ("PartialObjectMetadata", "PartialObjectMetadataList") and \
                 params.get("g") == "meta.k8s.io":
-            return "metadata", ""
+            return "metadata"
         if params.get("as"):
             continue
         if media in ("application/json", "application/*", "*/*", "application/json;stream=watch"):
-            return "json", ""
+            return "json"
         if media in ("application/yaml",):
-            return "yaml", ""
-    return "none", ""
+            return "yaml"
+    return "none"
 
 
 def encode(body: Any, fmt: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -198,7 +198,7 @@ class ResourceHandler:
             raise E.path_not_found(request.path)
         if resource.subresource:
             return self._subresource(request, rt, resource)
-        fmt, _ = response_format(request.headers.get("Accept") or "")
+        fmt = response_format(request.headers.get("Accept") or "")
         if fmt == "none":
             raise E.not_acceptable(["application/json", "application/yaml"])
         verb = resource.verb
@@ -233,8 +233,8 @@ class ResourceHandler:
                                         request.content_type, request.body, options)
             return self._written(result, fmt, 201 if result.created else 200)
         if verb == "delete":
-            body, _ = self.service.delete(rt, resource.version, resource.namespace or "", resource.name or "",
-                                          self._delete_options(request))
+            body, _finished = self.service.delete(rt, resource.version, resource.namespace or "",
+                                                  resource.name or "", self._delete_options(request))
             return encode(body, fmt)
         if verb == "deletecollection":
             if "deletecollection" not in rt.verbs:
@@ -375,7 +375,7 @@ class ResourceHandler:
             return {"kind": rt.kind, "apiVersion": rt.api_version(version), "metadata": meta}
 
         def list_objects() -> list[dict[str, Any]]:
-            items, _ = self.service.store.list(rt.key, resource.namespace if rt.namespaced else None)
+            items, _version = self.service.store.list(rt.key, resource.namespace if rt.namespaced else None)
             return items
 
         timeout = float(request.param("timeoutSeconds") or 0)
@@ -414,7 +414,7 @@ class ResourceHandler:
             if request.method != "PUT":
                 raise E.method_not_allowed(request.method, request.path)
             return self._finalize(request, rt, resource)
-        fmt, _ = response_format(request.headers.get("Accept") or "")
+        fmt = response_format(request.headers.get("Accept") or "")
         fmt = fmt if fmt in ("json", "yaml") else "json"
         options = _write_options(request.query, request.headers.get("User-Agent") or "")
         if request.method == "GET":
@@ -522,7 +522,7 @@ class ResourceHandler:
         namespace = resource.namespace or ""
         name_part = unquote(resource.name or "")
         if rt.kind == "Pod":
-            name, _, port = name_part.partition(":")
+            name, _colon, port = name_part.partition(":")
             pod = self.service.get(rt, namespace, name)
             port = resolve_container_port(pod, port)
             target = self.proxy_targets.pod_target(pod, port)
@@ -533,7 +533,7 @@ class ResourceHandler:
         else:
             parts = name_part.split(":")
             if len(parts) == 3:
-                _, name, port = parts
+                name, port = parts[1], parts[2]
             elif len(parts) == 2:
                 name, port = parts
             else:
@@ -566,7 +566,7 @@ class ResourceHandler:
         if not selector or pods_rt is None:
             raise service_unavailable(f"no endpoints available for service \"{meta['name']}\"")
         requirements = selector_from_label_selector({"matchLabels": selector}) or []
-        pods, _ = self.service.store.list(pods_rt.key, meta.get("namespace"))
+        pods, _version = self.service.store.list(pods_rt.key, meta.get("namespace"))
         for pod in pods:
             if not labels_match(requirements, (pod.get("metadata") or {}).get("labels")) or not pod_is_ready(pod):
                 continue

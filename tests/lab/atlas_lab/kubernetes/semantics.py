@@ -83,7 +83,7 @@ def is_path_segment_name(value: str) -> list[str]:
 
 def is_qualified_name(value: str) -> list[str]:
     errors = []
-    prefix, _, name = value.rpartition("/")
+    prefix, _slash, name = value.rpartition("/")
     if "/" in value:
         if not prefix:
             errors.append("prefix part must be non-empty")

@@ -99,13 +99,13 @@ class ObjectStore:
     def list(self, key: ResourceKey, namespace: str | None = None) -> tuple[list[dict[str, Any]], int]:
         """Deep copies of the objects (sorted by namespace/name) and the list resourceVersion."""
         with self.lock:
-            items = [clone(obj) for (ns, _), obj in sorted(self._objects[key].items())
+            items = [clone(obj) for (ns, _name), obj in sorted(self._objects[key].items())
                      if namespace is None or ns == namespace]
             return items, self._rv
 
     def namespaces_in_use(self, namespace: str) -> list[ResourceKey]:
         with self.lock:
-            return [key for key, objects in self._objects.items() if any(ns == namespace for ns, _ in objects)]
+            return [key for key, objects in self._objects.items() if any(ns == namespace for ns, _name in objects)]
 
     def keys(self) -> list[ResourceKey]:
         with self.lock:
@@ -113,7 +113,7 @@ class ObjectStore:
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         with self.lock:
-            return {f"{plural}.{group}" if group else plural: [clone(o) for _, o in sorted(objs.items())]
+            return {f"{plural}.{group}" if group else plural: [clone(o) for _ident, o in sorted(objs.items())]
                     for (group, plural), objs in sorted(self._objects.items()) if objs}
 
     # Writes ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def template_hash(template: dict[str, Any], collision: int = 0) -> str:
     digest = hashlib.sha256((json.dumps(template, sort_keys=True) + str(collision)).encode()).digest()
     value = int.from_bytes(digest[:8], "big")
     chars = []
-    for _ in range(10):
+    for _position in range(10):
         value, index = divmod(value, len(HASH_ALPHABET))
         chars.append(HASH_ALPHABET[index])
     return "".join(chars)
@@ -190,13 +190,23 @@ class DeploymentController(Controller):
                                              "deployment.kubernetes.io/revision": str(revision)}},
                 "spec": {"replicas": desired, "selector": selector, "template": rs_template},
             }, owner=deployment)
+            if desired:
+                ctx.record_event(deployment, "ScalingReplicaSet",
+                                 f"Scaled up replica set {rs_name} from 0 to {desired}")
         elif int((current.get("spec") or {}).get("replicas", 0)) != desired:
+            before = int((current.get("spec") or {}).get("replicas", 0))
             current["spec"]["replicas"] = desired
             current = ctx.update(current)
+            direction = "up" if desired > before else "down"
+            ctx.record_event(deployment, "ScalingReplicaSet",
+                             f"Scaled {direction} replica set {rs_name} from {before} to {desired}")
         for old in owned:
-            if old["metadata"]["name"] != rs_name and int((old.get("spec") or {}).get("replicas", 0)) != 0:
+            replicas = int((old.get("spec") or {}).get("replicas", 0))
+            if old["metadata"]["name"] != rs_name and replicas != 0:
                 old["spec"]["replicas"] = 0
                 ctx.update(old)
+                ctx.record_event(deployment, "ScalingReplicaSet",
+                                 f"Scaled down replica set {old['metadata']['name']} from {replicas} to 0")
         for replica_set in ctx.list("apps/v1", "ReplicaSet", namespace):
             if self._owner(replica_set, "Deployment") == name:
                 self.sync_replica_set(ctx, replica_set, _not_ready(deployment, template))
@@ -208,8 +218,8 @@ class DeploymentController(Controller):
         pods = [p for p in ctx.list("v1", "Pod", namespace) if self._owner(p, "ReplicaSet") == rs_name]
         if self.create_pods:
             template = (replica_set.get("spec") or {}).get("template") or {}
-            for _ in range(desired - len(pods)):
-                suffix = "".join(random.choice(HASH_ALPHABET) for _ in range(5))
+            for _missing in range(desired - len(pods)):
+                suffix = "".join(random.choice(HASH_ALPHABET) for _char in range(5))
                 created = self.pods.create_pod(ctx, replica_set, f"{rs_name}-{suffix}", template, {}, hold)
                 if created is not None:
                     pods.append(created)
