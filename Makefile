@@ -19,7 +19,7 @@ export PATH := $(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 SANITY_PYTHON ?= $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
-.PHONY: help venv sysdeps deps collection-link test sanity units integration lint build-install \
+.PHONY: help venv sysdeps deps collection-link test sanity units integration compat lint build-install \
         lab-up lab-down lab-status demo bench clean
 
 help: ## Show this help
@@ -55,8 +55,8 @@ deps: venv sysdeps collection-link
 
 # ---------------------------------------------------------------------------------------------
 # Tests
-test: deps ## Install everything, then run every suite: sanity, units, integration, lint, build+install
-	@$(MAKE) --no-print-directory sanity units integration lint build-install
+test: deps ## Install everything, then run every suite: sanity, units, integration, compat, lint, build+install
+	@$(MAKE) --no-print-directory sanity units integration compat lint build-install
 	@echo "==> make test: all suites passed"
 
 sanity: deps ## ansible-test sanity (offline, staged under .build/)
@@ -70,6 +70,9 @@ units: deps ## ansible-test units (module_utils and modules, against real OpenBa
 integration: deps ## pytest suites against the lab (emulators, real OpenBao/Alertmanager/moto)
 	@echo "==> integration tests against the lab"
 	$(PY) -m pytest tests/integration -p no:cacheprovider $(PYTEST_ARGS)
+
+compat: deps ## Oldest supported ansible-core (2.16, .venv-compat) and managed-host Pythons 3.9-3.13
+	scripts/compat
 
 lint: deps ## ansible-lint, production profile
 	@echo "==> ansible-lint (production profile)"
