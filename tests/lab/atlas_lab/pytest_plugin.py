@@ -4,6 +4,8 @@
 ``python -m atlas_lab up --ports auto`` in a temporary directory (the same code path as
 ``make lab-up``, so the CLI is exercised by every run) and ``down`` at the end of the session.
 ``--lab-dir DIR`` uses a lab that already runs (``make lab-up``) and leaves it running.
+``ATLAS_TEST_ANSIBLE_BIN_DIR=DIR`` runs ``DIR/ansible-playbook`` and ``DIR/ansible``, with modules on
+``DIR/python``; ``make compat`` runs the tests marked ``compat`` that way with ansible-core 2.16.
 
     def test_something(lab):
         lab.k8s.add_fault("error", kind="patch secrets", status=500)
@@ -14,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,14 +27,20 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import yaml
 
 from .admin_client import LabAdminClient
+from .config import write_private
 from .state import read_state
 from .writers import read_env_file
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+PYTEST_VENV_BIN = Path(sys.executable).parent
+# Another Ansible installation for the suites (`make compat`: ansible-core 2.16 in .venv-compat): its
+# ansible/ansible-playbook run the plays and its python runs the modules. Default: this venv's.
+ANSIBLE_BIN_DIR_ENV = "ATLAS_TEST_ANSIBLE_BIN_DIR"
+VENV_BIN = Path(os.environ.get(ANSIBLE_BIN_DIR_ENV) or PYTEST_VENV_BIN).absolute()
 # Variables from the developer's shell that would point the collection away from the lab.
 SHADOWING_ENV = (
     "VAULT_NAMESPACE", "VAULT_CACERT", "VAULT_SKIP_VERIFY",
@@ -109,6 +118,30 @@ def collections_path() -> str:
     return str(root)
 
 
+def inventory_for_module_python(inventory: Path) -> Path:
+    """The lab's inventory, or with ATLAS_TEST_ANSIBLE_BIN_DIR set, a copy next to it whose hosts run
+    modules with that directory's python (the lab writes its own interpreter into the inventory)."""
+    if not os.environ.get(ANSIBLE_BIN_DIR_ENV):
+        return inventory
+    python = str(VENV_BIN / "python")
+    data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+
+    def set_interpreter(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "hosts" and isinstance(value, dict):
+                    for host_vars in value.values():
+                        host_vars["ansible_python_interpreter"] = python
+                else:
+                    set_interpreter(value)
+
+    set_interpreter(data)
+    copy = inventory.with_name(f"inventory-{hashlib.sha256(python.encode()).hexdigest()[:12]}.yml")
+    write_private(copy, f"# {inventory.name} with modules run by {python} ({ANSIBLE_BIN_DIR_ENV}).\n---\n"
+                  + yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    return copy
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """``python -m atlas_lab <args>`` with this interpreter, as ``make lab-up`` runs it."""
     full_env = dict(os.environ if env is None else env)
@@ -150,7 +183,7 @@ class Lab:
         self.aws_endpoint_url = self.vars["AWS_ENDPOINT_URL"]
         self.kubeconfig = Path(self.vars["KUBECONFIG"])
         self.ca_file = Path(self.vars["ATLAS_LAB_CA_FILE"])
-        self.inventory = lab_dir / "inventory.yml"
+        self.inventory = inventory_for_module_python(lab_dir / "inventory.yml")
         self.k8s = LabAdminClient(self.vars["ATLAS_LAB_KUBERNETES_ADMIN_URL"], ca_file=str(self.ca_file))
         self.keycloak = LabAdminClient(self.vars["ATLAS_LAB_KEYCLOAK_ADMIN_URL"])
         self.vault_proxy = LabAdminClient(self.vars["ATLAS_LAB_VAULT_PROXY_ADMIN_URL"])
@@ -204,7 +237,7 @@ class Lab:
         env = {name: value for name, value in os.environ.items() if name not in SHADOWING_ENV}
         env.update(self.vars)
         env["ANSIBLE_COLLECTIONS_PATH"] = collections_path()
-        env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
+        env["PATH"] = os.pathsep.join(dict.fromkeys([str(VENV_BIN), str(PYTEST_VENV_BIN), env.get("PATH", "")]))
         env["ANSIBLE_NOCOLOR"] = "1"
         env["ANSIBLE_LOCAL_TEMP"] = str(self.dir / "ansible-tmp")
         return env
@@ -267,6 +300,11 @@ def parse_adhoc(stdout: str) -> dict[str, dict[str, Any]]:
             result = {"rc": int(match["rc"])}
         results[match["host"]] = dict(result, status=match["status"])
     return results
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "compat: also run by `make compat`, with the oldest supported ansible-core "
+                                       "(ATLAS_TEST_ANSIBLE_BIN_DIR, docs/compatibility.md)")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
