@@ -70,6 +70,7 @@ def test_check_mode_previews_and_writes_nothing(lab: Any, one_replica: Release) 
     assert "alertmanager | would change | before: not_ha" in run.stdout
 
 
+@pytest.mark.compat
 def test_scale_to_three_verify_then_second_run_changes_and_writes_nothing(lab: Any, one_replica: Release) -> None:
     release = one_replica
     values_before = release.values_file.read_text()

@@ -19,6 +19,7 @@ from k8s_manifests_support import NS, PASSWORD, ROTATED, apply_task, run_json, t
 pytestmark = pytest.mark.timeout(600)
 
 
+@pytest.mark.compat
 def test_first_run_creates_second_writes_nothing_check_mode_writes_nothing(clean_lab: Any, tmp_path: Path) -> None:
     playbook = write_play(tmp_path / "apply.yml", [apply_task(manifests=ten_objects(), namespace=NS)],
                           module_defaults={"k8s_kubeconfig": str(clean_lab.kubeconfig)})
@@ -51,6 +52,7 @@ def test_first_run_creates_second_writes_nothing_check_mode_writes_nothing(clean
     assert writes(clean_lab) == {}
 
 
+@pytest.mark.compat
 def test_secret_values_never_appear_in_diff_or_verbose_output(clean_lab: Any, tmp_path: Path) -> None:
     create = write_play(tmp_path / "create.yml", [apply_task(manifests=ten_objects(), namespace=NS)])
     rotate = write_play(tmp_path / "rotate.yml", [apply_task(manifests=ten_objects(password=ROTATED), namespace=NS)])

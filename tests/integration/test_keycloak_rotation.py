@@ -18,6 +18,7 @@ def case(clean_lab):  # noqa: ANN001, ANN201 - pytest fixture
     return RotationCase(clean_lab)
 
 
+@pytest.mark.compat
 def test_due_rotation_changes_the_password_everywhere_then_nothing(case: RotationCase) -> None:
     case.create(rotated_days_ago=120)
     before_version = case.vault_version()
@@ -196,6 +197,7 @@ def test_copy_edited_by_hand_is_repaired_without_rotating(case: RotationCase) ->
     case.assert_consistent()
 
 
+@pytest.mark.compat
 def test_no_password_in_verbose_output_return_values_or_events(case: RotationCase) -> None:
     case.create(rotated_days_ago=120)
     run = case.run("--diff", verbosity="-vvv")
