@@ -58,6 +58,12 @@ class ControlApp(EmulatorApp):
         self.supervisor.reset_services()
 
     def admin(self, request: Request, subpath: str) -> Response | None:
+        try:
+            return self._admin(request, subpath)
+        except LabError as exc:  # e.g. a peer that did not start: its log tail, as JSON
+            return Response.json({"error": str(exc)}, status=500)
+
+    def _admin(self, request: Request, subpath: str) -> Response | None:
         cluster = self.supervisor.alertmanager
         if subpath == "services" and request.method == "GET":
             return Response.json(self.supervisor.services())
