@@ -73,8 +73,11 @@ def test_operator_objects_pods_and_scaling(lab: Any, tmp_path: Path) -> None:
 
     # 1 -> 3: two more peers start, pod 0 is replaced with clustering on, all three join.
     patch_replicas(lab, release, 3)
-    pods = wait_until(lambda: len(release.pods()) == 3 and all(settled_with(p, 3) for p in release.pods())
-                      and release.pods(), timeout=60)
+    def three_joined() -> list[dict[str, Any]] | None:
+        pods = release.pods()  # one read per attempt: pods come and go while the operator works
+        return pods if len(pods) == 3 and all(settled_with(p, 3) for p in pods) else None
+
+    pods = wait_until(three_joined, timeout=60)
     assert pods, "the three peers did not join one cluster"
     kubectl(lab, "-n", ns, "wait", "--for=condition=Ready", "pod", "-l", f"alertmanager={NAME}", "--timeout=30s")
     addresses = {f"{p['status']['podIP']}:9094" for p in pods}
@@ -90,8 +93,12 @@ def test_operator_objects_pods_and_scaling(lab: Any, tmp_path: Path) -> None:
     # 3 -> 1: pods 1 and 2 go and their processes stop; pod 0 runs again without clustering.
     gone = [p for p in pods if p["metadata"]["name"] != release.pod(0)]
     patch_replicas(lab, release, 1)
-    assert wait_until(lambda: [p["metadata"]["name"] for p in release.pods()] == [release.pod(0)]
-                      and direct_status(release.pods()[0])["cluster"]["status"] == "disabled", timeout=60)
+    def only_pod0_unclustered() -> bool:
+        pods = release.pods()
+        return ([p["metadata"]["name"] for p in pods] == [release.pod(0)]
+                and direct_status(pods[0])["cluster"]["status"] == "disabled")
+
+    assert wait_until(only_pod0_unclustered, timeout=60)
     for pod in gone:
         with pytest.raises((urllib.error.URLError, ConnectionError)):
             urllib.request.urlopen(f"http://{pod['status']['podIP']}:9093/-/ready", timeout=2)
