@@ -73,6 +73,7 @@ def test_operator_objects_pods_and_scaling(lab: Any, tmp_path: Path) -> None:
 
     # 1 -> 3: two more peers start, pod 0 is replaced with clustering on, all three join.
     patch_replicas(lab, release, 3)
+
     def three_joined() -> list[dict[str, Any]] | None:
         pods = release.pods()  # one read per attempt: pods come and go while the operator works
         return pods if len(pods) == 3 and all(settled_with(p, 3) for p in pods) else None
@@ -93,6 +94,7 @@ def test_operator_objects_pods_and_scaling(lab: Any, tmp_path: Path) -> None:
     # 3 -> 1: pods 1 and 2 go and their processes stop; pod 0 runs again without clustering.
     gone = [p for p in pods if p["metadata"]["name"] != release.pod(0)]
     patch_replicas(lab, release, 1)
+
     def only_pod0_unclustered() -> bool:
         pods = release.pods()
         return ([p["metadata"]["name"] for p in pods] == [release.pod(0)]
