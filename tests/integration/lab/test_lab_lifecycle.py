@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from atlas_lab.ports import bound_addresses
 from atlas_lab.processes import INSTANCE_ENV, is_running
