@@ -1,0 +1,75 @@
+"""playbooks/harden.yml as platform teams run it: every role, no --tags, against a lab of its own.
+
+The lab is seeded like a platform (kube-prometheus-stack's Alertmanager with one replica, Keycloak's
+namespace), the same scenario as `make demo`. A lab of its own, because other suites reset the
+session lab, which removes those seeds.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+import pytest
+
+from atlas_lab.kubernetes import writes
+from atlas_lab.pytest_plugin import Lab
+
+pytestmark = pytest.mark.timeout(900)
+HARDEN = "playbooks/harden.yml"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab.start(tmp_path_factory.mktemp("harden") / "lab")
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+def summary(result: Any) -> dict[str, str]:
+    """item -> status, from the hardening_summary role's lines ("<item> | <status> | <details>")."""
+    return {match["item"]: match["status"]
+            for match in re.finditer(r'"(?P<item>[a-z_-]+) \| (?P<status>[a-z ]+) \| ', result.stdout)}
+
+
+def cluster_writes(lab: Lab) -> dict[str, int]:
+    """Writes to Kubernetes objects (the gossip probe's silences go through the pod proxy to
+    Alertmanager, not to the cluster, and are not counted here)."""
+    return {kind: count for kind, count in writes(lab.k8s.counts()).items() if "/proxy" not in kind}
+
+
+def test_check_run_then_apply_then_nothing_left_to_do(platform: Lab) -> None:
+    platform.k8s.reset_requests()
+    check = platform.ansible_playbook(HARDEN, check=True, diff=True)
+    assert check.rc == 0, check
+    assert cluster_writes(platform) == {}, "--check wrote to the cluster"
+    assert summary(check) == {"alertmanager": "would change", "rotation": "would change"}, check
+
+    first = platform.ansible_playbook(HARDEN)
+    assert first.rc == 0, first
+    assert first.changed > 0
+    assert summary(first) == {"alertmanager": "hardened", "rotation": "hardened"}, first
+    assert "verification: healthy: 3 replicas ready, each sees all 3 peers" in first.stdout
+
+    platform.k8s.reset_requests()
+    second = platform.ansible_playbook(HARDEN)
+    assert second.rc == 0, second
+    assert second.changed == 0, second
+    assert cluster_writes(platform) == {}, "the second run wrote to the cluster"
+    assert summary(second) == {"alertmanager": "unchanged", "rotation": "unchanged"}, second
+
+
+def test_items_can_be_chosen_by_tag_and_by_inventory(platform: Lab) -> None:
+    only_rotation = platform.ansible_playbook(HARDEN, "--tags", "rotation")
+    assert only_rotation.rc == 0, only_rotation
+    assert set(summary(only_rotation)) == {"rotation"}, only_rotation
+
+    without_alertmanager = platform.ansible_playbook(HARDEN, extra_vars={"atlas_hardening_items": ["rotation"]})
+    assert without_alertmanager.rc == 0, without_alertmanager
+    assert set(summary(without_alertmanager)) == {"rotation"}, without_alertmanager
+
+    nothing = platform.ansible_playbook(HARDEN, "--tags", "no-such-item")
+    assert nothing.rc == 0, nothing
+    assert "No hardening role ran in this play" in nothing.stdout, nothing
