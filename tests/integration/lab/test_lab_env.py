@@ -76,7 +76,9 @@ def test_lab_env_kubectl_with_the_kubeconfig(lab: Lab) -> None:
     """The real kubectl, configured only by the env file (KUBECONFIG, TLS verified with the lab CA)."""
     kubectl = Path(sys.executable).parent / "kubectl"
     result = subprocess.run(["bash", "-c", f". {lab.env_file} && {kubectl} get namespaces -o json"],
-                            capture_output=True, text=True, check=False, timeout=60, env={"PATH": "/usr/bin:/bin"})
+                            capture_output=True, text=True, check=False, timeout=60,
+                            # HOME for kubectl's cache: without one it writes .kube/ into the working directory.
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(lab.dir)})
     assert result.returncode == 0, result.stderr
     names = {item["metadata"]["name"] for item in json.loads(result.stdout)["items"]}
     assert {"default", "kube-system", "keycloak", "monitoring"} <= names
