@@ -229,10 +229,10 @@ api_requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.atlas.hardening.plugins.module_utils.alertmanager_cluster import (
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.cluster import (
     Replica, UrlReplicaClient, examine)
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     KUBERNETES_CONNECTION_ARGSPEC, connection_from_module)
 
 
@@ -267,9 +267,9 @@ def main() -> None:
                              check_mode=module.check_mode)
         else:
             # Imported here: the URL mode must work without the kubernetes library.
-            from ansible_collections.atlas.hardening.plugins.module_utils.alertmanager_kubernetes import (
+            from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.kubernetes_replicas import (
                 check_prometheus_alerting, find_replicas)
-            from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import KubernetesObjects
+            from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
 
             objects = KubernetesObjects(connection_from_module(module))
             found = {}

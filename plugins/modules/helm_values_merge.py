@@ -105,8 +105,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils.yaml_values_merge import (
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._helm.values_merge import (
     HAS_RUAMEL, RUAMEL_IMPORT_ERROR, merge_values_text)
 
 

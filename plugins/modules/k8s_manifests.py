@@ -261,19 +261,19 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_apply import (
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import (
     FIELD_VALIDATION_CHOICES,
     ApplyOptions,
     apply_manifests,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     KUBERNETES_CONNECTION_ARGSPEC,
     connection_from_module,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_diff import secret_values
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_manifests import load_manifests
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import DEFAULT_FIELD_MANAGER
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import secret_values
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import load_manifests
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import DEFAULT_FIELD_MANAGER
 
 
 def main() -> None:

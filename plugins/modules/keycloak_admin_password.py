@@ -316,14 +316,14 @@ from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import keycloak_argument_spec
-from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_rotation_services import run_rotation
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import keycloak_argument_spec
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.adapters import run_rotation
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     KUBERNETES_CONNECTION_ARGSPEC,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.password_generator import DEFAULT_SPECIAL_CHARACTERS
-from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import vault_argument_spec
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import DEFAULT_SPECIAL_CHARACTERS
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import vault_argument_spec
 
 _SECRET_REF = {
     "namespace": {"type": "str", "required": True},

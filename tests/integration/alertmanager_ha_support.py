@@ -20,10 +20,10 @@ if collections_path() not in sys.path:
     sys.path.insert(0, collections_path())
 
 # pylint: disable=wrong-import-position,wrong-import-order
-from ansible_collections.atlas.hardening.plugins.module_utils import alertmanager_cluster as amc  # noqa: E402
-from ansible_collections.atlas.hardening.plugins.module_utils import alertmanager_kubernetes as amk  # noqa: E402
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import connect  # noqa: E402
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (  # noqa: E402
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import cluster as amc  # noqa: E402
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import kubernetes_replicas as amk  # noqa: E402
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import connect  # noqa: E402
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (  # noqa: E402
     KubernetesObjects, ObjectRef)
 
 NAME = kps.alertmanager_name()

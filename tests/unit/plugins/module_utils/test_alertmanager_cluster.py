@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils import alertmanager_cluster as amc
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import cluster as amc
 
 
 def status(name: str, peer_name: str, peers: list[tuple[str, str]], cluster_status: str = "ready",

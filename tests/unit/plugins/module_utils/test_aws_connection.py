@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.aws import ModuleDocFragment
-from ansible_collections.atlas.hardening.plugins.module_utils import aws_connection
-from ansible_collections.atlas.hardening.plugins.module_utils.aws_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._aws import connection as aws_connection
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.connection import (
     AWS_CONNECTION_ARGSPEC,
     AWSAuthError,
     AWSConfigError,
@@ -24,7 +24,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils.aws_connection imp
     AWSPermissionError,
     aws_client_from_params,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
 REGION = "eu-west-1"
 # moto accepts any credentials until authentication is switched on (see moto_auth).
@@ -257,7 +257,7 @@ def test_module_reads_aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) ->
     from ansible.module_utils.basic import AnsibleModule
     from ansible.module_utils.testing import patch_module_args
 
-    from ansible_collections.atlas.hardening.plugins.module_utils.aws_connection import aws_client_from_module
+    from ansible_collections.atlas.hardening.plugins.module_utils._aws.connection import aws_client_from_module
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.keycloak import ModuleDocFragment
-from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (
+from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (
     KEYCLOAK_CONNECTION_ARGSPEC,
     KeycloakAccountNotReady,
     KeycloakAdminAPI,
@@ -449,7 +449,7 @@ def test_module_reads_keycloak_env_and_hides_password_and_tokens(lab: Any, keycl
     from ansible.module_utils.basic import AnsibleModule
     from ansible.module_utils.testing import patch_module_args
 
-    from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (
+    from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (
         keycloak_client_from_module,
     )
 

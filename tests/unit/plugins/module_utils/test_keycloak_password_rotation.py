@@ -15,8 +15,8 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_password_rotation import (
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import (
     AccountNotReady,
     AdminSession,
     AuditEvent,
@@ -35,7 +35,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_password_
     format_time,
     parse_time,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.password_generator import PasswordRequirements
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import PasswordRequirements
 
 NOW = datetime.datetime(2026, 11, 21, 12, 0, 0, tzinfo=datetime.timezone.utc)
 INITIAL = "Initial-Passw0rd!"

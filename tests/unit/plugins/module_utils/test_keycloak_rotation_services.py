@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_password_rotation import CasConflict
-from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_rotation_services import (
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import CasConflict
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.adapters import (
     KeycloakAdminPort,
     VaultSecretStore,
     settings_from_params,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import vault_client_from_params
-from ansible_collections.atlas.hardening.plugins.module_utils.vault_kv2 import VaultKV2
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import vault_client_from_params
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
 
 @pytest.fixture

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_apply import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import (
     ApplyOptions,
     ApplyReport,
     apply_manifests,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import KubernetesError, connect
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_diff import HIDDEN_NEW, HIDDEN_OLD
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_events import record_event
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_manifests import ManifestError
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import KubernetesObjects, ObjectRef
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_wait import KubernetesWaitTimeout
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import KubernetesError, connect
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import HIDDEN_NEW, HIDDEN_OLD
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.events import record_event
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import ManifestError
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import KubernetesWaitTimeout
 
 NS = "atlas-apply"
 PASSWORD = "Sup3r-S3cret-Value-71"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_change_detection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.change_detection import (
     dry_run_changes,
     is_up_to_date,
     owned_fields,

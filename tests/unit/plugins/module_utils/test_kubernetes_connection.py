@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.kubernetes import ModuleDocFragment
-from ansible_collections.atlas.hardening.plugins.module_utils import kubernetes_connection
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes import connection as kubernetes_connection
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     KUBERNETES_CONNECTION_ARGSPEC,
     KubernetesAuthError,
     KubernetesConfigError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_diff import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import (
     HIDDEN_ANNOTATION,
     HIDDEN_NEW,
     HIDDEN_OLD,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_manifests import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import (
     ManifestError,
     apply_rank,
     check_identity,

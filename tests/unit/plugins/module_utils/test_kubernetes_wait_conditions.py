@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import KubernetesError
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_wait import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import KubernetesError
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
     Absent,
     ConditionStatus,
     Exists,

@@ -11,8 +11,8 @@ import string
 
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils.password_generator import (
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import (
     DEFAULT_SPECIAL_CHARACTERS,
     PasswordRequirements,
     UserIdentity,

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.vault import ModuleDocFragment
-from ansible_collections.atlas.hardening.plugins.module_utils import vault_connection
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._vault import connection as vault_connection
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import (
     VaultAuthError,
     VaultConfigError,
     VaultConnectionError,
@@ -26,7 +26,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection i
     VAULT_CONNECTION_ARGSPEC,
     vault_client_from_params,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.vault_kv2 import VaultKV2
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
 
 def free_port() -> int:
@@ -438,7 +438,7 @@ def test_module_reads_vault_env_and_hides_the_token(openbao: Any, monkeypatch: p
     from ansible.module_utils.basic import AnsibleModule
     from ansible.module_utils.testing import patch_module_args
 
-    from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import vault_client_from_module
+    from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import vault_client_from_module
 
     monkeypatch.setenv("VAULT_ADDR", openbao.url)
     monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
@@ -456,7 +456,7 @@ def test_module_fails_with_the_readable_message(capsys: pytest.CaptureFixture[st
     from ansible.module_utils.basic import AnsibleModule
     from ansible.module_utils.testing import patch_module_args
 
-    from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import vault_client_from_module
+    from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import vault_client_from_module
 
     monkeypatch.delenv("VAULT_ADDR", raising=False)
     with patch_module_args({}):  # fail_json serialises its result with the profile set up here

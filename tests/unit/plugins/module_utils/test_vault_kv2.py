@@ -10,13 +10,13 @@ from typing import Any, Iterator
 import hvac
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import (
     VaultConnection,
     VaultError,
     VaultRequestError,
     vault_client_from_params,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.vault_kv2 import (
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import (
     VaultCasMismatch,
     VaultKV2,
     VaultKVVersionError,

@@ -9,7 +9,7 @@ import os
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.atlas.hardening.plugins.module_utils.yaml_values_merge import (
+from ansible_collections.atlas.hardening.plugins.module_utils._helm.values_merge import (
     ValuesFileError, guess_layout, merge_values_text, same_value)
 from ansible_collections.atlas.hardening.plugins.modules import helm_values_merge
 

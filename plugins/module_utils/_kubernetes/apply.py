@@ -28,32 +28,32 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_change_detection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.change_detection import (
     dry_run_changes,
     is_up_to_date,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     KubernetesApiError,
     KubernetesAuthError,
     KubernetesConnection,
     KubernetesError,
     KubernetesForbiddenError,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_diff import object_diff, secret_values
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_discovery import ApiResource
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_manifests import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import object_diff, secret_values
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.discovery import ApiResource
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import (
     CRD,
     ManifestError,
     apply_rank,
     check_identity,
     normalise,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (
     DEFAULT_FIELD_MANAGER,
     KubernetesObjects,
     ObjectRef,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_wait import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
     Absent,
     ConditionStatus,
     WaitCondition,

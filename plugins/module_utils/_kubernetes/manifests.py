@@ -23,7 +23,7 @@ import base64
 import copy
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
 try:
     import yaml

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 from urllib.parse import quote
 
-from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import (
     VaultConnection,
     VaultConnectionError,
     VaultError,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     KubernetesApiError,
     KubernetesConnection,
     KubernetesError,

@@ -15,8 +15,8 @@ import socket
 import time
 from typing import Any, Dict, Optional
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import ApiResponse
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import KubernetesObjects, ObjectRef
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import ApiResponse
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
 
 DEFAULT_COMPONENT = "atlas-hardening"
 MAX_MESSAGE_LENGTH = 1024  # what events.k8s.io/v1 accepts; kept for core Events too

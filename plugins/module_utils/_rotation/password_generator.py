@@ -19,7 +19,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
 # Special characters that survive every layer the password travels through (form-encoded token
 # requests, JSON, YAML, shell variables in a Pod, Kubernetes Secret data) without quoting trouble.

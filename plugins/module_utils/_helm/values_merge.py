@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
 try:
     from ruamel.yaml import YAML

@@ -4,7 +4,7 @@
 """Object-level verbs on the Kubernetes API: get, list, server-side apply, create, delete, watch.
 
 One method, one request. Callers that handle a set of objects use
-:mod:`~ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_apply`; this layer is for
+:mod:`~ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply`; this layer is for
 modules that need a single precise call (read a Secret, record an Event).
 """
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     ApiResponse,
     KubernetesApiError,
     KubernetesConnection,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_discovery import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.discovery import (
     ApiResource,
     ResourceResolver,
 )

@@ -28,7 +28,7 @@ from typing import Any, Mapping, Optional
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
 try:
     import hvac

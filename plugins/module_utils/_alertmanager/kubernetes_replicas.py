@@ -20,20 +20,20 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
-from ansible_collections.atlas.hardening.plugins.module_utils.alertmanager_cluster import (
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.cluster import (
     AlertmanagerClusterError,
     Replica,
     ReplicaClient,
     ReplicaRequestError,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     KubernetesApiError,
     KubernetesAuthError,
     KubernetesConnection,
     KubernetesError,
     KubernetesForbiddenError,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import KubernetesObjects, ObjectRef
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
 
 MONITORING_API_VERSION = "monitoring.coreos.com/v1"
 DEFAULT_WEB_PORT = 9093

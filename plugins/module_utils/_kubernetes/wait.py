@@ -21,12 +21,12 @@ import re
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     KubernetesApiError,
     KubernetesError,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_discovery import ApiResource
-from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.discovery import ApiResource
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (
     KubernetesObjects,
     ObjectRef,
 )

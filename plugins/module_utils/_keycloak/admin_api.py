@@ -37,7 +37,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
 DEFAULT_REALM = "master"
 DEFAULT_CLIENT_ID = "admin-cli"

@@ -14,8 +14,8 @@ import base64
 import binascii
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.atlas.hardening.plugins.module_utils.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_password_rotation import (
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import (
     AccountNotReady,
     AdminSession,
     AuditEvent,
@@ -32,8 +32,8 @@ from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_password_
     SecretStore,
     StoredSecret,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils.password_generator import PasswordRequirements
-from ansible_collections.atlas.hardening.plugins.module_utils.vault_kv2 import VaultCasMismatch, VaultKV2
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import PasswordRequirements
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultCasMismatch, VaultKV2
 
 FIELD_MANAGER = "atlas-hardening-keycloak-rotation"
 EVENT_SOURCE = "atlas.hardening"
@@ -93,7 +93,7 @@ class KubernetesCluster(ClusterPort):
     @property
     def objects(self) -> Any:
         if self._objects is None:
-            from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (  # noqa: E501 pylint: disable=import-outside-toplevel
+            from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (  # noqa: E501 pylint: disable=import-outside-toplevel
                 KubernetesObjects,
             )
             self._connection = self._connect()
@@ -107,7 +107,7 @@ class KubernetesCluster(ClusterPort):
         return dict(self._connection.request_counts) if self._connection is not None else {}
 
     def read_secret_value(self, copy: SecretCopy) -> Tuple[Optional[str], Optional[str]]:
-        from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (  # pylint: disable=import-outside-toplevel
             ObjectRef,
         )
         secret = self.objects.get(ObjectRef("v1", "Secret", copy.name, copy.namespace))
@@ -131,7 +131,7 @@ class KubernetesCluster(ClusterPort):
         Values, not field ownership, decide: a copy created by a chart that already holds the right
         password is left alone, so a run that is not due writes nothing.
         """
-        from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_objects import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (  # pylint: disable=import-outside-toplevel
             ObjectRef,
         )
         self.register_secret(_encode(password))
@@ -208,7 +208,7 @@ class KeycloakSession(AdminSession):
         return self.api.realm_password_policy(realm)
 
     def reset_password(self, realm: str, user_id: str, password: str) -> None:
-        from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (  # pylint: disable=import-outside-toplevel
             KeycloakOutcomeUnknown,
             KeycloakPasswordRejected,
         )
@@ -228,7 +228,7 @@ class KeycloakAdminPort(KeycloakPort):
     name an identity of their own (a service-account client or another admin), that identity."""
 
     def __init__(self, params: Dict[str, Any], register_secret: Callable[[str], None]) -> None:
-        from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (  # pylint: disable=import-outside-toplevel
             keycloak_client_from_params,
         )
         self.register_secret = register_secret
@@ -259,7 +259,7 @@ class KeycloakAdminPort(KeycloakPort):
         return self._base.no_log_values
 
     def login(self, realm: str, username: str, password: str) -> AdminSession:
-        from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (  # pylint: disable=import-outside-toplevel
             KeycloakAccountNotReady,
             KeycloakCredentialsRejected,
         )
@@ -282,7 +282,7 @@ class KeycloakAdminPort(KeycloakPort):
 def _base_client(params: Dict[str, Any]) -> Any:
     """A client for the server named by the keycloak_* options, without an identity of its own: its
     login() logs the rotated user in with each candidate password."""
-    from ansible_collections.atlas.hardening.plugins.module_utils.keycloak_admin_api import (  # pylint: disable=import-outside-toplevel
+    from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (  # pylint: disable=import-outside-toplevel
         keycloak_client_from_params,
     )
     return keycloak_client_from_params(dict(params, keycloak_username=None, keycloak_password=None),
@@ -318,10 +318,10 @@ def settings_from_params(params: Dict[str, Any], check_mode: bool) -> RotationSe
 
 def run_rotation(module: Any) -> Dict[str, Any]:
     """Run one rotation for an AnsibleModule; return the module result (never a password)."""
-    from ansible_collections.atlas.hardening.plugins.module_utils.kubernetes_connection import (  # pylint: disable=import-outside-toplevel
+    from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (  # pylint: disable=import-outside-toplevel
         connect,
     )
-    from ansible_collections.atlas.hardening.plugins.module_utils.vault_connection import (  # pylint: disable=import-outside-toplevel
+    from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import (  # pylint: disable=import-outside-toplevel
         vault_client_from_params,
     )
 
