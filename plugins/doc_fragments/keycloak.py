@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Keycloak Admin API connection options (plugins/module_utils/_keycloak/admin_api.py)."""
+"""Keycloak Admin API connection options (plugins/module_utils/_keycloak/options.py)."""
 
 from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Keep in step with KEYCLOAK_CONNECTION_ARGSPEC in plugins/module_utils/_keycloak/admin_api.py
+    # Keep in step with KEYCLOAK_CONNECTION_ARGSPEC in plugins/module_utils/_keycloak/options.py
     # (tests/unit/plugins/module_utils/test_keycloak_admin_api.py compares them).
     DOCUMENTATION = r"""
 options:

@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Vault / OpenBao connection options (plugins/module_utils/_vault/connection.py)."""
+"""Vault / OpenBao connection options (plugins/module_utils/_vault/options.py)."""
 
 from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Keep in step with VAULT_CONNECTION_ARGSPEC in plugins/module_utils/_vault/connection.py
+    # Keep in step with VAULT_CONNECTION_ARGSPEC in plugins/module_utils/_vault/options.py
     # (tests/unit/plugins/module_utils/test_vault_connection.py compares them).
     DOCUMENTATION = r"""
 options:

@@ -23,15 +23,12 @@ requirements:
 author:
   - ATLAS platform team (@atlas-platform)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - atlas.hardening.attributes
+  - atlas.hardening.attributes.writes
+  - atlas.hardening.attributes.actiongroup_none
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
-    details: the diff shows the file before and after, as text.
-  platform:
-    platforms: posix
+    details: The diff shows the file before and after, as text.
 options:
   path:
     description:
@@ -99,72 +96,21 @@ backup_file:
   type: str
 """
 
-import os
-import tempfile
+from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._helm.values_file_task import merge_values_file_task
 
-from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils._helm.values_merge import (
-    HAS_RUAMEL, RUAMEL_IMPORT_ERROR, merge_values_text)
-
-
-def write_atomically(module: AnsibleModule, path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".helm_values_merge.", dir=directory)
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(to_bytes(text))
-    module.atomic_move(temporary, path)
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    path=dict(type="path", required=True),
+    values=dict(type="dict", required=True),
+    create=dict(type="bool", default=False),
+    backup=dict(type="bool", default=False),
+)
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            values=dict(type="dict", required=True),
-            create=dict(type="bool", default=False),
-            backup=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    if not HAS_RUAMEL:
-        module.fail_json(msg=missing_required_lib("ruamel.yaml"), exception=to_native(RUAMEL_IMPORT_ERROR))
-    path = module.params["path"]
-    result = dict(changed=False, changes=[], path=path, created=False)
-
-    exists = os.path.exists(path)
-    if exists and not os.path.isfile(path):
-        module.fail_json(msg="%s is not a regular file: give the path of the Helm values file." % path, **result)
-    if not exists and not module.params["create"]:
-        module.fail_json(msg="Helm values file %s does not exist: check the path, or set create: true to start a "
-                             "new one." % path, **result)
-    try:
-        before = ""
-        if exists:
-            with open(path, "rb") as stream:
-                before = stream.read().decode("utf-8")
-        after, changes = merge_values_text(before, module.params["values"], source=path)
-    except UnicodeDecodeError:
-        module.fail_json(msg="%s is not UTF-8 text: is it really a Helm values file?" % path, **result)
-    except HardeningError as exc:
-        module.fail_json(msg=str(exc), **result)
-    except OSError as exc:
-        module.fail_json(msg="cannot read %s: %s" % (path, to_native(exc)), **result)
-
-    result["created"] = not exists
-    result["changes"] = changes
-    result["changed"] = bool(changes) or not exists
-    if module._diff and result["changed"]:
-        result["diff"] = dict(before=before, after=after, before_header=path, after_header=path)
-    if result["changed"] and not module.check_mode:
-        try:
-            if exists and module.params["backup"]:
-                result["backup_file"] = module.backup_local(path)
-            write_atomically(module, path, after)
-        except OSError as exc:
-            module.fail_json(msg="cannot write %s: %s" % (path, to_native(exc)), **result)
-    module.exit_json(**result)
+    HardeningModule(ARGUMENT_SPEC).run(merge_values_file_task)
 
 
 if __name__ == "__main__":

@@ -24,18 +24,16 @@ author:
   - ATLAS platform team (@atlas-platform)
 extends_documentation_fragment:
   - atlas.hardening.kubernetes
+  - atlas.hardening.attributes
+  - atlas.hardening.attributes.writes
+  - atlas.hardening.attributes.actiongroup_kubernetes
 attributes:
   check_mode:
-    description: Sends dry-run requests (C(dryRun=All)); the API server validates, nothing is stored.
-    support: full
+    details: Sends dry-run requests (C(dryRun=All)); the API server validates, nothing is stored.
   diff_mode:
-    description: Returns the before and after state of each changed object; Secret values are hidden.
-    support: full
-  action_group:
-    description: Use C(group/atlas.hardening.kubernetes) in C(module_defaults) to set the connection options.
-    support: full
-    membership:
-      - atlas.hardening.kubernetes
+    details: Returns the before and after state of each changed object; Secret values are hidden.
+  idempotent:
+    details: A second apply of the same manifests sends no write (changes are detected locally first).
 options:
   manifests:
     description:
@@ -259,71 +257,43 @@ diff:
       after: {"data": {"password": "<hidden: new value>"}}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from typing import Any
 
-from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import (
-    FIELD_VALIDATION_CHOICES,
-    ApplyOptions,
-    apply_manifests,
+from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import FIELD_VALIDATION_CHOICES
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.k8s_manifests_task import (
+    apply_manifests_task,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
-    KUBERNETES_CONNECTION_ARGSPEC,
-    connection_from_module,
-)
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import secret_values
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import load_manifests
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import DEFAULT_FIELD_MANAGER
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    manifests=dict(type="list", elements="dict"),
+    definition=dict(type="str"),
+    src=dict(type="path"),
+    namespace=dict(type="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    field_manager=dict(type="str", default=DEFAULT_FIELD_MANAGER),
+    force_conflicts=dict(type="bool", default=False),
+    field_validation=dict(type="str", choices=list(FIELD_VALIDATION_CHOICES), default="Strict"),
+    wait=dict(type="bool", default=False),
+    wait_timeout=dict(type="int", default=120),
+    wait_condition=dict(type="dict", options=dict(
+        type=dict(type="str"),
+        status=dict(type="str", choices=["True", "False", "Unknown"], default="True"),
+        reason=dict(type="str"),
+        field=dict(type="str"),
+        value=dict(type="raw"),
+        kind=dict(type="str"),
+    )),
+)
 
 
 def main() -> None:
-    argument_spec = dict(
-        manifests=dict(type="list", elements="dict"),
-        definition=dict(type="str"),
-        src=dict(type="path"),
-        namespace=dict(type="str"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        field_manager=dict(type="str", default=DEFAULT_FIELD_MANAGER),
-        force_conflicts=dict(type="bool", default=False),
-        field_validation=dict(type="str", choices=list(FIELD_VALIDATION_CHOICES), default="Strict"),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=120),
-        wait_condition=dict(type="dict", options=dict(
-            type=dict(type="str"),
-            status=dict(type="str", choices=["True", "False", "Unknown"], default="True"),
-            reason=dict(type="str"),
-            field=dict(type="str"),
-            value=dict(type="raw"),
-            kind=dict(type="str"),
-        )),
-    )
-    argument_spec.update(KUBERNETES_CONNECTION_ARGSPEC)
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
+    HardeningModule(
+        ARGUMENT_SPEC, connections=("kubernetes",),
         mutually_exclusive=[("manifests", "definition", "src")],
         required_one_of=[("manifests", "definition", "src")],
-    )
-    params = module.params
-    try:
-        manifests = load_manifests(params["manifests"], params["definition"], params["src"])
-    except HardeningError as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-    # Before any request: a value in a manifest must not leak through an error message either.
-    for manifest in manifests:
-        module.no_log_values.update(secret_values(manifest))
-    connection = connection_from_module(module, user_agent="atlas.hardening/k8s_manifests")
-    options = ApplyOptions(
-        state=params["state"], field_manager=params["field_manager"], force_conflicts=params["force_conflicts"],
-        field_validation=params["field_validation"], check_mode=module.check_mode, diff=module._diff,
-        wait=params["wait"], wait_timeout=params["wait_timeout"], wait_condition=params["wait_condition"],
-    )
-    try:
-        report = apply_manifests(connection, manifests, options, default_namespace=params["namespace"])
-    except HardeningError as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-    module.no_log_values.update(report.secret_values)
-    module.exit_json(**report.module_result(diff=module._diff))
+    ).run(apply_manifests_task)
 
 
 if __name__ == "__main__":

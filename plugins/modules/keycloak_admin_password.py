@@ -22,7 +22,7 @@ description:
     the Admin API (never as a temporary password); (3) log in with it and make an admin call with that
     token; (4) promote it to C(password) (check-and-set), record the rotation in the secret's custom
     metadata (C(rotated_at), C(rotation_id), C(rotated_by), C(next_due)), update every Kubernetes Secret
-    copy in O(kubernetes_secrets), and create a Kubernetes Event in O(event_namespace)."
+    copy in O(secret_copies), and create a Kubernetes Event in O(event_namespace)."
   - A later run resumes a pending rotation. When the outcome of step 2 is unknown (timeout, lost answer),
     the module logs in to find which password is live; it never generates a new password while the
     live one is unknown.
@@ -42,22 +42,17 @@ extends_documentation_fragment:
   - atlas.hardening.vault
   - atlas.hardening.keycloak
   - atlas.hardening.kubernetes
+  - atlas.hardening.attributes
+  - atlas.hardening.attributes.writes
+  - atlas.hardening.attributes.actiongroup_rotation
 attributes:
   check_mode:
-    description: Reads Vault (and the Secret copies with dry-run requests); says whether a rotation is due
+    details: Reads Vault (and the Secret copies with dry-run requests); says whether a rotation is due
       and when the next one is; talks to no Keycloak endpoint and writes nothing.
-    support: full
   diff_mode:
-    description: Shows the change to the rotation metadata and which Secret copies change, never a password.
-    support: full
-  action_group:
-    description: Use C(group/atlas.hardening.vault), C(group/atlas.hardening.keycloak) and
-      C(group/atlas.hardening.kubernetes) in C(module_defaults) to set the connection options.
-    support: full
-    membership:
-      - atlas.hardening.vault
-      - atlas.hardening.keycloak
-      - atlas.hardening.kubernetes
+    details: Shows the change to the rotation metadata and which Secret copies change, never a password.
+  idempotent:
+    details: A run that is not due changes nothing; a rotation happens at most once per O(max_age_days).
 options:
   username:
     description:
@@ -121,7 +116,7 @@ options:
       - The default set needs no quoting in form bodies, JSON, YAML or shell variables.
     type: str
     default: "!#%+-.:=@^_~"
-  kubernetes_secrets:
+  secret_copies:
     description:
       - Kubernetes Secrets that must hold a copy of the current password. The module sets only the
         named keys (server-side apply, its own field manager) and writes nothing when they already match.
@@ -213,7 +208,7 @@ notes:
     6 Keycloak requests, 1 Kubernetes write per changed copy and 1 Event."
 requirements:
   - hvac
-  - kubernetes (only with O(kubernetes_secrets), O(adopt_from_secret) or O(event_namespace))
+  - kubernetes (only with O(secret_copies), O(adopt_from_secret) or O(event_namespace))
 seealso:
   - module: atlas.hardening.k8s_manifests
 """
@@ -222,7 +217,7 @@ EXAMPLES = r"""
 - name: Rotate the Keycloak admin password every 90 days (run daily)
   atlas.hardening.keycloak_admin_password:
     kv_path: keycloak/admin
-    kubernetes_secrets:
+    secret_copies:
       - namespace: keycloak
         name: keycloak-admin
         username_key: username
@@ -312,68 +307,53 @@ copies_updated:
   sample: [keycloak/keycloak-admin]
 """
 
-from typing import Any, Dict
+from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import keycloak_argument_spec
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.adapters import run_rotation
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
-    KUBERNETES_CONNECTION_ARGSPEC,
+from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.keycloak_admin_password_task import (
+    rotate_keycloak_admin_password_task,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import DEFAULT_SPECIAL_CHARACTERS
-from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import vault_argument_spec
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import (
+    DEFAULT_SPECIAL_CHARACTERS,
+)
 
-_SECRET_REF = {
+_SECRET_REF: dict[str, dict[str, Any]] = {
     "namespace": {"type": "str", "required": True},
     "name": {"type": "str", "required": True},
     "password_key": {"type": "str", "default": "password", "no_log": False},
     "username_key": {"type": "str", "no_log": False},
 }
 
-
-def argument_spec() -> Dict[str, Any]:
-    spec: Dict[str, Any] = {
-        "username": {"type": "str", "default": "admin"},
-        "realm": {"type": "str", "default": "master"},
-        "kv_mount_point": {"type": "str", "default": "secret"},
-        "kv_path": {"type": "str", "required": True},
-        "max_age_days": {"type": "int", "default": 90},
-        "force": {"type": "bool", "default": False},
-        "password_length": {"type": "int", "default": 32, "no_log": False},
-        "password_min_lowercase": {"type": "int", "default": 1, "no_log": False},
-        "password_min_uppercase": {"type": "int", "default": 1, "no_log": False},
-        "password_min_digits": {"type": "int", "default": 1, "no_log": False},
-        "password_min_special": {"type": "int", "default": 1, "no_log": False},
-        "password_special_characters": {"type": "str", "default": DEFAULT_SPECIAL_CHARACTERS, "no_log": False},
-        "kubernetes_secrets": {"type": "list", "elements": "dict", "default": [], "no_log": False,
-                               "options": dict(_SECRET_REF)},
-        "adopt_from_secret": {"type": "dict", "no_log": False, "options": dict(_SECRET_REF)},
-        "event_namespace": {"type": "str"},
-        "event_involved_object": {"type": "dict", "default": {}, "options": {
-            "api_version": {"type": "str", "default": "k8s.keycloak.org/v2alpha1"},
-            "kind": {"type": "str", "default": "Keycloak"},
-            "name": {"type": "str", "default": "keycloak"},
-        }},
-        "rotated_by": {"type": "str", "default": "atlas.hardening.keycloak_admin_password"},
-        "logout_sessions": {"type": "bool", "default": False},
-    }
-    spec.update(vault_argument_spec())
-    # Options that are not secrets say so explicitly (the names trip the no_log heuristic).
-    spec.update({name: dict(option, no_log=option.get("no_log", False))
-                 for name, option in keycloak_argument_spec().items()})
-    spec.update({name: dict(option) for name, option in KUBERNETES_CONNECTION_ARGSPEC.items()})
-    return spec
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "username": {"type": "str", "default": "admin"},
+    "realm": {"type": "str", "default": "master"},
+    "kv_mount_point": {"type": "str", "default": "secret"},
+    "kv_path": {"type": "str", "required": True},
+    "max_age_days": {"type": "int", "default": 90},
+    "force": {"type": "bool", "default": False},
+    "password_length": {"type": "int", "default": 32, "no_log": False},
+    "password_min_lowercase": {"type": "int", "default": 1, "no_log": False},
+    "password_min_uppercase": {"type": "int", "default": 1, "no_log": False},
+    "password_min_digits": {"type": "int", "default": 1, "no_log": False},
+    "password_min_special": {"type": "int", "default": 1, "no_log": False},
+    "password_special_characters": {"type": "str", "default": DEFAULT_SPECIAL_CHARACTERS, "no_log": False},
+    "secret_copies": {"type": "list", "elements": "dict", "default": [], "no_log": False,
+                      "options": dict(_SECRET_REF)},
+    "adopt_from_secret": {"type": "dict", "no_log": False, "options": dict(_SECRET_REF)},
+    "event_namespace": {"type": "str"},
+    "event_involved_object": {"type": "dict", "default": {}, "options": {
+        "api_version": {"type": "str", "default": "k8s.keycloak.org/v2alpha1"},
+        "kind": {"type": "str", "default": "Keycloak"},
+        "name": {"type": "str", "default": "keycloak"},
+    }},
+    "rotated_by": {"type": "str", "default": "atlas.hardening.keycloak_admin_password"},
+    "logout_sessions": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result: Dict[str, Any] = run_rotation(module)
-    except HardeningError as err:
-        module.fail_json(msg=str(err), **err.details)
-    module.exit_json(**result)
+    HardeningModule(ARGUMENT_SPEC, connections=("vault", "keycloak", "kubernetes")).run(
+        rotate_keycloak_admin_password_task)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ if collections_path() not in sys.path:
 # pylint: disable=wrong-import-position,wrong-import-order
 from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import cluster as amc  # noqa: E402
 from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import kubernetes_replicas as amk  # noqa: E402
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import connect  # noqa: E402
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (  # noqa: E402
     KubernetesObjects, ObjectRef)
 

@@ -29,8 +29,8 @@ def harden(lab: Any, release: Release, *args: str, check: bool = False, diff: bo
 
 
 def verify(lab: Any, release: Release, **args: Any) -> dict[str, Any]:
-    """atlas.hardening.alertmanager_cluster_info, run by Ansible (ad hoc) against the release."""
-    result = lab.ansible("atlas.hardening.alertmanager_cluster_info",
+    """atlas.hardening.alertmanager_cluster_verify, run by Ansible (ad hoc) against the release."""
+    result = lab.ansible("atlas.hardening.alertmanager_cluster_verify",
                          dict({"name": NAME, "namespace": release.namespace,
                                "k8s_kubeconfig": str(lab.kubeconfig)}, **args))
     return result.results["localhost"]

@@ -26,10 +26,10 @@ from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.clus
     ReplicaClient,
     ReplicaRequestError,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import KubernetesConnection
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import (
     KubernetesApiError,
     KubernetesAuthError,
-    KubernetesConnection,
     KubernetesError,
     KubernetesForbiddenError,
 )

@@ -14,13 +14,24 @@ which endpoint, and what to check.
 
 from __future__ import annotations
 
-import copy
-import os
 import traceback
 from typing import Any, Mapping, Optional
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.errors import (
+    AUTH_ERROR_CODES,
+    NOT_FOUND_ERROR_CODES,
+    PERMISSION_ERROR_CODES,
+    THROTTLING_ERROR_CODES,
+    AWSAuthError,
+    AWSClientError,
+    AWSConfigError,
+    AWSConnectionError,
+    AWSError,
+    AWSNotFoundError,
+    AWSPermissionError,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
 try:
@@ -35,79 +46,6 @@ else:
     BOTO3_IMPORT_ERROR = None
 
 USER_AGENT_EXTRA = "atlas.hardening"
-
-AWS_CONNECTION_ARGSPEC: dict[str, dict[str, Any]] = {
-    "aws_region": {"type": "str", "fallback": (env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])},
-    "aws_profile": {"type": "str", "fallback": (env_fallback, ["AWS_PROFILE"])},
-    "aws_endpoint_url": {"type": "str", "fallback": (env_fallback, ["AWS_ENDPOINT_URL"])},
-    # Credentials have no fallback here on purpose: boto3 reads AWS_ACCESS_KEY_ID & co. itself, in
-    # its documented order relative to aws_profile.
-    "aws_access_key_id": {"type": "str", "no_log": False},
-    "aws_secret_access_key": {"type": "str", "no_log": True},
-    "aws_session_token": {"type": "str", "no_log": True},
-    "aws_validate_certs": {"type": "bool", "default": True},
-    "aws_ca_bundle": {"type": "path", "fallback": (env_fallback, ["AWS_CA_BUNDLE"])},
-}
-
-# ClientError codes, grouped by what the user has to fix.
-AUTH_ERROR_CODES = frozenset((
-    "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException",
-    "ExpiredToken", "ExpiredTokenException", "InvalidToken", "AuthFailure", "IncompleteSignature",
-    "InvalidSignatureException", "MissingAuthenticationToken", "RequestExpired",
-))
-PERMISSION_ERROR_CODES = frozenset((
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "Forbidden",
-    "AllAccessDisabled",
-))
-NOT_FOUND_ERROR_CODES = frozenset((
-    "NoSuchBucket", "NoSuchKey", "NotFoundException", "ResourceNotFoundException", "NoSuchEntity", "NotFound",
-    "NoSuchBucketPolicy", "ServerSideEncryptionConfigurationNotFoundError", "NoSuchLifecycleConfiguration",
-    "ObjectLockConfigurationNotFoundError", "ReplicationConfigurationNotFoundError", "404",
-))
-THROTTLING_ERROR_CODES = frozenset((
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
-    "SlowDown", "RequestLimitExceeded", "ProvisionedThroughputExceededException",
-))
-
-
-def aws_argument_spec() -> dict[str, dict[str, Any]]:
-    """A fresh copy of :data:`AWS_CONNECTION_ARGSPEC`, safe to modify."""
-    return copy.deepcopy(AWS_CONNECTION_ARGSPEC)
-
-
-class AWSError(HardeningError):
-    """Any AWS failure; the message says what failed, where, and what to check."""
-
-
-class AWSConfigError(AWSError):
-    """Options or local configuration (profile, region, credentials) are missing or wrong."""
-
-
-class AWSConnectionError(AWSError):
-    """The endpoint could not be reached or did not answer (TLS, DNS, refused, timeout)."""
-
-
-class AWSAuthError(AWSError):
-    """No credentials, or AWS rejected them (unknown key, bad signature, expired token)."""
-
-
-class AWSClientError(AWSError):
-    """AWS answered an error; ``code``, ``status`` and ``aws_message`` hold its answer."""
-
-    def __init__(self, message: str, code: str = "", status: int = 0, aws_message: str = "", **details: Any) -> None:
-        super().__init__(message, **details)
-        self.code = code
-        self.status = status
-        self.aws_message = aws_message
-
-
-class AWSPermissionError(AWSClientError):
-    """The credentials are valid but IAM (or a resource policy) denies the call."""
-
-
-class AWSNotFoundError(AWSClientError):
-    """The bucket, key or object does not exist (callers often expect this one)."""
-
 
 class AWSConnection:
     """A boto3 session and its clients, with readable errors and a request counter.
@@ -269,40 +207,3 @@ def _describe(service: str, operation: str, params: Mapping[str, Any]) -> str:
         if isinstance(value, str) and value:
             targets.append("%s %s" % (key[0].lower() + key[1:], value))
     return "%s %s%s" % (service, operation, " on " + ", ".join(targets) if targets else "")
-
-
-def aws_client_from_params(params: Mapping[str, Any]) -> AWSConnection:
-    """Build an :class:`AWSConnection` from module parameters (``aws_*`` options). Sends nothing."""
-    if not HAS_BOTO3:
-        raise AWSConfigError(missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-    access_key = params.get("aws_access_key_id")
-    secret_key = params.get("aws_secret_access_key")
-    if bool(access_key) != bool(secret_key):
-        raise AWSConfigError("Give both aws_access_key_id and aws_secret_access_key, or neither (boto3 then looks in "
-                             "the environment, the profile and IAM roles).")
-    if params.get("aws_session_token") and not access_key:
-        raise AWSConfigError("aws_session_token needs aws_access_key_id and aws_secret_access_key.")
-    endpoint = params.get("aws_endpoint_url") or None
-    if endpoint and not endpoint.startswith(("http://", "https://")):
-        raise AWSConfigError("aws_endpoint_url %r is not an http(s) URL: use e.g. https://s3.example:9000." % endpoint)
-    verify: Any = None  # botocore's default, which honours AWS_CA_BUNDLE and the profile's ca_bundle
-    if params.get("aws_validate_certs") is False:
-        verify = False
-    elif params.get("aws_ca_bundle"):
-        verify = params["aws_ca_bundle"]
-        if not os.path.isfile(verify):
-            raise AWSConfigError("aws_ca_bundle %s does not exist or is not a file: give the PEM file of the CA that "
-                                 "signed the endpoint's certificate." % verify)
-    return AWSConnection(region=params.get("aws_region") or None, profile=params.get("aws_profile") or None,
-                         endpoint_url=endpoint, access_key_id=access_key or None, secret_access_key=secret_key or None,
-                         session_token=params.get("aws_session_token") or None, verify=verify)
-
-
-def aws_client_from_module(module: Any) -> AWSConnection:
-    """:func:`aws_client_from_params` for an AnsibleModule: fail_json with the readable message on any error."""
-    try:
-        connection = aws_client_from_params(module.params)
-    except HardeningError as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-    module.no_log_values.update(connection.no_log_values)
-    return connection

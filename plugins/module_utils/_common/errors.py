@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Error types shared by the connection layers and the feature logic.
+"""PRIVATE to atlas.hardening: the error types shared by the connection layers and the feature logic.
 
 Every error a user can meet is a HardeningError whose message already says what failed, against
 which endpoint, and what to check; modules turn it into one fail_json message.

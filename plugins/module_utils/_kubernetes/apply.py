@@ -32,10 +32,10 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.change
     dry_run_changes,
     is_up_to_date,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import KubernetesConnection
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import (
     KubernetesApiError,
     KubernetesAuthError,
-    KubernetesConnection,
     KubernetesError,
     KubernetesForbiddenError,
 )

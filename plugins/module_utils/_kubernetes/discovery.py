@@ -18,10 +18,12 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Tuple
 
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
-    KubernetesApiError,
     KubernetesConnection,
-    KubernetesError,
     object_path,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import (
+    KubernetesApiError,
+    KubernetesError,
 )
 
 # (apiVersion, kind) -> (resource, namespaced)

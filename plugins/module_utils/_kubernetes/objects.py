@@ -14,9 +14,9 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     ApiResponse,
-    KubernetesApiError,
     KubernetesConnection,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesApiError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.discovery import (
     ApiResource,
     ResourceResolver,

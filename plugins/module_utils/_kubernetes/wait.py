@@ -21,7 +21,7 @@ import re
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import (
     KubernetesApiError,
     KubernetesError,
 )

@@ -22,17 +22,13 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol
     CasConflict,
     ClusterPort,
     CredentialsRefused,
-    KeycloakAdminRotation,
     KeycloakPort,
     OutcomeUnknown,
     PasswordRefused,
-    RotationError,
-    RotationSettings,
     SecretCopy,
     SecretStore,
     StoredSecret,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import PasswordRequirements
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultCasMismatch, VaultKV2
 
 FIELD_MANAGER = "atlas-hardening-keycloak-rotation"
@@ -208,7 +204,7 @@ class KeycloakSession(AdminSession):
         return self.api.realm_password_policy(realm)
 
     def reset_password(self, realm: str, user_id: str, password: str) -> None:
-        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.errors import (
             KeycloakOutcomeUnknown,
             KeycloakPasswordRejected,
         )
@@ -228,7 +224,7 @@ class KeycloakAdminPort(KeycloakPort):
     name an identity of their own (a service-account client or another admin), that identity."""
 
     def __init__(self, params: Dict[str, Any], register_secret: Callable[[str], None]) -> None:
-        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import (
             keycloak_client_from_params,
         )
         self.register_secret = register_secret
@@ -259,7 +255,7 @@ class KeycloakAdminPort(KeycloakPort):
         return self._base.no_log_values
 
     def login(self, realm: str, username: str, password: str) -> AdminSession:
-        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.errors import (
             KeycloakAccountNotReady,
             KeycloakCredentialsRejected,
         )
@@ -282,84 +278,6 @@ class KeycloakAdminPort(KeycloakPort):
 def _base_client(params: Dict[str, Any]) -> Any:
     """A client for the server named by the keycloak_* options, without an identity of its own: its
     login() logs the rotated user in with each candidate password."""
-    from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (  # pylint: disable=import-outside-toplevel
-        keycloak_client_from_params,
-    )
+    from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import keycloak_client_from_params
     return keycloak_client_from_params(dict(params, keycloak_username=None, keycloak_password=None),
                                        credentials_required=False)
-
-
-# ----------------------------------------------------------------------------------------------
-# Wiring: module parameters -> settings and adapters -> one protocol run -> module result
-def settings_from_params(params: Dict[str, Any], check_mode: bool) -> RotationSettings:
-    def secret_copy(spec: Dict[str, Any]) -> SecretCopy:
-        return SecretCopy(namespace=spec["namespace"], name=spec["name"],
-                          password_key=spec.get("password_key") or "password", username_key=spec.get("username_key"))
-
-    involved = params.get("event_involved_object") or {}
-    requirements = PasswordRequirements(
-        length=params["password_length"], min_digits=params["password_min_digits"],
-        min_lowercase=params["password_min_lowercase"], min_uppercase=params["password_min_uppercase"],
-        min_special=params["password_min_special"], special_characters=params["password_special_characters"])
-    for name in ("password_length", "password_min_digits", "password_min_lowercase", "password_min_uppercase",
-                 "password_min_special"):
-        if params[name] < 0:
-            raise HardeningError("%s must not be negative (got %d)." % (name, params[name]))
-    return RotationSettings(
-        username=params["username"], realm=params["realm"], max_age_days=params["max_age_days"],
-        force=params["force"], check_mode=check_mode, requirements=requirements,
-        secret_copies=tuple(secret_copy(spec) for spec in params.get("kubernetes_secrets") or []),
-        adopt_from=secret_copy(params["adopt_from_secret"]) if params.get("adopt_from_secret") else None,
-        rotated_by=params["rotated_by"], event_namespace=params.get("event_namespace"),
-        event_object={"apiVersion": involved.get("api_version") or "k8s.keycloak.org/v2alpha1",
-                      "kind": involved.get("kind") or "Keycloak", "name": involved.get("name") or "keycloak"},
-        logout_sessions=params["logout_sessions"])
-
-
-def run_rotation(module: Any) -> Dict[str, Any]:
-    """Run one rotation for an AnsibleModule; return the module result (never a password)."""
-    from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (  # pylint: disable=import-outside-toplevel
-        connect,
-    )
-    from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import (  # pylint: disable=import-outside-toplevel
-        vault_client_from_params,
-    )
-
-    params = module.params
-    register = module.no_log_values.add
-    settings = settings_from_params(params, module.check_mode)
-    vault = vault_client_from_params(params)
-    module.no_log_values.update(vault.no_log_values)
-    store = VaultSecretStore(VaultKV2(vault, params["kv_mount_point"]), params["kv_path"])
-    keycloak = KeycloakAdminPort(params, register)
-    if keycloak.ignored_own_credentials:
-        module.warn("keycloak_username is the user being rotated, so its configured password is ignored (the "
-                    "rotation uses the passwords stored in Vault).")
-    cluster = None
-    if settings.secret_copies or settings.adopt_from or settings.event_namespace:
-        cluster = KubernetesCluster(lambda: connect(params), register)
-    rotation = KeycloakAdminRotation(settings, store, keycloak, cluster, register)
-
-    def requests() -> Dict[str, int]:
-        return {"vault": vault.request_count, "keycloak": keycloak.request_count,
-                "kubernetes": sum(cluster.request_counts.values()) if cluster is not None else 0}
-
-    try:
-        result = rotation.run()
-    except RotationError as err:
-        partial = rotation.result.as_dict()
-        partial.pop("msg", None)
-        if partial["action"] not in ("refused",):
-            partial["action"] = "failed"
-        partial["changed"] = rotation.wrote
-        partial["api_requests"] = requests()
-        for warning in rotation.result.warnings:
-            module.warn(warning)
-        raise RotationError(str(err), **partial) from None
-    for warning in result.warnings:
-        module.warn(warning)
-    output = result.as_dict()
-    output["api_requests"] = requests()
-    if module._diff and result.diff:  # pylint: disable=protected-access
-        output["diff"] = result.diff
-    return output

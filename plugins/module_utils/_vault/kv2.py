@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 from urllib.parse import quote
 
-from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import (
-    VaultConnection,
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import VaultConnection, retry_delay
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.errors import (
     VaultConnectionError,
     VaultError,
     VaultRequestError,
     VaultResponse,
-    retry_delay,
 )
 
 CAS_MISMATCH_TEXT = "check-and-set parameter did not match the current version"

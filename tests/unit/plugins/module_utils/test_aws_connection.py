@@ -15,15 +15,15 @@ import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.aws import ModuleDocFragment
 from ansible_collections.atlas.hardening.plugins.module_utils._aws import connection as aws_connection
-from ansible_collections.atlas.hardening.plugins.module_utils._aws.connection import (
-    AWS_CONNECTION_ARGSPEC,
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.config import aws_client_from_params
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.errors import (
     AWSAuthError,
     AWSConfigError,
     AWSConnectionError,
     AWSNotFoundError,
     AWSPermissionError,
-    aws_client_from_params,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.options import AWS_CONNECTION_ARGSPEC
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
 REGION = "eu-west-1"
@@ -254,18 +254,17 @@ def test_identity_without_policy_gets_a_permission_message(moto_url: str, moto_a
 # ---------------------------------------------------------------------------------------------
 # Inside a real AnsibleModule: env fallbacks
 def test_module_reads_aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ansible.module_utils.basic import AnsibleModule
     from ansible.module_utils.testing import patch_module_args
 
-    from ansible_collections.atlas.hardening.plugins.module_utils._aws.connection import aws_client_from_module
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     with patch_module_args({}):
-        module = AnsibleModule(argument_spec=dict(AWS_CONNECTION_ARGSPEC))
+        module = HardeningModule({}, connections=("aws",))
     assert (module.params["aws_region"], module.params["aws_endpoint_url"]) == (REGION, moto_url)
-    connection = aws_client_from_module(module)
+    connection = module.aws()
     assert connection.credential_source() == "env"
     assert connection.call("s3", "list_buckets")["ResponseMetadata"]["HTTPStatusCode"] == 200

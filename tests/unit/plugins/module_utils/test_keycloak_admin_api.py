@@ -11,10 +11,9 @@ import pytest
 import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.keycloak import ModuleDocFragment
-from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (
-    KEYCLOAK_CONNECTION_ARGSPEC,
+from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import KeycloakAdminAPI
+from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.errors import (
     KeycloakAccountNotReady,
-    KeycloakAdminAPI,
     KeycloakAuthError,
     KeycloakConfigError,
     KeycloakConnectionError,
@@ -23,8 +22,9 @@ from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_ap
     KeycloakOutcomeUnknown,
     KeycloakPasswordRejected,
     KeycloakPermissionError,
-    keycloak_client_from_params,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import keycloak_client_from_params
+from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.options import KEYCLOAK_CONNECTION_ARGSPEC
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "Adm1n-" + secrets.token_urlsafe(12)
@@ -105,7 +105,7 @@ def test_doc_fragment_documents_exactly_the_argspec() -> None:
     ({"keycloak_url": "http://127.0.0.1:1", "keycloak_username": "admin"},
      "keycloak_username is set but keycloak_password is not (KEYCLOAK_PASSWORD)."),
     ({"keycloak_url": "http://127.0.0.1:1", "keycloak_client_secret": "s", "keycloak_ca_cert": "/nonexistent.pem"},
-     "keycloak_ca_cert /nonexistent.pem cannot be read (No such file or directory)"),
+     "keycloak_ca_cert /nonexistent.pem does not exist or is not a file"),
 ])
 def test_configuration_errors_say_what_to_set(params: dict[str, Any], message: str) -> None:
     with pytest.raises(KeycloakConfigError) as raised:
@@ -446,12 +446,9 @@ def test_tls_without_validation(tls_server: tuple[Any, str]) -> None:
 # Inside a real AnsibleModule: env fallbacks and no_log values
 def test_module_reads_keycloak_env_and_hides_password_and_tokens(lab: Any, keycloak_server: Any,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from ansible.module_utils.basic import AnsibleModule
     from ansible.module_utils.testing import patch_module_args
 
-    from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import (
-        keycloak_client_from_module,
-    )
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 
     monkeypatch.setenv("KEYCLOAK_URL", keycloak_server.url)
     monkeypatch.setenv("KEYCLOAK_USER", ADMIN)
@@ -459,9 +456,9 @@ def test_module_reads_keycloak_env_and_hides_password_and_tokens(lab: Any, keycl
     for name in ("KEYCLOAK_REALM", "KEYCLOAK_CLIENT_ID", "KEYCLOAK_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
     with patch_module_args({}):
-        module = AnsibleModule(argument_spec=dict(KEYCLOAK_CONNECTION_ARGSPEC))
+        module = HardeningModule({}, connections=("keycloak",))
     assert (module.params["keycloak_realm"], module.params["keycloak_client_id"]) == ("master", "admin-cli")
-    api = keycloak_client_from_module(module)
+    api = module.keycloak()
     api.find_user("master", ADMIN)
     assert ADMIN_PASSWORD in module.no_log_values
     assert api.access_token() in module.no_log_values  # tokens land in the module's own set

@@ -10,12 +10,13 @@ import pytest
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import CasConflict
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.keycloak_admin_password_task import settings_from_params
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.adapters import (
     KeycloakAdminPort,
     VaultSecretStore,
-    settings_from_params,
+    
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import vault_client_from_params
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_client_from_params
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
 
@@ -71,7 +72,7 @@ def params(**overrides: Any) -> dict[str, Any]:
         "username": "admin", "realm": "master", "max_age_days": 90, "force": False,
         "password_length": 32, "password_min_digits": 1, "password_min_lowercase": 1,
         "password_min_uppercase": 1, "password_min_special": 1, "password_special_characters": "!#%+-.:=@^_~",
-        "kubernetes_secrets": [{"namespace": "keycloak", "name": "copy", "password_key": "password",
+        "secret_copies": [{"namespace": "keycloak", "name": "copy", "password_key": "password",
                                 "username_key": None}],
         "adopt_from_secret": None, "rotated_by": "tests", "event_namespace": "keycloak",
         "event_involved_object": {"api_version": "v1", "kind": "Namespace", "name": "keycloak"},

@@ -15,7 +15,8 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply 
     ApplyReport,
     apply_manifests,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import KubernetesError, connect
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import HIDDEN_NEW, HIDDEN_OLD
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.events import record_event
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import ManifestError

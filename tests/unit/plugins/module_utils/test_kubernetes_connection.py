@@ -6,6 +6,8 @@ test_kubernetes_connection_lab.py; this file covers what needs no server, or a c
 
 from __future__ import annotations
 
+import json
+
 import socket
 from pathlib import Path
 from typing import Any
@@ -14,16 +16,16 @@ import pytest
 import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.kubernetes import ModuleDocFragment
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes import config as kubernetes_config
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes import connection as kubernetes_connection
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
-    KUBERNETES_CONNECTION_ARGSPEC,
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import (
     KubernetesAuthError,
     KubernetesConfigError,
     KubernetesConnectionError,
     KubernetesForbiddenError,
-    connect,
-    connection_from_module,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.options import KUBERNETES_CONNECTION_ARGSPEC
 
 TOKEN = "unit-test-token-6f1c2e"
 
@@ -53,7 +55,7 @@ def write_kubeconfig(path: Path, server: str = "https://127.0.0.1:6443", token: 
 def no_home_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """An environment with no kubeconfig anywhere and not in a Pod."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(kubernetes_connection, "SERVICE_TOKEN_FILENAME", str(tmp_path / "no-token"))
+    monkeypatch.setattr(kubernetes_config, "SERVICE_TOKEN_FILENAME", str(tmp_path / "no-token"))
     return {}
 
 
@@ -178,8 +180,8 @@ def test_in_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_home_con
     token, ca = tmp_path / "token", tmp_path / "ca.crt"
     token.write_text("in-cluster-sa-token")
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    monkeypatch.setattr(kubernetes_connection, "SERVICE_TOKEN_FILENAME", str(token))
-    monkeypatch.setattr(kubernetes_connection, "SERVICE_CERT_FILENAME", str(ca))
+    monkeypatch.setattr(kubernetes_config, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(kubernetes_config, "SERVICE_CERT_FILENAME", str(ca))
     environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
     connection = connect(options(), environ=environ)
     assert connection.server == "https://10.96.0.1:443"
@@ -204,37 +206,36 @@ def test_unreachable_host(no_home_config: dict[str, str]) -> None:
     assert TOKEN not in message
 
 
-class FakeModule:
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.params = params
-        self.no_log_values: set[str] = set()
-        self.failure: dict[str, Any] | None = None
+def run_module(params: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> tuple[Any, dict[str, Any]]:
+    """Run a HardeningModule that connects to Kubernetes; return it and its JSON result."""
+    from ansible.module_utils.testing import patch_module_args
 
-    def fail_json(self, **kwargs: Any) -> None:
-        self.failure = kwargs
-        raise SystemExit(1)
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+
+    with patch_module_args({key: value for key, value in params.items() if value is not None}):
+        module = HardeningModule({}, connections=("kubernetes",))
+        with pytest.raises(SystemExit):
+            module.run(lambda running: {"server": running.kubernetes().server})
+    return module, json.loads(capsys.readouterr().out)
 
 
-def test_missing_library_uses_missing_required_lib(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kubernetes_connection, "HAS_KUBERNETES", False)
-    module = FakeModule(options())
-    with pytest.raises(SystemExit):
-        connection_from_module(module)
-    assert module.failure is not None
-    assert "Failed to import the required Python library (kubernetes)" in module.failure["msg"]
+def test_missing_library_uses_missing_required_lib(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(kubernetes_config, "HAS_KUBERNETES", False)
+    _module, failure = run_module(options(), capsys)
+    assert failure.get("failed") is True
+    assert "Failed to import the required Python library (kubernetes)" in failure["msg"]
 
 
 def test_module_gets_kubeconfig_secrets_masked(tmp_path: Path, no_home_config: dict[str, str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     path = write_kubeconfig(tmp_path / "kubeconfig")
     monkeypatch.delenv("KUBECONFIG", raising=False)
-    module = FakeModule(options(k8s_kubeconfig=str(path)))
-    connection_from_module(module)
+    module, _result = run_module(options(k8s_kubeconfig=str(path)), capsys)
     assert TOKEN in module.no_log_values
-    failing = FakeModule(options(k8s_kubeconfig=str(tmp_path / "absent")))
-    with pytest.raises(SystemExit):
-        connection_from_module(failing)
-    assert failing.failure is not None and "does not exist" in failing.failure["msg"]
+    _failing, failure = run_module(options(k8s_kubeconfig=str(tmp_path / "absent")), capsys)
+    assert failure.get("failed") is True and "does not exist" in failure["msg"]
 
 
 # ---------------------------------------------------------------------------------------------

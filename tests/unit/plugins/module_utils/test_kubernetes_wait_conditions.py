@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import KubernetesError
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
     Absent,
     ConditionStatus,

@@ -16,17 +16,18 @@ import pytest
 import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.vault import ModuleDocFragment
-from ansible_collections.atlas.hardening.plugins.module_utils._vault import connection as vault_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import (
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_client_from_params
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.errors import (
     VaultAuthError,
     VaultConfigError,
     VaultConnectionError,
     VaultPermissionError,
-    VAULT_CONNECTION_ARGSPEC,
-    vault_client_from_params,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.options import VAULT_CONNECTION_ARGSPEC
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
+from ansible_collections.atlas.hardening.plugins.module_utils._vault import config as vault_config
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import verify_setting
 
 
 def free_port() -> int:
@@ -97,12 +98,12 @@ def test_vault_skip_verify_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path
     else:
         monkeypatch.setenv("VAULT_SKIP_VERIFY", env_value)
     params = {"vault_validate_certs": validate, "vault_ca_cert": str(ca_file) if ca_cert else None}
-    got = vault_connection._verify_setting(params)  # pylint: disable=protected-access
+    got = verify_setting(params)
     assert got == (str(ca_file) if expected == "CA" else expected)
 
 
 def test_missing_hvac_uses_missing_required_lib(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vault_connection, "HAS_HVAC", False)
+    monkeypatch.setattr(vault_config, "HAS_HVAC", False)
     with pytest.raises(HardeningError) as raised:
         vault_client_from_params({"vault_url": "http://127.0.0.1:1", "vault_token": "t"})
     assert "Failed to import the required Python library (hvac)" in str(raised.value)
@@ -435,34 +436,32 @@ def test_tls_with_vault_skip_verify(openbao_tls: dict[str, str], monkeypatch: py
 # ---------------------------------------------------------------------------------------------
 # Inside a real AnsibleModule: env fallbacks, fail_json, no_log values
 def test_module_reads_vault_env_and_hides_the_token(openbao: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ansible.module_utils.basic import AnsibleModule
     from ansible.module_utils.testing import patch_module_args
 
-    from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import vault_client_from_module
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 
     monkeypatch.setenv("VAULT_ADDR", openbao.url)
     monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
     monkeypatch.delenv("VAULT_NAMESPACE", raising=False)
     with patch_module_args({}):
-        module = AnsibleModule(argument_spec=dict(VAULT_CONNECTION_ARGSPEC))
+        module = HardeningModule({}, connections=("vault",))
     assert module.params["vault_url"] == openbao.url
     assert openbao.root_token in module.no_log_values  # from the env fallback of a no_log option
-    connection = vault_client_from_module(module)
+    connection = module.vault()
     assert "root" in connection.lookup_self()["policies"]
 
 
 def test_module_fails_with_the_readable_message(capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from ansible.module_utils.basic import AnsibleModule
     from ansible.module_utils.testing import patch_module_args
 
-    from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import vault_client_from_module
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 
     monkeypatch.delenv("VAULT_ADDR", raising=False)
     with patch_module_args({}):  # fail_json serialises its result with the profile set up here
-        module = AnsibleModule(argument_spec=dict(VAULT_CONNECTION_ARGSPEC))
+        module = HardeningModule({}, connections=("vault",))
         with pytest.raises(SystemExit):
-            vault_client_from_module(module)
+            module.run(lambda running: {"connection": running.vault()})
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] is True
     assert result["msg"].startswith("No Vault address: set vault_url or the VAULT_ADDR environment variable")

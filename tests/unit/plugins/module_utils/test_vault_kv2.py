@@ -10,12 +10,9 @@ from typing import Any, Iterator
 import hvac
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import (
-    VaultConnection,
-    VaultError,
-    VaultRequestError,
-    vault_client_from_params,
-)
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_client_from_params
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import VaultConnection
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.errors import VaultError, VaultRequestError
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import (
     VaultCasMismatch,
     VaultKV2,

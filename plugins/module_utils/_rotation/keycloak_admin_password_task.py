@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ATLAS platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to atlas.hardening: what the keycloak_admin_password module does with its parameters.
+
+Module parameters become settings and adapters, one protocol run, and the module result (never a
+password).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.adapters import (
+    KeycloakAdminPort,
+    KubernetesCluster,
+    VaultSecretStore,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import PasswordRequirements
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import (
+    KeycloakAdminRotation,
+    RotationError,
+    RotationSettings,
+    SecretCopy,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
+
+
+def settings_from_params(params: Dict[str, Any], check_mode: bool) -> RotationSettings:
+    def secret_copy(spec: Dict[str, Any]) -> SecretCopy:
+        return SecretCopy(namespace=spec["namespace"], name=spec["name"],
+                          password_key=spec.get("password_key") or "password", username_key=spec.get("username_key"))
+
+    involved = params.get("event_involved_object") or {}
+    requirements = PasswordRequirements(
+        length=params["password_length"], min_digits=params["password_min_digits"],
+        min_lowercase=params["password_min_lowercase"], min_uppercase=params["password_min_uppercase"],
+        min_special=params["password_min_special"], special_characters=params["password_special_characters"])
+    for name in ("password_length", "password_min_digits", "password_min_lowercase", "password_min_uppercase",
+                 "password_min_special"):
+        if params[name] < 0:
+            raise HardeningError("%s must not be negative (got %d)." % (name, params[name]))
+    return RotationSettings(
+        username=params["username"], realm=params["realm"], max_age_days=params["max_age_days"],
+        force=params["force"], check_mode=check_mode, requirements=requirements,
+        secret_copies=tuple(secret_copy(spec) for spec in params.get("secret_copies") or []),
+        adopt_from=secret_copy(params["adopt_from_secret"]) if params.get("adopt_from_secret") else None,
+        rotated_by=params["rotated_by"], event_namespace=params.get("event_namespace"),
+        event_object={"apiVersion": involved.get("api_version") or "k8s.keycloak.org/v2alpha1",
+                      "kind": involved.get("kind") or "Keycloak", "name": involved.get("name") or "keycloak"},
+        logout_sessions=params["logout_sessions"])
+
+
+def rotate_keycloak_admin_password_task(module: HardeningModule) -> Dict[str, Any]:
+    """Run one rotation for an AnsibleModule; return the module result (never a password)."""
+    params = module.params
+    register = module.no_log_values.add
+    settings = settings_from_params(params, module.check_mode)
+    vault = module.vault()
+    store = VaultSecretStore(VaultKV2(vault, params["kv_mount_point"]), params["kv_path"])
+    keycloak = KeycloakAdminPort(params, register)
+    if keycloak.ignored_own_credentials:
+        module.warn("keycloak_username is the user being rotated, so its configured password is ignored (the "
+                    "rotation uses the passwords stored in Vault).")
+    cluster = None
+    if settings.secret_copies or settings.adopt_from or settings.event_namespace:
+        cluster = KubernetesCluster(module.kubernetes, register)
+    rotation = KeycloakAdminRotation(settings, store, keycloak, cluster, register)
+
+    def requests() -> Dict[str, int]:
+        return {"vault": vault.request_count, "keycloak": keycloak.request_count,
+                "kubernetes": sum(cluster.request_counts.values()) if cluster is not None else 0}
+
+    try:
+        result = rotation.run()
+    except RotationError as err:
+        partial = rotation.result.as_dict()
+        partial.pop("msg", None)
+        if partial["action"] not in ("refused",):
+            partial["action"] = "failed"
+        partial["changed"] = rotation.wrote
+        partial["api_requests"] = requests()
+        for warning in rotation.result.warnings:
+            module.warn(warning)
+        raise RotationError(str(err), **partial) from None
+    for warning in result.warnings:
+        module.warn(warning)
+    output = result.as_dict()
+    output["api_requests"] = requests()
+    if module.diff_mode and result.diff:
+        output["diff"] = result.diff
+    return output
