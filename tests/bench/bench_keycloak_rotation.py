@@ -1,6 +1,6 @@
 """Benchmark of the Keycloak admin rotation: a due rotation, a run that is not due, a check-mode run.
 
-Each row is one ``ansible-playbook playbooks/rotate-secrets.yml`` run against the lab (one admin
+Each row is one ``ansible-playbook playbooks/rotate_secrets.yml`` run against the lab (one admin
 user, one Vault secret, two Kubernetes Secret copies, the audit Event). Requests are the lab's
 per-service counters, reset before each run; wall time includes ansible-playbook's own start-up.
 """

@@ -4,7 +4,7 @@ Every test gets its own Keycloak admin user, KV path and Kubernetes namespace, s
 depend on order. State is checked from the outside: the real OpenBao (directly, not through the
 fault proxy, so checks neither count nor hit faults), the Keycloak emulator's token endpoint (a real
 password login + an admin call) and the Kubernetes emulator through the official ``kubernetes``
-client. The module runs as platform teams run it: ``ansible-playbook playbooks/rotate-secrets.yml``.
+client. The module runs as platform teams run it: ``ansible-playbook playbooks/rotate_secrets.yml``.
 """
 
 from __future__ import annotations

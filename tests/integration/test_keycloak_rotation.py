@@ -1,5 +1,5 @@
 """Keycloak admin rotation against the lab: real OpenBao (through the fault proxy), the Keycloak and
-Kubernetes emulators, run as ``ansible-playbook playbooks/rotate-secrets.yml``."""
+Kubernetes emulators, run as ``ansible-playbook playbooks/rotate_secrets.yml``."""
 
 from __future__ import annotations
 

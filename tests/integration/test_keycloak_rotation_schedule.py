@@ -77,7 +77,7 @@ def test_job_objects_least_privilege_and_idempotence(case: RotationCase, tmp_pat
     assert container.image == IMAGE
     assert container.command[:2] == ["ansible-playbook",
                                      "/usr/share/ansible/collections/ansible_collections/atlas/hardening/"
-                                     "playbooks/rotate-secrets.yml"]
+                                     "playbooks/rotate_secrets.yml"]
     env = {item.name: item.value for item in container.env}
     assert env["VAULT_ADDR"] == case.lab.vault_url and env["KEYCLOAK_URL"] == case.lab.keycloak_url
     assert container.security_context.read_only_root_filesystem and not container.security_context.allow_privilege_escalation

@@ -1,0 +1,81 @@
+"""The scheduled rotation's objects and RBAC grants, derived in Python from the rotation's variables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.schedule_manifests import (
+    ScheduleSettingsError,
+    keycloak_rotation_schedule_manifests,
+    secret_grants,
+)
+
+
+def settings(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": "keycloak-admin-rotation", "namespace": "keycloak", "create_namespace": True,
+        "cron": "17 3 * * *", "time_zone": "Etc/UTC", "suspend": False, "starting_deadline_seconds": "3600",
+        "active_deadline_seconds": 900, "backoff_limit": 2, "successful_jobs_history_limit": 3,
+        "failed_jobs_history_limit": 5, "image": "registry.example/ee@sha256:" + "a" * 64,
+        "image_pull_policy": "IfNotPresent", "image_pull_secrets": [], "playbook": "/pb/rotate_secrets.yml",
+        "resources": {"requests": {"cpu": "50m"}}, "vault_url": "https://vault:8200", "vault_namespace": "",
+        "vault_kubernetes_role": "keycloak-admin-rotation", "vault_auth_mount_point": "kubernetes",
+        "vault_ca_configmap": "", "keycloak_url": "https://sso", "allow_secret_creation": False,
+        "rotation_vars": {
+            "keycloak_admin_rotation_secret_copies": [{"namespace": "apps", "name": "kc-admin"},
+                                                      {"namespace": "keycloak", "name": "kc-copy"}],
+            "keycloak_admin_rotation_adopt_from_secret": {"namespace": "keycloak", "name": "keycloak-initial-admin"},
+        },
+    }
+    values.update(overrides)
+    return values
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def test_objects_in_order() -> None:
+    kinds = [obj["kind"] for obj in keycloak_rotation_schedule_manifests(settings())]
+    assert kinds == ["Namespace", "ServiceAccount", "Role", "RoleBinding", "Role", "RoleBinding", "ConfigMap",
+                     "CronJob"]
+
+
+def test_grants_are_per_namespace_and_by_name() -> None:
+    roles = {role["metadata"]["namespace"]: role["rules"]
+             for role in by_kind(keycloak_rotation_schedule_manifests(settings()), "Role")}
+    assert roles["apps"] == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["kc-admin"],
+                              "verbs": ["get", "patch"]}]
+    assert roles["keycloak"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["kc-copy"], "verbs": ["get", "patch"]},
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["keycloak-initial-admin"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
+
+
+def test_an_adopted_secret_that_is_also_a_copy_gets_no_second_grant() -> None:
+    grants = secret_grants({"keycloak_admin_rotation_secret_copies": [{"namespace": "keycloak", "name": "a"}],
+                            "keycloak_admin_rotation_adopt_from_secret": {"namespace": "keycloak", "name": "a"},
+                            "keycloak_admin_rotation_event_namespace": ""})
+    assert grants == {"keycloak": {"copies": ["a"], "adopted": [], "events": False}}
+
+
+def test_job_variables_and_cronjob() -> None:
+    objects = keycloak_rotation_schedule_manifests(settings(vault_ca_configmap="vault-ca"))
+    job_vars = yaml.safe_load(by_kind(objects, "ConfigMap")[0]["data"]["rotation-vars.yml"])
+    assert job_vars["atlas_hardening_vault_auth_method"] == "kubernetes"
+    assert job_vars["keycloak_admin_rotation_rotated_by"] == "cronjob/keycloak/keycloak-admin-rotation"
+    cronjob = by_kind(objects, "CronJob")[0]
+    assert cronjob["spec"]["startingDeadlineSeconds"] == 3600 and cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["ansible-playbook", "/pb/rotate_secrets.yml", "--extra-vars",
+                                    "@/etc/atlas-hardening/vars/rotation-vars.yml"]
+    assert {"name": "VAULT_CACERT", "value": "/etc/atlas-hardening/vault-ca/ca.crt"} in container["env"]
+
+
+@pytest.mark.parametrize("missing", ["image", "vault_url", "keycloak_url"])
+def test_what_the_job_needs_is_checked_first(missing: str) -> None:
+    with pytest.raises(ScheduleSettingsError, match="needs keycloak_rotation_schedule_image"):
+        keycloak_rotation_schedule_manifests(settings(**{missing: ""}))
