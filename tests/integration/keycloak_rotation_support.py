@@ -26,7 +26,7 @@ import hvac
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from atlas_lab.keycloak.lab_client import KeycloakLabClient  # pylint: disable=import-error
+from atlas_lab.services.keycloak.lab_client import KeycloakLabClient  # pylint: disable=import-error
 from atlas_lab.pytest_plugin import REPO_ROOT, VENV_BIN, AnsibleResult, Lab, parse_recap  # pylint: disable=import-error
 
 PLAYBOOK = REPO_ROOT / "playbooks" / "rotate-secrets.yml"

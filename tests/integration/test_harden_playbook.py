@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from atlas_lab.kubernetes import writes
+from atlas_lab.services.kubernetes import writes
 from atlas_lab.pytest_plugin import Lab
 
 pytestmark = pytest.mark.timeout(900)

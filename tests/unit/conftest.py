@@ -44,8 +44,8 @@ class OpenBaoDev:
 @pytest.fixture(scope="session")
 def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoDev]:
     import hvac  # pylint: disable=import-outside-toplevel
-    from atlas_lab.openbao import OpenBaoServer  # pylint: disable=import-error
-    from atlas_lab.ports import PortAllocator  # pylint: disable=import-error
+    from atlas_lab.services.openbao import OpenBaoServer  # pylint: disable=import-error
+    from atlas_lab.core.ports import PortAllocator  # pylint: disable=import-error
 
     port = PortAllocator("auto").service_port("openbao")  # a free pair: dev mode takes port + 1 too
     root_token = "unit-" + secrets.token_hex(12)
@@ -66,8 +66,8 @@ class KubernetesEmulator:
     token: str
     kubeconfig: Path
     ca_file: Path
-    app: Any  # atlas_lab.kubernetes.KubernetesApp: app.auth.add(token, User(...)) for restricted users
-    admin: Any  # atlas_lab.admin_client.LabAdminClient: counts(), add_fault(), reset()
+    app: Any  # atlas_lab.services.kubernetes.KubernetesApp: app.auth.add(token, User(...)) for restricted users
+    admin: Any  # atlas_lab.core.admin_client.LabAdminClient: counts(), add_fault(), reset()
 
     def params(self, **overrides: Any) -> dict[str, Any]:
         """Module parameters (as AnsibleModule would pass them) for the emulator's kubeconfig."""
@@ -80,14 +80,14 @@ class KubernetesEmulator:
 
     def writes(self) -> dict[str, int]:
         """Write requests (create/update/patch/delete, dry runs excluded) since the last reset."""
-        from atlas_lab.kubernetes import writes  # pylint: disable=import-error,import-outside-toplevel
+        from atlas_lab.services.kubernetes import writes  # pylint: disable=import-error,import-outside-toplevel
         return writes(self.admin.counts())
 
 
 @pytest.fixture(scope="session")
 def kubernetes_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesEmulator]:
-    from atlas_lab.admin_client import LabAdminClient  # pylint: disable=import-error
-    from atlas_lab.kubernetes import create_app, start  # pylint: disable=import-error
+    from atlas_lab.core.admin_client import LabAdminClient  # pylint: disable=import-error
+    from atlas_lab.services.kubernetes import create_app, start  # pylint: disable=import-error
 
     token = "unit-" + secrets.token_hex(12)
     running = start(create_app(token=token, load_crds=True), tmp_path_factory.mktemp("kubernetes"))

@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from .config import DEFAULT_PEERS, LabConfig
-from .errors import LabError
-from .http_probe import http_ok
-from .ports import PORT_BASE_ENV, bound_addresses, ensure_free
-from .prerequisites import check as check_prerequisites
-from .processes import INSTANCE_ENV, is_running, marked_processes, signal_recorded, stop_recorded, wait_gone
-from .state import read_state, recorded_ports, recorded_processes, state_path, supervisor_running
+from atlas_lab.config import DEFAULT_PEERS, LabConfig
+from atlas_lab.core.errors import LabError
+from atlas_lab.core.http_probe import http_ok
+from atlas_lab.core.ports import PORT_BASE_ENV, bound_addresses, ensure_free
+from atlas_lab.core.prerequisites import check as check_prerequisites
+from atlas_lab.core.processes import INSTANCE_ENV, is_running, marked_processes, signal_recorded, stop_recorded, wait_gone
+from atlas_lab.core.state import read_state, recorded_ports, recorded_processes, state_path, supervisor_running
 
 DEFAULT_DIR = ".lab"
 START_TIMEOUT = 90.0
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 return down(lab_dir)
         if args.command == "status":
             return status(lab_dir, as_json=args.json)
-        from .supervisor import main as supervise  # pylint: disable=import-outside-toplevel
+        from atlas_lab.supervisor import main as supervise  # pylint: disable=import-outside-toplevel
 
         return supervise(lab_dir)
     except LabError as exc:

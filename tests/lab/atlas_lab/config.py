@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import LabError
-from .openbao import MODES as OPENBAO_MODES
-from .ports import FIXED_PEER_SLOTS, HOST, PortAllocator, PortPlan, port_base_from_env
+from atlas_lab.core.errors import LabError
+from atlas_lab.services.openbao import MODES as OPENBAO_MODES
+from atlas_lab.core.ports import FIXED_PEER_SLOTS, HOST, PortAllocator, PortPlan, port_base_from_env
 
 PEERS_ENV = "ATLAS_LAB_ALERTMANAGER_PEERS"
 OPENBAO_MODE_ENV = "ATLAS_LAB_OPENBAO_MODE"

@@ -29,10 +29,10 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from .admin_client import LabAdminClient
-from .config import write_private
-from .state import read_state
-from .writers import read_env_file
+from atlas_lab.core.admin_client import LabAdminClient
+from atlas_lab.config import write_private
+from atlas_lab.core.state import read_state
+from atlas_lab.core.writers import read_env_file
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]

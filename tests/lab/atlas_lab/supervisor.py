@@ -2,9 +2,10 @@
 
 ``python -m atlas_lab up`` spawns it (``atlas_lab supervise``) in its own session. It starts the
 real servers as child processes (OpenBao, moto, Alertmanager peers), serves the emulators from
-threads (Kubernetes API, Keycloak, the OpenBao fault proxy, the lab control API), writes the env
-file, inventory, kubeconfig and ``state.json``, then waits for SIGTERM (``down``) and stops
-everything it started.
+threads (Kubernetes API, Keycloak, the OpenBao fault proxy, the lab control API), then starts
+every registered scenario (``atlas_lab/scenarios``: each feature's seeds and simulated
+controllers), writes the env file, inventory, kubeconfig and ``state.json``, then waits for
+SIGTERM (``down``) and stops everything it started. It names no feature itself.
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .alertmanager import AlertmanagerCluster, alertmanager_binary
-from .aws_emulator import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, MotoServer
-from .config import LabConfig
-from .errors import LabError
-from .http_base import EmulatorApp, Request, Response, ServerHandle, serve
-from .openbao import OpenBaoServer
-from .ports import PortAllocator, port_in_use_error
-from .prerequisites import missing_package_error
-from .processes import process_start_time
-from .state import write_state
-from .writers import ENV_FILE, INVENTORY_FILE, write_env_file, write_inventory
+from atlas_lab.services.alertmanager import AlertmanagerCluster, alertmanager_binary
+from atlas_lab.services.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, MotoServer
+from atlas_lab.config import LabConfig
+from atlas_lab.core.errors import LabError
+from atlas_lab.core.http_base import EmulatorApp, Request, Response, ServerHandle, serve
+from atlas_lab.services.openbao import OpenBaoServer
+from atlas_lab.core.ports import PortAllocator, port_in_use_error
+from atlas_lab.core.prerequisites import missing_package_error
+from atlas_lab.core.processes import process_start_time
+from atlas_lab.core.state import write_state
+from atlas_lab.core.writers import ENV_FILE, INVENTORY_FILE, write_env_file, write_inventory
+from atlas_lab.scenarios import Scenario, ScenarioContext
+from atlas_lab.scenarios import registered as registered_scenarios
 
 LOG = logging.getLogger("atlas_lab.supervisor")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -78,8 +81,8 @@ class ControlApp(EmulatorApp):
         parts = subpath.split("/")
         if len(parts) >= 3 and parts[:2] == ["alertmanager", "peers"]:
             name = parts[2]
-            if name not in cluster and name in self.supervisor.pod_alertmanagers:
-                cluster = self.supervisor.pod_alertmanagers  # a pod of an Alertmanager resource
+            if name not in cluster:
+                cluster = self.supervisor.peer_group(name) or cluster  # a process a scenario runs
             sig = _signal_from_name(request.param("signal", "TERM") or "TERM")
             try:
                 if len(parts) == 3 and request.method == "DELETE":
@@ -127,13 +130,8 @@ class Supervisor:
             binary=alertmanager_binary(self.env), env=self.env, on_change=self._on_peers_changed,
         )
         self._state_lock = threading.Lock()
-        # Alertmanager HA (issue 5): the peers that run the pods of Alertmanager resources (kept apart
-        # from the lab's own peers above), the simulated prometheus-operator, the role's inventory vars.
-        self.pod_alertmanagers = AlertmanagerCluster(
-            self.dir / "alertmanager-pods", PortAllocator("auto"), host=self.host,
-            binary=alertmanager_binary(self.env), env=self.env, on_change=self._on_peers_changed)
-        self.prometheus_operator: Any = None
-        self.alertmanager_ha_vars: dict[str, Any] = {}
+        # Each feature's lab support (tests/lab/atlas_lab/scenarios), started once the services run.
+        self.scenarios: list[Scenario] = []
 
     # Lifecycle --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -190,9 +188,8 @@ class Supervisor:
         self._timed("openbao", self.openbao.wait_ready)
         self._timed("aws", self.moto.wait_ready)
         self._timed("alertmanager", lambda: self.alertmanager.wait_ready(len(peer_names)))
-        if self.prometheus_operator is not None:
-            # The seeded release's Alertmanager pods run (real peers) before `up` returns.
-            self._timed("prometheus-operator", lambda: self.prometheus_operator.wait_idle(30.0))
+        for scenario in self.scenarios:
+            self._timed(f"ready {scenario.name}", lambda scenario=scenario: scenario.wait_ready(30.0))
         self._timed("files", self._write_files)
 
     def _timed(self, name: str, step: Callable[[], Any]) -> None:
@@ -209,9 +206,8 @@ class Supervisor:
         threads = [threading.Thread(target=self._stop_handle, args=(name,)) for name in list(self.handles)]
         for thread in threads:
             thread.start()
-        if self.prometheus_operator is not None:
-            self.prometheus_operator.stop()
-        self.pod_alertmanagers.stop_all()
+        for scenario in reversed(self.scenarios):
+            scenario.stop()
         self.alertmanager.stop_all()
         for thread in threads:
             thread.join()
@@ -234,17 +230,19 @@ class Supervisor:
             app.faults.clear()
             app.requests.reset()
             app.reset()
+        for scenario in self.scenarios:
+            scenario.reset()
         self.moto.reset()
 
     # Emulators --------------------------------------------------------------------------------
     def _start_emulators(self) -> None:
         # Imported here: the CLI checks prerequisites before anything imports third-party code.
         # pylint: disable=import-outside-toplevel
-        from .keycloak import create_app as create_keycloak
-        from .kubernetes import create_app as create_kubernetes
-        from .kubernetes import start as start_kubernetes
-        from .tls import write_tls_files
-        from .vault_proxy import create_app as create_vault_proxy
+        from atlas_lab.services.keycloak import create_app as create_keycloak
+        from atlas_lab.services.kubernetes import create_app as create_kubernetes
+        from atlas_lab.services.kubernetes import start as start_kubernetes
+        from atlas_lab.core.tls import write_tls_files
+        from atlas_lab.services.vault_proxy import create_app as create_vault_proxy
 
         tls_files = write_tls_files(self.dir / "tls", name="kubernetes")
         self.files["ca"] = str(tls_files.ca_file)
@@ -259,37 +257,14 @@ class Supervisor:
         self.handles["kubernetes"] = running.handle
         self.apps["kubernetes"] = kubernetes
         self.files["kubeconfig"] = str(running.kubeconfig)
-        # --- Alertmanager HA (issue 5, tests/lab/atlas_lab/operators) --------------------------
-        # prometheus-operator and a kubelet running its Alertmanager pods as real peers (the control
-        # API kills/restarts them by name, <pod>.<namespace>), and a kube-prometheus-stack release
-        # (Alertmanager with one replica, its Service, Prometheus, values file) to harden.
-        from .operators.kube_prometheus_stack import VALUES_FILE
-        from .operators.kube_prometheus_stack import seed as seed_kube_prometheus_stack
-        (self.dir / VALUES_FILE).unlink(missing_ok=True)  # a fresh lab gets the release's original values
-        from .operators.prometheus_operator import register_prometheus_operator
-        self.prometheus_operator = register_prometheus_operator(kubernetes, self.pod_alertmanagers)
-        self.alertmanager_ha_vars = seed_kube_prometheus_stack(kubernetes, self.dir)
-        self._seed_keycloak(kubernetes)
-        # ------------------------------------------------------------------------------------------
+        context = ScenarioContext(config=self.config, dir=self.dir, host=self.host, env=self.env,
+                                  kubernetes=kubernetes, alertmanager_binary=alertmanager_binary(self.env),
+                                  processes_changed=self._on_peers_changed)
+        for scenario_class in registered_scenarios():
+            scenario = scenario_class(context)
+            self.scenarios.append(scenario)
+            self._timed(f"start {scenario.name}", scenario.start)
         self._serve("control", ControlApp(self), register=False)
-
-    def _seed_keycloak(self, kubernetes: Any) -> None:
-        """Keycloak's namespace and the admin Secret the Keycloak operator creates (``<name>-initial-admin``),
-        holding the lab's admin credentials: what the demo's Keycloak roles find on a real platform."""
-        from .kubernetes.objects import WriteOptions  # pylint: disable=import-outside-toplevel
-
-        options = WriteOptions(field_manager="keycloak-operator", field_validation="Strict")
-        for obj in (
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keycloak"}},
-            {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
-             "metadata": {"name": "keycloak-initial-admin", "namespace": "keycloak",
-                          "labels": {"app": "keycloak", "app.kubernetes.io/managed-by": "keycloak-operator"}},
-             "stringData": {"username": self.config.keycloak_admin_username,
-                            "password": self.config.keycloak_admin_password}},
-        ):
-            resource_type = kubernetes.registry.by_api_version_kind(obj["apiVersion"], obj["kind"])
-            namespace = obj["metadata"].get("namespace", "")
-            kubernetes.objects.create(resource_type, "v1", namespace, obj, options)
 
     def _serve(self, name: str, app: EmulatorApp, register: bool = True) -> None:
         self.handles[name] = self._bind(name, lambda: serve(app, self.host, self.ports[name]))
@@ -354,9 +329,7 @@ class Supervisor:
             "atlas_hardening_aws_endpoint_url": urls["aws"],
             "atlas_hardening_aws_region": REGION,
             "atlas_hardening_alertmanager_urls": self.alertmanager.urls(),
-            # The emulator stores the rotation CronJob but runs no pods: any image name does.
-            "keycloak_rotation_schedule_image": "registry.example/platform/atlas-hardening-ee:0.1.0",
-            **self.alertmanager_ha_vars,
+            **{name: value for scenario in self.scenarios for name, value in scenario.inventory_vars().items()},
         }
 
     # State ------------------------------------------------------------------------------------
@@ -393,8 +366,7 @@ class Supervisor:
         if "aws" in services:
             services["aws"]["admin_url"] = f"{self.moto.url}/moto-api"
         peers = [(peer, f"Alertmanager peer {peer.name}") for peer in self.alertmanager.peers()]
-        peers += [(peer, f"Alertmanager of pod {peer.name} (simulated prometheus-operator)")
-                  for peer in self.pod_alertmanagers.peers()]
+        peers += [entry for scenario in self.scenarios for entry in scenario.processes()]
         for peer, description in peers:
             web_port = int(peer.web_url.rsplit(":", 1)[1])
             ports = {"http": web_port}
@@ -422,11 +394,22 @@ class Supervisor:
                 "startup_timings": self.timings,
                 "openbao_mode": self.config.openbao_mode,
                 "alertmanager_peers": self.config.alertmanager_peers,
+                "scenarios": {scenario.name: {"description": scenario.description, "seeds": list(scenario.seeds),
+                                              "controllers": list(scenario.controllers)}
+                              for scenario in self.scenarios},
                 "ports": self.config.ports.to_dict(),
                 "services": self.services(),
                 "files": dict(self.files, log=str(self.dir / "supervisor.log")),
             }
             write_state(self.dir, state)
+
+    def peer_group(self, name: str) -> Any:
+        """The scenario's peer group that runs process ``name``, or None."""
+        for scenario in self.scenarios:
+            group = scenario.peer_group(name)
+            if group is not None:
+                return group
+        return None
 
     def _on_peers_changed(self) -> None:
         # Record peers started or stopped at run time (e.g. by a simulated operator) so that `down`

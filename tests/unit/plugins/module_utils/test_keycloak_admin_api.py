@@ -1,4 +1,4 @@
-"""Keycloak Admin API layer against the lab's Keycloak 26 emulator (tests/lab/atlas_lab/keycloak),
+"""Keycloak Admin API layer against the lab's Keycloak 26 emulator (tests/lab/atlas_lab/services/keycloak),
 whose request counters show exactly which calls the layer made."""
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class FakeClock:
 
 @pytest.fixture(scope="module")
 def keycloak_server() -> Iterator[Any]:
-    from atlas_lab import keycloak  # pylint: disable=import-error
-    from atlas_lab.http_base import serve  # pylint: disable=import-error
+    from atlas_lab.services import keycloak  # pylint: disable=import-error
+    from atlas_lab.core.http_base import serve  # pylint: disable=import-error
 
     handle = serve(keycloak.create_app(admin_username=ADMIN, admin_password=ADMIN_PASSWORD))
     try:
@@ -54,7 +54,7 @@ def keycloak_server() -> Iterator[Any]:
 
 @pytest.fixture
 def lab(keycloak_server: Any) -> Any:
-    from atlas_lab.keycloak import KeycloakLabClient  # pylint: disable=import-error
+    from atlas_lab.services.keycloak import KeycloakLabClient  # pylint: disable=import-error
 
     client = KeycloakLabClient(keycloak_server.url)
     client.reset()  # initial realm, users, clock offset; counters and faults cleared
@@ -267,8 +267,8 @@ def test_unreachable_url_gives_one_clear_message(clock: FakeClock) -> None:
 # Base path: /auth (Keycloak < 17) detected only when the first request 404s
 @pytest.fixture(scope="module")
 def legacy_server() -> Iterator[Any]:
-    from atlas_lab import keycloak  # pylint: disable=import-error
-    from atlas_lab.http_base import serve  # pylint: disable=import-error
+    from atlas_lab.services import keycloak  # pylint: disable=import-error
+    from atlas_lab.core.http_base import serve  # pylint: disable=import-error
 
     handle = serve(keycloak.create_app(admin_username=ADMIN, admin_password=ADMIN_PASSWORD, legacy_auth_prefix=True))
     try:
@@ -278,7 +278,7 @@ def legacy_server() -> Iterator[Any]:
 
 
 def test_legacy_auth_prefix_is_found_with_a_credential_free_probe(legacy_server: Any, clock: FakeClock) -> None:
-    from atlas_lab.keycloak import KeycloakLabClient  # pylint: disable=import-error
+    from atlas_lab.services.keycloak import KeycloakLabClient  # pylint: disable=import-error
 
     lab = KeycloakLabClient(legacy_server.url)
     lab.reset()
@@ -404,9 +404,9 @@ def test_logout_user(lab: Any, keycloak_server: Any, clock: FakeClock) -> None:
 # TLS (the lab's CA and server certificate)
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
-    from atlas_lab import keycloak  # pylint: disable=import-error
-    from atlas_lab.http_base import serve  # pylint: disable=import-error
-    from atlas_lab.tls import server_ssl_context, write_tls_files  # pylint: disable=import-error
+    from atlas_lab.services import keycloak  # pylint: disable=import-error
+    from atlas_lab.core.http_base import serve  # pylint: disable=import-error
+    from atlas_lab.core.tls import server_ssl_context, write_tls_files  # pylint: disable=import-error
 
     files = write_tls_files(tmp_path_factory.mktemp("keycloak-tls"))
     handle = serve(keycloak.create_app(admin_username=ADMIN, admin_password=ADMIN_PASSWORD, scheme="https"),

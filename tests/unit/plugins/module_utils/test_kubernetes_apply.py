@@ -307,8 +307,8 @@ def test_record_event(k8s: Any) -> None:
 @pytest.fixture
 def slow_controllers(tmp_path: Any) -> Any:
     """An emulator of its own whose simulated pods become ready 1.5 s after creation."""
-    from atlas_lab.admin_client import LabAdminClient  # pylint: disable=import-error,import-outside-toplevel
-    from atlas_lab.kubernetes import create_app, start  # pylint: disable=import-error,import-outside-toplevel
+    from atlas_lab.core.admin_client import LabAdminClient  # pylint: disable=import-error,import-outside-toplevel
+    from atlas_lab.services.kubernetes import create_app, start  # pylint: disable=import-error,import-outside-toplevel
 
     running = start(create_app(token="slow-controllers-token", load_crds=False, ready_delay=1.5), tmp_path)
     try:

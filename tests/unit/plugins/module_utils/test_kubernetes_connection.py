@@ -270,7 +270,7 @@ def test_wrong_token_with_host_option(k8s: Any) -> None:
 
 
 def test_forbidden(k8s: Any) -> None:
-    from atlas_lab.kubernetes.auth import User  # pylint: disable=import-error,import-outside-toplevel
+    from atlas_lab.services.kubernetes.auth import User  # pylint: disable=import-error,import-outside-toplevel
 
     k8s.app.auth.add("read-only-token-1234", User("auditor", verbs={"get", "list"}))
     connection = connect(k8s.params(k8s_api_key="read-only-token-1234"), environ={})

@@ -131,7 +131,7 @@ def test_violations_cover_names() -> None:
 def test_generated_passwords_pass_the_lab_keycloak_validator() -> None:
     """Cross-check with the Keycloak emulator's validator, written from Keycloak's providers."""
     # tests/unit/conftest.py puts tests/lab on sys.path.
-    from atlas_lab.keycloak import password_policy as lab_policy  # pylint: disable=import-error,import-outside-toplevel
+    from atlas_lab.services.keycloak import password_policy as lab_policy  # pylint: disable=import-error,import-outside-toplevel
     text = "length(20) and maxLength(30) and digits(2) and lowerCase(2) and upperCase(2) and specialChars(3) " \
            "and notUsername and notContainsUsername and notEmail"
     reference = lab_policy.PasswordPolicy(text)

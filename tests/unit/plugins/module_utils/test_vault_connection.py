@@ -272,7 +272,7 @@ def _unsigned_service_account_jwt(namespace: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def kubernetes_auth(openbao: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from atlas_lab.http_base import EmulatorApp, Request, Response, serve  # pylint: disable=import-error
+    from atlas_lab.core.http_base import EmulatorApp, Request, Response, serve  # pylint: disable=import-error
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -381,10 +381,10 @@ def test_kubernetes_token_file_problems(tmp_path: Path, content: Any, message: s
 # TLS: OpenBao's -dev-tls mode generates a CA and a server certificate
 @pytest.fixture(scope="module")
 def openbao_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    from atlas_lab.http_probe import http_ok  # pylint: disable=import-error
-    from atlas_lab.openbao import openbao_binary  # pylint: disable=import-error
-    from atlas_lab.ports import PortAllocator  # pylint: disable=import-error
-    from atlas_lab.processes import ManagedProcess  # pylint: disable=import-error
+    from atlas_lab.core.http_probe import http_ok  # pylint: disable=import-error
+    from atlas_lab.services.openbao import openbao_binary  # pylint: disable=import-error
+    from atlas_lab.core.ports import PortAllocator  # pylint: disable=import-error
+    from atlas_lab.core.processes import ManagedProcess  # pylint: disable=import-error
     import ssl
 
     workdir = tmp_path_factory.mktemp("openbao-tls")

@@ -188,8 +188,8 @@ def test_update_custom_metadata_of_a_missing_key(kv: VaultKV2) -> None:
 # Retries and lost answers, through the lab's fault proxy
 @pytest.fixture(scope="module")
 def vault_proxy(openbao: Any) -> Iterator[Any]:
-    from atlas_lab.http_base import serve  # pylint: disable=import-error
-    from atlas_lab.vault_proxy import create_app  # pylint: disable=import-error
+    from atlas_lab.core.http_base import serve  # pylint: disable=import-error
+    from atlas_lab.services.vault_proxy import create_app  # pylint: disable=import-error
 
     handle = serve(create_app(openbao.url))
     try:

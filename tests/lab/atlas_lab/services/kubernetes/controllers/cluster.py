@@ -1,0 +1,42 @@
+"""Cluster bootstrap controllers: what every namespace of a real cluster contains."""
+
+from __future__ import annotations
+
+from atlas_lab.services.kubernetes.controllers.base import Controller, ControllerContext, ControllerEvent
+
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+
+
+class ServiceAccountController(Controller):
+    """Creates the ``default`` ServiceAccount and the ``kube-root-ca.crt`` ConfigMap of each namespace."""
+
+    name = "service-account-controller"
+    watches = (("", "Namespace"),)
+
+    def __init__(self, ca_data: str = ""):
+        self.ca_data = ca_data
+
+    def start(self, ctx: ControllerContext) -> None:
+        for namespace in ctx.list("v1", "Namespace"):
+            self._ensure(ctx, namespace["metadata"]["name"])
+
+    def reconcile(self, ctx: ControllerContext, event: ControllerEvent) -> None:
+        if event.type == "ADDED" and not (event.object.get("metadata") or {}).get("deletionTimestamp"):
+            self._ensure(ctx, event.name)
+
+    def _ensure(self, ctx: ControllerContext, namespace: str) -> None:
+        current = ctx.get("v1", "Namespace", namespace)
+        if current is None or current["metadata"].get("deletionTimestamp"):
+            return
+        if ctx.get("v1", "ServiceAccount", "default", namespace) is None:
+            ctx.create({"apiVersion": "v1", "kind": "ServiceAccount",
+                        "metadata": {"name": "default", "namespace": namespace}})
+        if ctx.get("v1", "ConfigMap", ROOT_CA_CONFIGMAP, namespace) is None:
+            ctx.create({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": ROOT_CA_CONFIGMAP, "namespace": namespace,
+                                     "annotations": {"kubernetes.io/description": (
+                                         "Contains a CA bundle that can be used to verify the kube-apiserver "
+                                         "when using internal endpoints such as the internal service IP or "
+                                         "kubernetes.default.svc. No other usage is guaranteed across "
+                                         "distributions of Kubernetes clusters.")}},
+                        "data": {"ca.crt": self.ca_data}})
