@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from atlas_lab.operators import kube_prometheus_stack as kps
+from atlas_lab.scenarios.alertmanager_ha import kube_prometheus_stack as kps
 from atlas_lab.pytest_plugin import collections_path
 
 if collections_path() not in sys.path:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Is an Alertmanager cluster really highly available? Ask every replica, then judge.
+"""PRIVATE to atlas.hardening: is an Alertmanager cluster really highly available? Ask every replica, then judge.
 
 Each replica is asked for ``GET /api/v2/status``; the answers say whether gossip is on
 (``cluster.status``: ready, settling or disabled), the replica's own peer name and the peers it

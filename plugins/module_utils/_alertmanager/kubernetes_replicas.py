@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Kubernetes side of an Alertmanager cluster run by prometheus-operator.
+"""PRIVATE to atlas.hardening: the Kubernetes side of an Alertmanager cluster run by prometheus-operator.
 
 - Find the replicas of an ``Alertmanager`` resource (monitoring.coreos.com/v1): its expected
   replica count, the pods of its StatefulSet ``alertmanager-<name>``, and for each pod a client

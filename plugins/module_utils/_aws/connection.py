@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Connection to AWS (or an S3/KMS-compatible endpoint) through boto3: options, clients, readable errors.
+"""PRIVATE to atlas.hardening: connection to AWS (or an S3/KMS-compatible endpoint) through boto3: options, clients, readable errors.
 
 Credentials follow boto3's standard chain unless given explicitly: environment (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared config/credentials files and profile, web

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Merge a dict into the text of a YAML values file, keeping everything else as it was.
+"""PRIVATE to atlas.hardening: merge a dict into the text of a YAML values file, keeping everything else as it was.
 
 A Helm values file lives in git, with comments and its own layout. A change must touch only the
 keys it sets: the file is loaded and dumped with ruamel.yaml's round-trip mode (comments, key

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Apply (or delete) a set of manifests in one call, with as few API requests as possible.
+"""PRIVATE to atlas.hardening: apply (or delete) a set of manifests in one call, with as few API requests as possible.
 
 For ``state=present`` a run:
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Decide whether a server-side apply would change an object.
+"""PRIVATE to atlas.hardening: decide whether a server-side apply would change an object.
 
 Locally, without a request, an apply is known to change nothing when both hold:
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Before/after diffs of Kubernetes objects that never contain a Secret value.
+"""PRIVATE to atlas.hardening: before/after diffs of Kubernetes objects that never contain a Secret value.
 
 In a Secret, every value of ``data`` and ``stringData`` is replaced by a marker that only says
 whether it changed, and the ``kubectl.kubernetes.io/last-applied-configuration`` annotation (which

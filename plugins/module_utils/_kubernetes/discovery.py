@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Map (apiVersion, kind) to a REST resource, with as few discovery requests as possible.
+"""PRIVATE to atlas.hardening: map (apiVersion, kind) to a REST resource, with as few discovery requests as possible.
 
 The official DynamicClient discovers every group version of the cluster (dozens of requests on a
 real cluster) before its first call. Here:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read and normalise a set of manifests before it is applied.
+"""PRIVATE to atlas.hardening: read and normalise a set of manifests before it is applied.
 
 Normalising makes what is sent to the API server the same thing that is compared with the live
 objects, so that "nothing to do" can be decided without a request:

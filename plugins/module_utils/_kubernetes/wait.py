@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Wait until objects reach a condition (ready, a status condition, a field value, or gone).
+"""PRIVATE to atlas.hardening: wait until objects reach a condition (ready, a status condition, a field value, or gone).
 
 Waiting costs as few requests as possible:
 

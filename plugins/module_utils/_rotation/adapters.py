@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The rotation protocol's ports (keycloak_password_rotation.py) over the shared connection layers.
+"""PRIVATE to atlas.hardening: the rotation protocol's ports (protocol.py) over the shared connection layers.
 
 Each adapter translates one layer's API and errors into what the protocol decides on: a KV v2
 check-and-set conflict, a refused login, a refused password, an unknown outcome. Nothing here

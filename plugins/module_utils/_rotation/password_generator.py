@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Generate passwords from ``secrets`` that meet a Keycloak realm password policy.
+"""PRIVATE to atlas.hardening: generate passwords from ``secrets`` that meet a Keycloak realm password policy.
 
 Keycloak stores a realm's policy as one string, ``length(12) and digits(2) and notUsername``
 (``PasswordPolicy.parse`` splits on `` and ``; a rule without parentheses takes the provider's

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Keycloak admin password rotation protocol, with Vault/OpenBao KV v2 as the source of truth.
+"""PRIVATE to atlas.hardening: the Keycloak admin password rotation protocol, with Vault/OpenBao KV v2 as the source of truth.
 
 The state of a rotation lives in the KV v2 data itself, so any run can resume what another left:
 

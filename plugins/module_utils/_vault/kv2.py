@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""KV version 2 secrets on a :class:`VaultConnection`: versioned reads, check-and-set writes and
+"""PRIVATE to atlas.hardening: KV version 2 secrets on a :class:`VaultConnection`: versioned reads, check-and-set writes and
 metadata written with every field explicit.
 
 Why not hvac's ``secrets.kv.v2`` helpers: ``update_metadata`` sends ``delete_version_after="0s"``
