@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from atlas_lab.scenarios.alertmanager_ha import kube_prometheus_stack as kps
 from atlas_lab.pytest_plugin import collections_path
+from atlas_lab.scenarios.alertmanager_ha import kube_prometheus_stack as kps
 
 if collections_path() not in sys.path:
     sys.path.insert(0, collections_path())
@@ -23,8 +23,7 @@ if collections_path() not in sys.path:
 from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import cluster as amc  # noqa: E402
 from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import kubernetes_replicas as amk  # noqa: E402
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (  # noqa: E402
-    KubernetesObjects, ObjectRef)
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef  # noqa: E402
 
 NAME = kps.alertmanager_name()
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection", "apply")

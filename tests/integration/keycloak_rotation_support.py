@@ -26,8 +26,8 @@ import hvac
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from atlas_lab.services.keycloak.lab_client import KeycloakLabClient  # pylint: disable=import-error
 from atlas_lab.pytest_plugin import REPO_ROOT, VENV_BIN, AnsibleResult, Lab, parse_recap  # pylint: disable=import-error
+from atlas_lab.services.keycloak.lab_client import KeycloakLabClient  # pylint: disable=import-error
 
 PLAYBOOK = REPO_ROOT / "playbooks" / "rotate-secrets.yml"
 ROTATE_TASK = "keycloak_admin_rotation : Rotate the Keycloak admin password when it is due, for "
@@ -118,7 +118,7 @@ class RotationCase:
 
     # Set-up -----------------------------------------------------------------------------------
     def create(self, *, vault: bool = True, rotated_days_ago: int | None = 120, keycloak_user: bool = True,
-               **user_fields: Any) -> "RotationCase":
+               **user_fields: Any) -> RotationCase:
         """Seed Keycloak, Vault (password + an old rotation date) and the namespace with its copies."""
         if keycloak_user:
             self.keycloak.seed_user(self.username, self.initial_password, admin=True, **user_fields)

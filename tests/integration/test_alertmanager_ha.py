@@ -15,9 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from alertmanager_ha_support import (NAME, Release, direct_status, failures, install_release, object_writes,
-                                     writes)
+from alertmanager_ha_support import NAME, Release, direct_status, failures, install_release, object_writes, writes
 
 pytestmark = pytest.mark.timeout(900)
 HARDEN = "playbooks/harden.yml"

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from alertmanager_ha_support import NAME, Release, install_release, object_writes
 
 pytestmark = pytest.mark.timeout(600)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from alertmanager_ha_support import NAME, Release, direct_status, install_release
 
 pytestmark = pytest.mark.timeout(600)

@@ -8,12 +8,13 @@ session lab, which removes those seeds.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from atlas_lab.services.kubernetes import writes
 from atlas_lab.pytest_plugin import Lab
+from atlas_lab.services.kubernetes import writes
 
 pytestmark = pytest.mark.timeout(900)
 HARDEN = "playbooks/harden.yml"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -44,8 +45,9 @@ class OpenBaoDev:
 @pytest.fixture(scope="session")
 def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoDev]:
     import hvac  # pylint: disable=import-outside-toplevel
-    from atlas_lab.services.openbao import OpenBaoServer  # pylint: disable=import-error
+
     from atlas_lab.core.ports import PortAllocator  # pylint: disable=import-error
+    from atlas_lab.services.openbao import OpenBaoServer  # pylint: disable=import-error
 
     port = PortAllocator("auto").service_port("openbao")  # a free pair: dev mode takes port + 1 too
     root_token = "unit-" + secrets.token_hex(12)

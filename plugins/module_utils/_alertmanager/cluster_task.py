@@ -9,7 +9,7 @@ gossip probe, which writes (a short silence).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.cluster import (
     AlertmanagerClusterError,
@@ -77,7 +77,7 @@ def _examine(module: HardeningModule, gossip: bool, gossip_timeout: float) -> di
         found["target"] = target
         return params["expected_replicas"] or target.expected, target.replicas, target.missing
 
-    routing: Optional[Callable[[], dict[str, Any]]] = None
+    routing: Callable[[], dict[str, Any]] | None = None
     if params["check_alert_routing"]:
         def routing() -> dict[str, Any]:
             return check_prometheus_alerting(objects, found["target"], params["prometheus_namespaces"])

@@ -11,7 +11,8 @@ reach. It refuses settings that cannot be highly available before anything is se
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Union
+from collections.abc import Mapping
+from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -31,7 +32,7 @@ def is_production(environment: str) -> bool:
     return environment.strip().lower() in PRODUCTION_NAMES
 
 
-def min_available(replicas: int, configured: Any) -> Union[int, str]:
+def min_available(replicas: int, configured: Any) -> int | str:
     """A majority by default (3 -> 2: a drain may take one replica, never two); else the configured
     count, or a percentage from 1% to 100% as the API server accepts it."""
     if configured is None or str(configured).strip() == "":

@@ -9,19 +9,20 @@ Status: ``degraded`` when the verification did not reach the expected verdict (r
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
 
-def _changed(result: Optional[Mapping[str, Any]]) -> bool:
+def _changed(result: Mapping[str, Any] | None) -> bool:
     return bool(result and result.get("changed"))
 
 
 def alertmanager_ha_report(plan: Mapping[str, Any], settings: Mapping[str, Any], *, before: Mapping[str, Any],
-                           applied: Mapping[str, Any], pdb_removed: Optional[Mapping[str, Any]] = None,
-                           values: Optional[Mapping[str, Any]] = None,
-                           verification: Optional[Mapping[str, Any]] = None,
+                           applied: Mapping[str, Any], pdb_removed: Mapping[str, Any] | None = None,
+                           values: Mapping[str, Any] | None = None,
+                           verification: Mapping[str, Any] | None = None,
                            check_mode: bool = False) -> dict[str, Any]:
     verified = boolean(settings.get("verify", False), strict=False)
     changed = _changed(applied) or _changed(pdb_removed) or _changed(values)

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.cluster import (
@@ -64,8 +64,8 @@ class PodProxyReplicaClient(ReplicaClient):
 class AlertmanagerReplicas:
     """An Alertmanager resource and the replicas found for it."""
 
-    def __init__(self, namespace: str, name: str, resource: Dict[str, Any], expected: int,
-                 replicas: List[Replica], missing: List[str], pods: List[Dict[str, Any]],
+    def __init__(self, namespace: str, name: str, resource: dict[str, Any], expected: int,
+                 replicas: list[Replica], missing: list[str], pods: list[dict[str, Any]],
                  statefulset_found: bool) -> None:
         self.namespace = namespace
         self.name = name
@@ -76,7 +76,7 @@ class AlertmanagerReplicas:
         self.pods = pods
         self.statefulset_found = statefulset_found
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         spec = self.resource.get("spec") or {}
         return {"namespace": self.namespace, "name": self.name, "replicas": self.expected,
                 "statefulset": "alertmanager-%s" % self.name, "statefulset_found": self.statefulset_found,
@@ -84,13 +84,13 @@ class AlertmanagerReplicas:
                 "cluster_label": spec.get("clusterLabel"), "paused": bool(spec.get("paused"))}
 
 
-def _ordinal(pod: Dict[str, Any]) -> Tuple[int, str]:
+def _ordinal(pod: dict[str, Any]) -> tuple[int, str]:
     name = pod["metadata"]["name"]
     match = re.search(r"-(\d+)$", name)
     return (int(match.group(1)) if match else 1 << 30, name)
 
 
-def _container_port(pod: Dict[str, Any], names: List[str], default: int) -> int:
+def _container_port(pod: dict[str, Any], names: list[str], default: int) -> int:
     for container in (pod.get("spec") or {}).get("containers") or []:
         if container.get("name") != "alertmanager":
             continue
@@ -100,7 +100,7 @@ def _container_port(pod: Dict[str, Any], names: List[str], default: int) -> int:
     return default
 
 
-def pod_readiness(pod: Dict[str, Any]) -> Tuple[bool, str]:
+def pod_readiness(pod: dict[str, Any]) -> tuple[bool, str]:
     """(Ready condition is True, why not in a few words)."""
     status = pod.get("status") or {}
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
@@ -119,7 +119,7 @@ def pod_readiness(pod: Dict[str, Any]) -> Tuple[bool, str]:
     return False, "phase %s" % status.get("phase", "unknown")
 
 
-def _selector_string(match_labels: Dict[str, str]) -> str:
+def _selector_string(match_labels: dict[str, str]) -> str:
     return ",".join("%s=%s" % (key, value) for key, value in sorted(match_labels.items()))
 
 
@@ -169,16 +169,16 @@ def find_replicas(objects: KubernetesObjects, namespace: str, name: str) -> Aler
     return AlertmanagerReplicas(namespace, name, resource, expected, replicas, missing, pods, statefulset is not None)
 
 
-def _labels(obj: Dict[str, Any]) -> Dict[str, str]:
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("labels") or {}
 
 
-def _selects(selector: Dict[str, str], pod: Dict[str, Any]) -> bool:
+def _selects(selector: dict[str, str], pod: dict[str, Any]) -> bool:
     labels = _labels(pod)
     return bool(selector) and all(labels.get(key) == value for key, value in selector.items())
 
 
-def _service_has_port(service: Dict[str, Any], port: Any) -> bool:
+def _service_has_port(service: dict[str, Any], port: Any) -> bool:
     for entry in (service.get("spec") or {}).get("ports") or []:
         if str(port) in (str(entry.get("name")), str(entry.get("port"))):
             return True
@@ -186,7 +186,7 @@ def _service_has_port(service: Dict[str, Any], port: Any) -> bool:
 
 
 def check_prometheus_alerting(objects: KubernetesObjects, target: AlertmanagerReplicas,
-                              namespaces: Optional[List[str]] = None) -> Dict[str, Any]:
+                              namespaces: list[str] | None = None) -> dict[str, Any]:
     """Does every Prometheus that alerts this Alertmanager reach all of its replicas?
 
     Returns ``prometheuses`` (per resource: its endpoints and what each reaches), ``failures``
@@ -194,15 +194,15 @@ def check_prometheus_alerting(objects: KubernetesObjects, target: AlertmanagerRe
     """
     namespaces = namespaces or [target.namespace]
     resource = objects.resource(MONITORING_API_VERSION, "Prometheus")
-    prometheuses: List[Dict[str, Any]] = []
+    prometheuses: list[dict[str, Any]] = []
     for namespace in namespaces:
         items = objects.list(resource, namespace)[0]
         prometheuses.extend(items)
     pods = target.pods
-    services: Dict[Tuple[str, str], Optional[Dict[str, Any]]] = {}
-    failures: List[Dict[str, str]] = []
-    notes: List[str] = []
-    report: List[Dict[str, Any]] = []
+    services: dict[tuple[str, str], dict[str, Any] | None] = {}
+    failures: list[dict[str, str]] = []
+    notes: list[str] = []
+    report: list[dict[str, Any]] = []
     reaching = 0
 
     for prometheus in sorted(prometheuses, key=lambda item: (item["metadata"].get("namespace", ""),
@@ -211,7 +211,7 @@ def check_prometheus_alerting(objects: KubernetesObjects, target: AlertmanagerRe
         label = "prometheus %s/%s" % (meta.get("namespace"), meta["name"])
         spec = prometheus.get("spec") or {}
         endpoints = ((spec.get("alerting") or {}).get("alertmanagers")) or []
-        entry: Dict[str, Any] = {"namespace": meta.get("namespace"), "name": meta["name"], "endpoints": [],
+        entry: dict[str, Any] = {"namespace": meta.get("namespace"), "name": meta["name"], "endpoints": [],
                                  "additional_alertmanager_configs": bool(spec.get("additionalAlertManagerConfigs"))}
         report.append(entry)
         for index, endpoint in enumerate(endpoints):

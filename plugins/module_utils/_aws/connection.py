@@ -15,7 +15,8 @@ which endpoint, and what to check.
 from __future__ import annotations
 
 import traceback
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -40,7 +41,7 @@ try:
     import botocore.exceptions
 except ImportError:
     HAS_BOTO3 = False
-    BOTO3_IMPORT_ERROR: Optional[str] = traceback.format_exc()
+    BOTO3_IMPORT_ERROR: str | None = traceback.format_exc()
 else:
     HAS_BOTO3 = True
     BOTO3_IMPORT_ERROR = None
@@ -54,9 +55,9 @@ class AWSConnection:
     the botocore client for anything else, to be used inside ``with connection.errors("do X"):``.
     """
 
-    def __init__(self, *, region: Optional[str] = None, profile: Optional[str] = None,
-                 endpoint_url: Optional[str] = None, access_key_id: Optional[str] = None,
-                 secret_access_key: Optional[str] = None, session_token: Optional[str] = None,
+    def __init__(self, *, region: str | None = None, profile: str | None = None,
+                 endpoint_url: str | None = None, access_key_id: str | None = None,
+                 secret_access_key: str | None = None, session_token: str | None = None,
                  verify: Any = None) -> None:
         if not HAS_BOTO3:
             raise AWSConfigError(missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
@@ -105,7 +106,7 @@ class AWSConnection:
         with self.errors(action, service):
             return method(**params)
 
-    def errors(self, action: str, service: str = "") -> "_BotoErrors":
+    def errors(self, action: str, service: str = "") -> _BotoErrors:
         """Context manager mapping boto3/botocore exceptions raised inside it to an :class:`AWSError`."""
         return _BotoErrors(self, action, service)
 

@@ -17,7 +17,8 @@ a service's client library only when it talks to that service.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NoReturn, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule
 

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime
-from typing import Optional
 
 
 def utc_now() -> datetime.datetime:
@@ -21,7 +20,7 @@ def rfc3339(moment: datetime.datetime, milliseconds: bool = False) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_rfc3339(text: Optional[str]) -> Optional[datetime.datetime]:
+def parse_rfc3339(text: str | None) -> datetime.datetime | None:
     """Parse an RFC 3339 time as Vault writes it (nanoseconds, ``Z``); None when absent/invalid."""
     if not text or not isinstance(text, str):
         return None

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.urls import path_segment, query_value
@@ -40,10 +41,10 @@ class KeycloakAdminAPI:
     """
 
     def __init__(self, url: str, *, auth_realm: str = DEFAULT_REALM, client_id: str = DEFAULT_CLIENT_ID,
-                 client_secret: Optional[str] = None, username: Optional[str] = None,
-                 password: Optional[str] = None, validate_certs: bool = True, ca_cert: Optional[str] = None,
+                 client_secret: str | None = None, username: str | None = None,
+                 password: str | None = None, validate_certs: bool = True, ca_cert: str | None = None,
                  timeout: int = DEFAULT_TIMEOUT, clock: Callable[[], float] = time.monotonic,
-                 transport: Optional[KeycloakTransport] = None) -> None:
+                 transport: KeycloakTransport | None = None) -> None:
         self.transport = transport or KeycloakTransport(url, validate_certs=validate_certs, ca_cert=ca_cert,
                                                         timeout=timeout)
         self.tokens = TokenSource(self.transport, auth_realm=auth_realm, client_id=client_id,
@@ -77,7 +78,7 @@ class KeycloakAdminAPI:
         self.tokens.no_log_values = values
 
     @property
-    def username(self) -> Optional[str]:
+    def username(self) -> str | None:
         return self.tokens.username
 
     @property
@@ -85,7 +86,7 @@ class KeycloakAdminAPI:
         return self.tokens.client_id
 
     @property
-    def client_secret(self) -> Optional[str]:
+    def client_secret(self) -> str | None:
         return self.tokens.client_secret
 
     @property
@@ -108,8 +109,8 @@ class KeycloakAdminAPI:
         """A token valid for a few more seconds at least (tokens.py)."""
         return self.tokens.access_token()
 
-    def login(self, username: str, password: str, auth_realm: Optional[str] = None,
-              client_id: Optional[str] = None, client_secret: Optional[str] = None) -> KeycloakAdminAPI:
+    def login(self, username: str, password: str, auth_realm: str | None = None,
+              client_id: str | None = None, client_secret: str | None = None) -> KeycloakAdminAPI:
         """Log in as a user now and return a client acting as that user (same server and TLS settings):
         the login test of given credentials, followed by admin calls with that user's token.
 
@@ -137,7 +138,7 @@ class KeycloakAdminAPI:
         return other
 
     # Admin calls ------------------------------------------------------------------------------
-    def call(self, method: str, path: str, *, query: Optional[Mapping[str, Any]] = None, body: Any = None,
+    def call(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
              action: str, missing_ok: bool = False) -> Any:
         """An admin REST call (``path`` below the base URL, e.g. ``/admin/realms/master``).
 
@@ -151,7 +152,7 @@ class KeycloakAdminAPI:
             return None
         raise self._http_error(answer, action)
 
-    def send(self, method: str, path: str, *, query: Optional[Mapping[str, Any]] = None, body: Any = None,
+    def send(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
              action: str) -> Answer:
         """An admin REST call returning any HTTP answer (after at most one token renewal on 401)."""
         suffix = ""
@@ -175,7 +176,7 @@ class KeycloakAdminAPI:
         return admin_call_error(self.where, self.identity, answer, action)
 
     # Users and realms --------------------------------------------------------------------------
-    def find_user(self, realm: str, username: str) -> Optional[dict[str, Any]]:
+    def find_user(self, realm: str, username: str) -> dict[str, Any] | None:
         """The user with exactly this username (case-insensitive, as Keycloak stores them), or None."""
         users = self.call("GET", "/admin/realms/%s/users" % path_segment(realm),
                           query={"username": username, "exact": True},

@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.files import require_readable_file
 from ansible_collections.atlas.hardening.plugins.module_utils._common.urls import require_http_url

@@ -20,7 +20,8 @@ credential-free OpenID discovery document, and used from then on when it answers
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping, Optional
+from collections.abc import Mapping
+from typing import Callable
 from urllib.parse import urlencode
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.urls import path_segment
@@ -47,8 +48,8 @@ class TokenSource:
     """Access tokens for one identity (a user with a password, or a client with a secret)."""
 
     def __init__(self, transport: KeycloakTransport, *, auth_realm: str = DEFAULT_REALM,
-                 client_id: str = DEFAULT_CLIENT_ID, client_secret: Optional[str] = None,
-                 username: Optional[str] = None, password: Optional[str] = None,
+                 client_id: str = DEFAULT_CLIENT_ID, client_secret: str | None = None,
+                 username: str | None = None, password: str | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.transport = transport
         self.auth_realm = auth_realm or DEFAULT_REALM
@@ -60,12 +61,12 @@ class TokenSource:
         # Tokens obtained: modules add them to module.no_log_values (passwords are no_log options).
         self.no_log_values: set[str] = set()
         self.base_checked = False
-        self._access_token: Optional[str] = None
+        self._access_token: str | None = None
         self._access_expires = 0.0
         self._access_lifetime = 60.0
-        self._refresh_token: Optional[str] = None
+        self._refresh_token: str | None = None
         self._refresh_expires = 0.0
-        self._rejected: Optional[KeycloakAuthError] = None
+        self._rejected: KeycloakAuthError | None = None
 
     @property
     def identity(self) -> str:
@@ -141,7 +142,7 @@ class TokenSource:
             return False
         raise admin_call_error(self.transport.where, self.identity, answer, "refresh the token of %s" % self.identity)
 
-    def token_url(self, base: Optional[str] = None) -> str:
+    def token_url(self, base: str | None = None) -> str:
         return "%s/realms/%s/protocol/openid-connect/token" % (base or self.transport.base_url,
                                                                path_segment(self.auth_realm))
 
@@ -160,7 +161,7 @@ class TokenSource:
         self.base_checked = True
         return answer
 
-    def _alternative_base(self) -> Optional[str]:
+    def _alternative_base(self) -> str | None:
         """The base URL with ``/auth`` added or removed, if Keycloak answers there (credential-free probe)."""
         base_url = self.transport.base_url
         candidate = base_url[:-len(LEGACY_PREFIX)] if base_url.endswith(LEGACY_PREFIX) else base_url + LEGACY_PREFIX

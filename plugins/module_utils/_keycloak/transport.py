@@ -13,7 +13,7 @@ import http.client
 import json
 import socket
 import ssl
-from typing import Any, Optional
+from typing import Any
 from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
@@ -58,7 +58,7 @@ class KeycloakTransport:
     """Requests to one server. ``base_url`` may gain or lose ``/auth`` (see tokens.py); messages
     name ``configured_url``, the URL the user gave."""
 
-    def __init__(self, url: str, *, validate_certs: bool = True, ca_cert: Optional[str] = None,
+    def __init__(self, url: str, *, validate_certs: bool = True, ca_cert: str | None = None,
                  timeout: int = DEFAULT_TIMEOUT) -> None:
         self.base_url = url.rstrip("/")
         self.configured_url = self.base_url
@@ -71,7 +71,7 @@ class KeycloakTransport:
     def where(self) -> str:
         return "Keycloak at %s" % self.base_url
 
-    def open(self, method: str, url: str, data: Optional[bytes], headers: dict[str, str], action: str) -> Answer:
+    def open(self, method: str, url: str, data: bytes | None, headers: dict[str, str], action: str) -> Answer:
         self.request_count += 1
         try:
             response = open_url(url, data=data, headers=headers, method=method, validate_certs=self.validate_certs,

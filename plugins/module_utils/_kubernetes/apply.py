@@ -26,21 +26,21 @@ instead of being dropped silently.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.change_detection import (
     dry_run_changes,
     is_up_to_date,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import KubernetesConnection
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import object_diff, secret_values
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.discovery import ApiResource
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import (
     KubernetesApiError,
     KubernetesAuthError,
     KubernetesError,
     KubernetesForbiddenError,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import object_diff, secret_values
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.discovery import ApiResource
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import (
     CRD,
     ManifestError,
@@ -73,7 +73,7 @@ class ApplyOptions:
     def __init__(self, state: str = "present", field_manager: str = DEFAULT_FIELD_MANAGER,
                  force_conflicts: bool = False, field_validation: str = "Strict", check_mode: bool = False,
                  diff: bool = False, wait: bool = False, wait_timeout: float = 120.0,
-                 wait_condition: Optional[Dict[str, Any]] = None) -> None:
+                 wait_condition: dict[str, Any] | None = None) -> None:
         if state not in ("present", "absent"):
             raise KubernetesError(f"state must be present or absent, not {state!r}.")
         if field_validation not in FIELD_VALIDATION_CHOICES:
@@ -92,7 +92,7 @@ class ApplyOptions:
 class ObjectResult:
     """What happened to one object."""
 
-    def __init__(self, ref: ObjectRef, action: str, warnings: Optional[List[str]] = None) -> None:
+    def __init__(self, ref: ObjectRef, action: str, warnings: list[str] | None = None) -> None:
         self.ref = ref
         self.action = action
         self.warnings = list(warnings or [])
@@ -101,7 +101,7 @@ class ObjectResult:
     def changed(self) -> bool:
         return self.action != UNCHANGED
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         result = self.ref.as_dict()
         result.update(action=self.action, warnings=self.warnings)
         return result
@@ -111,20 +111,20 @@ class ApplyReport:
     """Results of one call: per-object results, diffs, and the Secret values to mask."""
 
     def __init__(self) -> None:
-        self.results: List[ObjectResult] = []
-        self.diffs: List[Dict[str, Any]] = []
-        self.secret_values: Set[str] = set()
-        self.api_requests: Dict[str, int] = {}
+        self.results: list[ObjectResult] = []
+        self.diffs: list[dict[str, Any]] = []
+        self.secret_values: set[str] = set()
+        self.api_requests: dict[str, int] = {}
 
     @property
     def changed(self) -> bool:
         return any(result.changed for result in self.results)
 
-    def result_dicts(self) -> List[Dict[str, Any]]:
+    def result_dicts(self) -> list[dict[str, Any]]:
         return [result.as_dict() for result in self.results]
 
-    def module_result(self, diff: bool) -> Dict[str, Any]:
-        result: Dict[str, Any] = {"changed": self.changed, "results": self.result_dicts(),
+    def module_result(self, diff: bool) -> dict[str, Any]:
+        result: dict[str, Any] = {"changed": self.changed, "results": self.result_dicts(),
                                   "api_requests": dict(self.api_requests)}
         if diff:
             result["diff"] = self.diffs
@@ -134,20 +134,20 @@ class ApplyReport:
 class _Planned:
     """One manifest on its way: normalised body, identity, resource, live state, outcome."""
 
-    def __init__(self, manifest: Dict[str, Any], resource: ApiResource, warnings: List[str]) -> None:
+    def __init__(self, manifest: dict[str, Any], resource: ApiResource, warnings: list[str]) -> None:
         self.manifest = manifest
         self.ref = ObjectRef.of(manifest)
         self.resource = resource
         self.warnings = warnings
         self.rank = apply_rank(self.ref.api_version, self.ref.kind)
-        self.live: Optional[Dict[str, Any]] = None
+        self.live: dict[str, Any] | None = None
         self.read = False
         self.absent_because = ""  # set when the object cannot exist yet (its namespace/CRD is new)
-        self.after: Optional[Dict[str, Any]] = None
+        self.after: dict[str, Any] | None = None
 
 
-def apply_manifests(connection_or_objects: Any, manifests: List[Dict[str, Any]],
-                    options: Optional[ApplyOptions] = None, default_namespace: Optional[str] = None) -> ApplyReport:
+def apply_manifests(connection_or_objects: Any, manifests: list[dict[str, Any]],
+                    options: ApplyOptions | None = None, default_namespace: str | None = None) -> ApplyReport:
     """Apply (or delete) ``manifests``; see the module docstring. Raises KubernetesError or
     ManifestError whose ``details`` hold the results of what was already done."""
     objects = connection_or_objects
@@ -163,7 +163,7 @@ class ManifestApplier:
         self.report = ApplyReport()
         self._counts_before = dict(objects.connection.request_counts)
 
-    def run(self, manifests: List[Dict[str, Any]], default_namespace: Optional[str]) -> ApplyReport:
+    def run(self, manifests: list[dict[str, Any]], default_namespace: str | None) -> ApplyReport:
         try:
             planned = self._plan(manifests, default_namespace)
             self._read_live(planned)
@@ -181,14 +181,14 @@ class ManifestApplier:
         return self.report
 
     # -- planning ------------------------------------------------------------------------------
-    def _plan(self, manifests: List[Dict[str, Any]], default_namespace: Optional[str]) -> List[_Planned]:
+    def _plan(self, manifests: list[dict[str, Any]], default_namespace: str | None) -> list[_Planned]:
         for index, manifest in enumerate(manifests):
             check_identity(manifest, index)
         for manifest in manifests:
             if (manifest["apiVersion"], manifest["kind"]) == CRD:
                 self.objects.resolver.register_crd(manifest)
-        planned: List[_Planned] = []
-        seen: Dict[Tuple[str, str, str, str], int] = {}
+        planned: list[_Planned] = []
+        seen: dict[tuple[str, str, str, str], int] = {}
         for index, manifest in enumerate(manifests):
             resource = self.objects.resource(manifest["apiVersion"], manifest["kind"])
             body, warnings = normalise(manifest, resource.namespaced, default_namespace)
@@ -202,7 +202,7 @@ class ManifestApplier:
         return planned
 
     # -- reading -------------------------------------------------------------------------------
-    def _read_live(self, planned: List[_Planned]) -> None:
+    def _read_live(self, planned: list[_Planned]) -> None:
         self._read([item for item in planned if item.rank < 2])
         new_namespaces = {item.ref.name for item in planned if item.rank == 0 and item.live is None}
         new_kinds = {}
@@ -225,8 +225,8 @@ class ManifestApplier:
                 rest.append(item)
         self._read(rest)
 
-    def _read(self, planned: List[_Planned]) -> None:
-        groups: Dict[Tuple[str, str, str], List[_Planned]] = {}
+    def _read(self, planned: list[_Planned]) -> None:
+        groups: dict[tuple[str, str, str], list[_Planned]] = {}
         for item in planned:
             groups.setdefault((item.resource.api_version, item.resource.plural, item.ref.namespace or ""),
                               []).append(item)
@@ -241,7 +241,7 @@ class ManifestApplier:
             for item in members:
                 item.read = True
 
-    def _read_by_list(self, members: List[_Planned]) -> None:
+    def _read_by_list(self, members: list[_Planned]) -> None:
         try:
             items = self.objects.list(members[0].resource, members[0].ref.namespace)[0]
         except KubernetesForbiddenError:
@@ -254,8 +254,8 @@ class ManifestApplier:
             item.live = by_name.get(item.ref.name)
 
     # -- applying ------------------------------------------------------------------------------
-    def _apply_all(self, planned: List[_Planned]) -> None:
-        crds_written: List[_Planned] = []
+    def _apply_all(self, planned: list[_Planned]) -> None:
+        crds_written: list[_Planned] = []
         for item in planned:
             if item.rank == 2 and crds_written:
                 self._wait_established(crds_written)
@@ -286,7 +286,7 @@ class ManifestApplier:
         self._record(item, result)
         return result
 
-    def _apply_request(self, item: _Planned, warnings: List[str]) -> str:
+    def _apply_request(self, item: _Planned, warnings: list[str]) -> str:
         options = self.options
         apply_kwargs = {"field_manager": options.field_manager, "force": options.force_conflicts,
                         "field_validation": options.field_validation}
@@ -310,14 +310,14 @@ class ManifestApplier:
         after_version = ((response.data or {}).get("metadata") or {}).get("resourceVersion")
         return UNCHANGED if before_version and before_version == after_version else UPDATED
 
-    def _wait_established(self, crds: List[_Planned]) -> None:
+    def _wait_established(self, crds: list[_Planned]) -> None:
         targets = [WaitTarget(item.ref, item.resource, ConditionStatus("Established"), item.after)
                    for item in crds]
         wait_for(self.objects, targets, self.options.wait_timeout)
 
-    def _wait_ready(self, planned: List[_Planned]) -> None:
+    def _wait_ready(self, planned: list[_Planned]) -> None:
         spec = self.options.wait_condition or {}
-        custom: Optional[WaitCondition] = None
+        custom: WaitCondition | None = None
         if spec.get("type") or spec.get("field"):
             custom = condition_from_spec(spec)
         targets = []
@@ -329,8 +329,8 @@ class ManifestApplier:
         wait_for(self.objects, targets, self.options.wait_timeout)
 
     # -- deleting ------------------------------------------------------------------------------
-    def _delete_all(self, planned: List[_Planned]) -> None:
-        deleted: List[_Planned] = []
+    def _delete_all(self, planned: list[_Planned]) -> None:
+        deleted: list[_Planned] = []
         for item in reversed(planned):
             action = UNCHANGED
             warnings = list(item.warnings)

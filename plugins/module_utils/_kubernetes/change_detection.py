@@ -18,7 +18,7 @@ Anything this cannot prove (a value the API server normalised, such as ``cpu: 0.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 # Fields that are never part of a managed field set (the API server strips them).
 _UNTRACKED_TOP = ("apiVersion", "kind", "status")
@@ -26,13 +26,13 @@ _UNTRACKED_METADATA = ("name", "namespace", "creationTimestamp", "selfLink", "ui
                        "managedFields", "resourceVersion")
 
 
-def _apply_entries(live: Dict[str, Any], field_manager: str) -> List[Dict[str, Any]]:
+def _apply_entries(live: dict[str, Any], field_manager: str) -> list[dict[str, Any]]:
     return [entry for entry in (live.get("metadata") or {}).get("managedFields") or []
             if entry.get("manager") == field_manager and entry.get("operation") == "Apply"
             and not entry.get("subresource")]
 
 
-def owned_fields(live: Dict[str, Any], field_manager: str) -> Optional[Dict[str, Any]]:
+def owned_fields(live: dict[str, Any], field_manager: str) -> dict[str, Any] | None:
     """The fieldsV1 set of ``field_manager``'s Apply entry, or None when there is not exactly one."""
     entries = _apply_entries(live, field_manager)
     if len(entries) != 1 or entries[0].get("apiVersion") != live.get("apiVersion"):
@@ -41,7 +41,7 @@ def owned_fields(live: Dict[str, Any], field_manager: str) -> Optional[Dict[str,
     return fields if isinstance(fields, dict) else None
 
 
-def is_up_to_date(applied: Dict[str, Any], live: Optional[Dict[str, Any]], field_manager: str) -> bool:
+def is_up_to_date(applied: dict[str, Any], live: dict[str, Any] | None, field_manager: str) -> bool:
     """True when applying ``applied`` with ``field_manager`` is certain to change nothing."""
     if not live:
         return False
@@ -54,12 +54,12 @@ def is_up_to_date(applied: Dict[str, Any], live: Optional[Dict[str, Any]], field
     return _covers(tracked, live, owned)
 
 
-def dry_run_changes(live: Dict[str, Any], result: Dict[str, Any]) -> bool:
+def dry_run_changes(live: dict[str, Any], result: dict[str, Any]) -> bool:
     """Whether a dry-run apply's result differs from the live object (besides bookkeeping)."""
     return _comparable(live) != _comparable(result)
 
 
-def _tracked(applied: Dict[str, Any]) -> Dict[str, Any]:
+def _tracked(applied: dict[str, Any]) -> dict[str, Any]:
     body = {key: value for key, value in applied.items() if key not in _UNTRACKED_TOP}
     metadata = {key: value for key, value in (applied.get("metadata") or {}).items()
                 if key not in _UNTRACKED_METADATA}
@@ -70,7 +70,7 @@ def _tracked(applied: Dict[str, Any]) -> Dict[str, Any]:
     return body
 
 
-def _covers(applied: Any, live: Any, owned: Dict[str, Any]) -> bool:
+def _covers(applied: Any, live: Any, owned: dict[str, Any]) -> bool:
     """``live`` holds ``applied`` and ``owned`` (a fieldsV1 node) is exactly the set of applied fields."""
     children = [key for key in owned if key != "."]
     if isinstance(applied, dict):
@@ -90,7 +90,7 @@ def _covers(applied: Any, live: Any, owned: Dict[str, Any]) -> bool:
     return not children and _equal(applied, live)
 
 
-def _covers_list(applied: List[Any], live: List[Any], owned: Dict[str, Any], children: List[str]) -> bool:
+def _covers_list(applied: list[Any], live: list[Any], owned: dict[str, Any], children: list[str]) -> bool:
     """An associative list (``k:``), a set (``v:``) or a positional list (``i:``)."""
     if len(children) != len(applied):
         return False
@@ -109,7 +109,7 @@ def _covers_list(applied: List[Any], live: List[Any], owned: Dict[str, Any], chi
 _MISSING = object()
 
 
-def _owning_key(element: Any, index: int, children: List[str]) -> Optional[str]:
+def _owning_key(element: Any, index: int, children: list[str]) -> str | None:
     for key in children:
         kind, raw = key[:2], key[2:]
         if kind == "i:" and raw == str(index):
@@ -125,7 +125,7 @@ def _owning_key(element: Any, index: int, children: List[str]) -> Optional[str]:
     return None
 
 
-def _key_matches(key_fields: Dict[str, Any], element: Dict[str, Any]) -> bool:
+def _key_matches(key_fields: dict[str, Any], element: dict[str, Any]) -> bool:
     """A key field absent from the applied item was defaulted by the server (a container port's
     protocol): it still identifies the item. Were it one of ours, the owned-set comparison of
     the item would notice that the manifest no longer sets it."""
@@ -133,7 +133,7 @@ def _key_matches(key_fields: Dict[str, Any], element: Dict[str, Any]) -> bool:
     return bool(present) and all(_equal(key_fields[field], element[field]) for field in present)
 
 
-def _live_element(key: str, live: List[Any]) -> Any:
+def _live_element(key: str, live: list[Any]) -> Any:
     kind, raw = key[:2], key[2:]
     if kind == "i:":
         index = int(raw)
@@ -163,7 +163,7 @@ def _equal(left: Any, right: Any) -> bool:
     return type(left) is type(right) and left == right
 
 
-def _comparable(obj: Dict[str, Any]) -> Dict[str, Any]:
+def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     clean = dict(obj)
     metadata = dict(clean.get("metadata") or {})
     metadata.pop("resourceVersion", None)

@@ -11,7 +11,7 @@ this file picks the source, checks it, and names it in every message.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -48,7 +48,7 @@ _KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "id-token", "
                            "access-token", "client-secret")
 
 
-def connect(options: Dict[str, Any], environ: Optional[Dict[str, str]] = None,
+def connect(options: dict[str, Any], environ: dict[str, str] | None = None,
             user_agent: str = USER_AGENT) -> KubernetesConnection:
     """Resolve the connection settings, in this order:
 
@@ -65,7 +65,7 @@ def connect(options: Dict[str, Any], environ: Optional[Dict[str, str]] = None,
     kubeconfig = options.get("k8s_kubeconfig")
     context = options.get("k8s_context")
     configuration = Configuration()
-    secret_values: List[str] = []
+    secret_values: list[str] = []
 
     if host and not kubeconfig and not context:
         source = ConnectionSource("the k8s_host option (K8S_AUTH_HOST)",
@@ -109,7 +109,7 @@ def connect(options: Dict[str, Any], environ: Optional[Dict[str, str]] = None,
     return KubernetesConnection(configuration, source, timeout, secret_values, user_agent)
 
 
-def _kubeconfig_files(option: Optional[str], environ: Dict[str, str]) -> tuple:
+def _kubeconfig_files(option: str | None, environ: dict[str, str]) -> tuple:
     """Return (existing files, where their names came from); raise when an explicit file is missing."""
     if option:
         origin = "k8s_kubeconfig"
@@ -136,7 +136,7 @@ def _kubeconfig_files(option: Optional[str], environ: Dict[str, str]) -> tuple:
     return [], ""
 
 
-def _load_kubeconfig(configuration: Any, files: List[str], origin: str, context: Optional[str]) -> tuple:
+def _load_kubeconfig(configuration: Any, files: list[str], origin: str, context: str | None) -> tuple:
     label = "kubeconfig " + ", ".join(files)
     documents = _read_kubeconfig_files(files, origin)
     contexts = [str(entry["name"]) for document in documents for entry in document.get("contexts") or []
@@ -164,11 +164,11 @@ def _load_kubeconfig(configuration: Any, files: List[str], origin: str, context:
     return ConnectionSource(description, f"the token or client certificate of user {user!r} in {label}"), secret_values
 
 
-def _read_kubeconfig_files(files: List[str], origin: str) -> List[Dict[str, Any]]:
-    documents: List[Dict[str, Any]] = []
+def _read_kubeconfig_files(files: list[str], origin: str) -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = []
     for path in files:
         try:
-            with open(path, "r", encoding="utf-8") as handle:
+            with open(path, encoding="utf-8") as handle:
                 document = yaml.safe_load(handle)
         except (OSError, UnicodeDecodeError) as exc:
             raise KubernetesConfigError(f"Cannot read kubeconfig {path} (from {origin}): {exc}.") from None
@@ -187,8 +187,8 @@ def _yaml_position(exc: Any) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "position unknown"
 
 
-def _kubeconfig_secrets(config: Dict[str, Any]) -> List[str]:
-    values: List[str] = []
+def _kubeconfig_secrets(config: dict[str, Any]) -> list[str]:
+    values: list[str] = []
     for entry in config.get("users") or []:
         user = entry.get("user") if isinstance(entry, dict) else None
         if not isinstance(user, dict):
@@ -201,12 +201,12 @@ def _kubeconfig_secrets(config: Dict[str, Any]) -> List[str]:
     return values
 
 
-def _in_cluster(environ: Dict[str, str]) -> bool:
+def _in_cluster(environ: dict[str, str]) -> bool:
     return bool(environ.get(SERVICE_HOST_ENV_NAME) and environ.get(SERVICE_PORT_ENV_NAME)
                 and os.path.isfile(SERVICE_TOKEN_FILENAME))
 
 
-def _load_in_cluster(configuration: Any, environ: Dict[str, str]) -> ConnectionSource:
+def _load_in_cluster(configuration: Any, environ: dict[str, str]) -> ConnectionSource:
     try:
         InClusterConfigLoader(token_filename=SERVICE_TOKEN_FILENAME, cert_filename=SERVICE_CERT_FILENAME,
                               environ=environ).load_and_set(configuration)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import socket
 from collections import Counter
-from typing import Any, Dict, Iterator, List, Optional
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.urls import query_value
@@ -30,7 +31,7 @@ try:
     from kubernetes.client.rest import RESTClientObject
 except ImportError as import_error:  # pragma: no cover - exercised by the missing-library test
     HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR: Optional[ImportError] = import_error
+    KUBERNETES_IMPORT_ERROR: ImportError | None = import_error
 else:
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
@@ -41,7 +42,7 @@ USER_AGENT = "atlas.hardening"
 class ApiResponse:
     """A decoded answer: HTTP status, JSON body and the API server's warnings."""
 
-    def __init__(self, status: int, data: Any, warnings: List[str]) -> None:
+    def __init__(self, status: int, data: Any, warnings: list[str]) -> None:
         self.status = status
         self.data = data
         self.warnings = warnings
@@ -59,7 +60,7 @@ class KubernetesConnection:
     """An authenticated HTTP(S) connection to one API server, counting its requests."""
 
     def __init__(self, configuration: Any, source: ConnectionSource, timeout: float = 30.0,
-                 secret_values: Optional[List[str]] = None, user_agent: str = USER_AGENT) -> None:
+                 secret_values: list[str] | None = None, user_agent: str = USER_AGENT) -> None:
         self.configuration = configuration
         self.source = source
         self.server = configuration.host.rstrip("/")
@@ -75,7 +76,7 @@ class KubernetesConnection:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     # -- requests ------------------------------------------------------------------------------
-    def request(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Any = None,
+    def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
                 content_type: str = "application/json") -> ApiResponse:
         """Send one request and decode its JSON answer; raise a KubernetesError on any failure."""
         response = self._send(method, path, query, body, content_type, stream=False)
@@ -89,7 +90,7 @@ class KubernetesConnection:
             raise self._api_error(method, path, response.status, data, raw)
         return ApiResponse(response.status, data, warnings)
 
-    def stream(self, path: str, query: Dict[str, Any], timeout: float) -> Iterator[Dict[str, Any]]:
+    def stream(self, path: str, query: dict[str, Any], timeout: float) -> Iterator[dict[str, Any]]:
         """GET a streaming endpoint (watch) and yield one decoded JSON document per line."""
         response = self._send("GET", path, query, None, "application/json", stream=True, read_timeout=timeout)
         try:
@@ -111,8 +112,8 @@ class KubernetesConnection:
         finally:
             response.release_conn()
 
-    def _send(self, method: str, path: str, query: Optional[Dict[str, Any]], body: Any, content_type: str,
-              stream: bool, read_timeout: Optional[float] = None) -> Any:
+    def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
+              stream: bool, read_timeout: float | None = None) -> Any:
         url = self.server + path
         if query:
             url += "?" + urlencode({key: query_value(value) for key, value in query.items() if value is not None})
@@ -147,7 +148,7 @@ class KubernetesConnection:
 
 
 # ----------------------------------------------------------------------------------------------
-def object_path(prefix: str, plural: str, name: Optional[str] = None, namespace: Optional[str] = None) -> str:
+def object_path(prefix: str, plural: str, name: str | None = None, namespace: str | None = None) -> str:
     """REST path of a collection or object, e.g. ``/apis/apps/v1/namespaces/ns/deployments/web``."""
     path = prefix
     if namespace:
@@ -158,7 +159,7 @@ def object_path(prefix: str, plural: str, name: Optional[str] = None, namespace:
     return path
 
 
-def _authorization(configuration: Any) -> Optional[str]:
+def _authorization(configuration: Any) -> str | None:
     """The Authorization header value; the library's hook refreshes expiring tokens first."""
     if configuration.refresh_api_key_hook is not None:
         configuration.refresh_api_key_hook(configuration)
@@ -180,9 +181,9 @@ def _decode_json(raw: bytes) -> Any:
         return None
 
 
-def _warnings(headers: Any) -> List[str]:
+def _warnings(headers: Any) -> list[str]:
     """The API server's ``Warning: 299 - "text"`` headers (deprecations, unknown fields in Warn mode)."""
-    found: List[str] = []
+    found: list[str] = []
     values = headers.getlist("Warning") if hasattr(headers, "getlist") else [headers.get("Warning")]
     for value in values:
         if not value:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-from typing import Any, Dict, Optional, Set
+from typing import Any
 
 HIDDEN_UNCHANGED = "<hidden: unchanged>"
 HIDDEN_OLD = "<hidden: old value>"
@@ -28,11 +28,11 @@ _VOLATILE_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimest
 MIN_MASKED_LENGTH = 4
 
 
-def is_secret(obj: Optional[Dict[str, Any]]) -> bool:
+def is_secret(obj: dict[str, Any] | None) -> bool:
     return bool(obj) and obj.get("apiVersion") == "v1" and obj.get("kind") == "Secret"
 
 
-def object_diff(header: str, before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def object_diff(header: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
     """One entry of Ansible's ``diff`` list; ``{}`` stands for an absent object."""
     clean_before = _for_diff(before)
     clean_after = _for_diff(after)
@@ -41,9 +41,9 @@ def object_diff(header: str, before: Optional[Dict[str, Any]], after: Optional[D
     return {"before_header": header, "after_header": header, "before": clean_before, "after": clean_after}
 
 
-def secret_values(obj: Optional[Dict[str, Any]]) -> Set[str]:
+def secret_values(obj: dict[str, Any] | None) -> set[str]:
     """The values of a Secret, base64 as stored and decoded, for ``module.no_log_values``."""
-    values: Set[str] = set()
+    values: set[str] = set()
     if not is_secret(obj):
         return values
     for field in ("data", "stringData"):
@@ -63,7 +63,7 @@ def secret_values(obj: Optional[Dict[str, Any]]) -> Set[str]:
     return {value for value in values if len(value) >= MIN_MASKED_LENGTH}
 
 
-def _for_diff(obj: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def _for_diff(obj: dict[str, Any] | None) -> dict[str, Any]:
     if not obj:
         return {}
     clean = copy.deepcopy(obj)
@@ -74,7 +74,7 @@ def _for_diff(obj: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     return clean
 
 
-def _redact_pair(before: Dict[str, Any], after: Dict[str, Any]) -> None:
+def _redact_pair(before: dict[str, Any], after: dict[str, Any]) -> None:
     for field in ("data", "stringData"):
         old = before.get(field) if isinstance(before.get(field), dict) else {}
         new = after.get(field) if isinstance(after.get(field), dict) else {}
@@ -90,7 +90,7 @@ def _redact_pair(before: Dict[str, Any], after: Dict[str, Any]) -> None:
             annotations[LAST_APPLIED] = HIDDEN_ANNOTATION
 
 
-def _decode(value: str) -> Optional[str]:
+def _decode(value: str) -> str | None:
     try:
         return base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):

@@ -15,7 +15,7 @@ real cluster) before its first call. Here:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     KubernetesConnection,
@@ -27,7 +27,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors
 )
 
 # (apiVersion, kind) -> (resource, namespaced)
-BUILTIN_RESOURCES: Dict[Tuple[str, str], Tuple[str, bool]] = {
+BUILTIN_RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "Namespace"): ("namespaces", False),
     ("v1", "Node"): ("nodes", False),
     ("v1", "PersistentVolume"): ("persistentvolumes", False),
@@ -85,10 +85,10 @@ class ApiResource:
     def prefix(self) -> str:
         return "/api/v1" if self.api_version == "v1" else "/apis/" + self.api_version
 
-    def collection_path(self, namespace: Optional[str] = None) -> str:
+    def collection_path(self, namespace: str | None = None) -> str:
         return object_path(self.prefix, self.plural, namespace=namespace if self.namespaced else None)
 
-    def object_path(self, name: str, namespace: Optional[str] = None) -> str:
+    def object_path(self, name: str, namespace: str | None = None) -> str:
         return object_path(self.prefix, self.plural, name, namespace if self.namespaced else None)
 
     def __repr__(self) -> str:
@@ -100,13 +100,13 @@ class ResourceResolver:
 
     def __init__(self, connection: KubernetesConnection) -> None:
         self.connection = connection
-        self._known: Dict[Tuple[str, str], ApiResource] = {
+        self._known: dict[tuple[str, str], ApiResource] = {
             key: ApiResource(key[0], key[1], plural, namespaced)
             for key, (plural, namespaced) in BUILTIN_RESOURCES.items()
         }
-        self._discovered: Dict[str, Dict[str, ApiResource]] = {}
+        self._discovered: dict[str, dict[str, ApiResource]] = {}
 
-    def register_crd(self, crd: Dict[str, Any]) -> None:
+    def register_crd(self, crd: dict[str, Any]) -> None:
         """Make the kinds of a CustomResourceDefinition manifest resolvable without discovery."""
         spec = crd.get("spec") or {}
         names = spec.get("names") or {}
@@ -135,7 +135,7 @@ class ResourceResolver:
                 "kind and apiVersion.")
         return resources[kind]
 
-    def _discover(self, api_version: str) -> Dict[str, ApiResource]:
+    def _discover(self, api_version: str) -> dict[str, ApiResource]:
         if api_version in self._discovered:
             return self._discovered[api_version]
         path = "/api/v1" if api_version == "v1" else "/apis/" + api_version
@@ -148,7 +148,7 @@ class ResourceResolver:
                 f"The Kubernetes API server at {self.connection.server} does not serve apiVersion "
                 f"{api_version!r}. Check the manifest's apiVersion, or install the CustomResourceDefinition "
                 "that provides it (in this same set of manifests, it is applied first).") from None
-        resources: Dict[str, ApiResource] = {}
+        resources: dict[str, ApiResource] = {}
         for entry in answer.get("resources") or []:
             if "/" in entry.get("name", "/"):
                 continue  # subresources such as deployments/status

@@ -10,7 +10,7 @@ URL or file, and what to check.
 from __future__ import annotations
 
 import socket
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.network_errors import short_reason
@@ -32,7 +32,7 @@ class KubernetesApiError(KubernetesError):
     """The API server answered with an error Status."""
 
     def __init__(self, message: str, status: int, reason: str = "", api_message: str = "",
-                 body: Optional[Dict[str, Any]] = None) -> None:
+                 body: dict[str, Any] | None = None) -> None:
         super().__init__(message, status=status, reason=reason)
         self.status = status
         self.reason = reason

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import socket
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import ApiResponse
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
@@ -22,8 +22,8 @@ DEFAULT_COMPONENT = "atlas-hardening"
 MAX_MESSAGE_LENGTH = 1024  # what events.k8s.io/v1 accepts; kept for core Events too
 
 
-def event_manifest(involved: Dict[str, Any], reason: str, message: str, event_type: str = "Normal",
-                   component: str = DEFAULT_COMPONENT, now: Optional[datetime.datetime] = None) -> Dict[str, Any]:
+def event_manifest(involved: dict[str, Any], reason: str, message: str, event_type: str = "Normal",
+                   component: str = DEFAULT_COMPONENT, now: datetime.datetime | None = None) -> dict[str, Any]:
     """A core/v1 Event about ``involved`` (a live object, or at least apiVersion/kind/metadata)."""
     if event_type not in ("Normal", "Warning"):
         raise ValueError("event_type must be Normal or Warning")
@@ -51,7 +51,7 @@ def event_manifest(involved: Dict[str, Any], reason: str, message: str, event_ty
     }
 
 
-def record_event(objects: KubernetesObjects, involved: Dict[str, Any], reason: str, message: str,
+def record_event(objects: KubernetesObjects, involved: dict[str, Any], reason: str, message: str,
                  event_type: str = "Normal", component: str = DEFAULT_COMPONENT,
                  dry_run: bool = False) -> ApiResponse:
     """Create the Event (a dry run in check mode); one POST."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
@@ -38,22 +38,22 @@ class ManifestError(HardeningError):
     """A manifest that cannot be applied as written."""
 
 
-def load_manifests(manifests: Optional[List[Any]] = None, definition: Optional[str] = None,
-                   src: Optional[str] = None) -> List[Dict[str, Any]]:
+def load_manifests(manifests: list[Any] | None = None, definition: str | None = None,
+                   src: str | None = None) -> list[dict[str, Any]]:
     """Collect manifests from a list of dicts, a YAML string (several documents) or a YAML file."""
-    documents: List[Any] = []
+    documents: list[Any] = []
     if manifests:
         documents.extend(manifests)
     if definition:
         documents.extend(_load_yaml(definition, "definition"))
     if src:
         try:
-            with open(src, "r", encoding="utf-8") as handle:
+            with open(src, encoding="utf-8") as handle:
                 text = handle.read()
         except OSError as exc:
             raise ManifestError(f"Cannot read src {src}: {exc.strerror or exc}.") from None
         documents.extend(_load_yaml(text, f"src {src}"))
-    flat: List[Dict[str, Any]] = []
+    flat: list[dict[str, Any]] = []
     for index, document in enumerate(documents):
         if document is None:
             continue
@@ -67,7 +67,7 @@ def load_manifests(manifests: Optional[List[Any]] = None, definition: Optional[s
     return flat
 
 
-def _load_yaml(text: str, origin: str) -> List[Any]:
+def _load_yaml(text: str, origin: str) -> list[Any]:
     if yaml is None:
         raise ManifestError(f"Reading {origin} needs the PyYAML library (pip install PyYAML).")
     try:
@@ -76,7 +76,7 @@ def _load_yaml(text: str, origin: str) -> List[Any]:
         raise ManifestError(f"The YAML in {origin} is invalid: {exc}") from None
 
 
-def check_identity(manifest: Dict[str, Any], index: int) -> None:
+def check_identity(manifest: dict[str, Any], index: int) -> None:
     """Every manifest needs apiVersion, kind and metadata.name (server-side apply needs a name)."""
     metadata = manifest.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
@@ -90,9 +90,9 @@ def check_identity(manifest: Dict[str, Any], index: int) -> None:
         raise ManifestError(f"{label} has no {' or '.join(missing)}.")
 
 
-def normalise(manifest: Dict[str, Any], namespaced: bool, default_namespace: Optional[str]) -> tuple:
+def normalise(manifest: dict[str, Any], namespaced: bool, default_namespace: str | None) -> tuple:
     """Return (normalised copy, warnings) of one manifest whose scope is known."""
-    warnings: List[str] = []
+    warnings: list[str] = []
     obj = _drop_nulls(copy.deepcopy(manifest))
     metadata = obj.setdefault("metadata", {})
     label = f"{obj['kind']} {metadata['name']}"
@@ -112,7 +112,7 @@ def normalise(manifest: Dict[str, Any], namespaced: bool, default_namespace: Opt
     return obj, warnings
 
 
-def merge_string_data(data: Optional[Dict[str, Any]], string_data: Any, label: str) -> Dict[str, str]:
+def merge_string_data(data: dict[str, Any] | None, string_data: Any, label: str) -> dict[str, str]:
     """What the API server does with stringData: encode and merge it over data."""
     if not isinstance(string_data, dict):
         raise ManifestError(f"{label}: stringData must be a mapping of strings.")

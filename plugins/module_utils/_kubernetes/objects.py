@@ -10,17 +10,19 @@ modules that need a single precise call (read a Secret, record an Event).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+import builtins
+from collections.abc import Iterator
+from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
     ApiResponse,
     KubernetesConnection,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesApiError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.discovery import (
     ApiResource,
     ResourceResolver,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesApiError
 
 DEFAULT_FIELD_MANAGER = "atlas-hardening"
 
@@ -28,22 +30,22 @@ DEFAULT_FIELD_MANAGER = "atlas-hardening"
 class ObjectRef:
     """Identity of one object: apiVersion, kind, namespace (None when cluster-scoped) and name."""
 
-    def __init__(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> None:
+    def __init__(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
         self.api_version = api_version
         self.kind = kind
         self.name = name
         self.namespace = namespace
 
     @classmethod
-    def of(cls, obj: Dict[str, Any]) -> "ObjectRef":
+    def of(cls, obj: dict[str, Any]) -> ObjectRef:
         metadata = obj.get("metadata") or {}
         return cls(obj.get("apiVersion", ""), obj.get("kind", ""), metadata.get("name", ""), metadata.get("namespace"))
 
-    def key(self) -> Tuple[str, str, str, str]:
+    def key(self) -> tuple[str, str, str, str]:
         return (self.api_version.split("/")[0] if "/" in self.api_version else "", self.kind,
                 self.namespace or "", self.name)
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {"apiVersion": self.api_version, "kind": self.kind, "namespace": self.namespace, "name": self.name}
 
     def __eq__(self, other: object) -> bool:
@@ -62,14 +64,14 @@ class ObjectRef:
 class KubernetesObjects:
     """Verbs on objects of any kind, resolving kinds through one shared :class:`ResourceResolver`."""
 
-    def __init__(self, connection: KubernetesConnection, resolver: Optional[ResourceResolver] = None) -> None:
+    def __init__(self, connection: KubernetesConnection, resolver: ResourceResolver | None = None) -> None:
         self.connection = connection
         self.resolver = resolver or ResourceResolver(connection)
 
     def resource(self, api_version: str, kind: str) -> ApiResource:
         return self.resolver.resolve(api_version, kind)
 
-    def get(self, ref: ObjectRef) -> Optional[Dict[str, Any]]:
+    def get(self, ref: ObjectRef) -> dict[str, Any] | None:
         """The live object, or None when it does not exist."""
         resource = self.resource(ref.api_version, ref.kind)
         try:
@@ -79,8 +81,8 @@ class KubernetesObjects:
                 return None
             raise
 
-    def list(self, resource: ApiResource, namespace: Optional[str] = None, label_selector: Optional[str] = None,
-             field_selector: Optional[str] = None) -> Tuple[List[Dict[str, Any]], str]:
+    def list(self, resource: ApiResource, namespace: str | None = None, label_selector: str | None = None,
+             field_selector: str | None = None) -> tuple[builtins.list[dict[str, Any]], str]:
         """Items of a collection (one namespace, or all when ``namespace`` is None) and its resourceVersion."""
         answer = self.connection.request("GET", resource.collection_path(namespace), {
             "labelSelector": label_selector, "fieldSelector": field_selector}).data or {}
@@ -91,7 +93,7 @@ class KubernetesObjects:
             item.setdefault("kind", resource.kind)
         return items, str((answer.get("metadata") or {}).get("resourceVersion") or "")
 
-    def apply(self, body: Dict[str, Any], field_manager: str = DEFAULT_FIELD_MANAGER, force: bool = False,
+    def apply(self, body: dict[str, Any], field_manager: str = DEFAULT_FIELD_MANAGER, force: bool = False,
               dry_run: bool = False, field_validation: str = "Strict") -> ApiResponse:
         """Server-side apply ``body`` (creates the object when absent)."""
         ref = ObjectRef.of(body)
@@ -101,7 +103,7 @@ class KubernetesObjects:
         return self.connection.request("PATCH", resource.object_path(ref.name, ref.namespace), query, body,
                                        content_type="application/apply-patch+yaml")
 
-    def create(self, body: Dict[str, Any], dry_run: bool = False, field_manager: str = DEFAULT_FIELD_MANAGER,
+    def create(self, body: dict[str, Any], dry_run: bool = False, field_manager: str = DEFAULT_FIELD_MANAGER,
                field_validation: str = "Strict") -> ApiResponse:
         """POST a new object (for objects that are only ever created, such as Events)."""
         ref = ObjectRef.of(body)
@@ -111,7 +113,7 @@ class KubernetesObjects:
         return self.connection.request("POST", resource.collection_path(ref.namespace), query, body)
 
     def delete(self, ref: ObjectRef, dry_run: bool = False,
-               propagation_policy: str = "Background") -> Optional[ApiResponse]:
+               propagation_policy: str = "Background") -> ApiResponse | None:
         """Delete one object; None when it was already gone."""
         resource = self.resource(ref.api_version, ref.kind)
         query = {"dryRun": "All" if dry_run else None, "propagationPolicy": propagation_policy}
@@ -122,9 +124,9 @@ class KubernetesObjects:
                 return None
             raise
 
-    def watch(self, resource: ApiResource, namespace: Optional[str], timeout: float,
-              field_selector: Optional[str] = None, resource_version: Optional[str] = None
-              ) -> Iterator[Dict[str, Any]]:
+    def watch(self, resource: ApiResource, namespace: str | None, timeout: float,
+              field_selector: str | None = None, resource_version: str | None = None
+              ) -> Iterator[dict[str, Any]]:
         """Watch events of a collection. Without ``resource_version`` the server first sends an ADDED
         event per existing object, so one request gives the current state and every later change."""
         query = {"watch": True, "timeoutSeconds": max(1, int(timeout + 0.999)), "fieldSelector": field_selector,

@@ -8,11 +8,11 @@ Importing this file costs nothing: the kubernetes library is imported only to co
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from ansible.module_utils.basic import env_fallback
 
-KUBERNETES_CONNECTION_ARGSPEC: Dict[str, Dict[str, Any]] = {
+KUBERNETES_CONNECTION_ARGSPEC: dict[str, dict[str, Any]] = {
     "k8s_kubeconfig": {"type": "path", "aliases": ["kubeconfig"],
                        "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
     "k8s_context": {"type": "str", "aliases": ["context"], "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.discovery import ApiResource
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import (
     KubernetesApiError,
     KubernetesError,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.discovery import ApiResource
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (
     KubernetesObjects,
     ObjectRef,
@@ -44,7 +44,7 @@ class WaitCondition:
 
     description = "to exist"
 
-    def check(self, obj: Optional[Dict[str, Any]]) -> Tuple[bool, str]:
+    def check(self, obj: dict[str, Any] | None) -> tuple[bool, str]:
         return obj is not None, "exists" if obj is not None else _NOT_FOUND
 
 
@@ -55,7 +55,7 @@ class Exists(WaitCondition):
 class Absent(WaitCondition):
     description = "to be deleted"
 
-    def check(self, obj: Optional[Dict[str, Any]]) -> Tuple[bool, str]:
+    def check(self, obj: dict[str, Any] | None) -> tuple[bool, str]:
         if obj is None:
             return True, "gone"
         deleting = (obj.get("metadata") or {}).get("deletionTimestamp")
@@ -67,13 +67,13 @@ class Absent(WaitCondition):
 class ConditionStatus(WaitCondition):
     """``status.conditions[type=<type>].status == <status>`` (and reason, when given)."""
 
-    def __init__(self, condition_type: str, status: str = "True", reason: Optional[str] = None) -> None:
+    def __init__(self, condition_type: str, status: str = "True", reason: str | None = None) -> None:
         self.condition_type = condition_type
         self.status = status
         self.reason = reason
         self.description = f"to have condition {condition_type}={status}" + (f" ({reason})" if reason else "")
 
-    def check(self, obj: Optional[Dict[str, Any]]) -> Tuple[bool, str]:
+    def check(self, obj: dict[str, Any] | None) -> tuple[bool, str]:
         if obj is None:
             return False, _NOT_FOUND
         condition = _condition(obj, self.condition_type)
@@ -93,7 +93,7 @@ class FieldEquals(WaitCondition):
         self.value = value
         self.description = f"to have {path} == {value!r}"
 
-    def check(self, obj: Optional[Dict[str, Any]]) -> Tuple[bool, str]:
+    def check(self, obj: dict[str, Any] | None) -> tuple[bool, str]:
         if obj is None:
             return False, _NOT_FOUND
         found, actual = field_value(obj, self.steps)
@@ -105,17 +105,17 @@ class FieldEquals(WaitCondition):
 class _Readiness(WaitCondition):
     description = "to be ready"
 
-    def __init__(self, rule: Callable[[Dict[str, Any]], Tuple[bool, str]], description: str) -> None:
+    def __init__(self, rule: Callable[[dict[str, Any]], tuple[bool, str]], description: str) -> None:
         self.rule = rule
         self.description = description
 
-    def check(self, obj: Optional[Dict[str, Any]]) -> Tuple[bool, str]:
+    def check(self, obj: dict[str, Any] | None) -> tuple[bool, str]:
         if obj is None:
             return False, _NOT_FOUND
         return self.rule(obj)
 
 
-def _deployment_ready(obj: Dict[str, Any]) -> Tuple[bool, str]:
+def _deployment_ready(obj: dict[str, Any]) -> tuple[bool, str]:
     status = obj.get("status") or {}
     wanted = int((obj.get("spec") or {}).get("replicas", 1))
     observed = _observed(obj)
@@ -128,7 +128,7 @@ def _deployment_ready(obj: Dict[str, Any]) -> Tuple[bool, str]:
     return observed[0] and is_available and updated >= wanted and available >= wanted, seen
 
 
-def _statefulset_ready(obj: Dict[str, Any]) -> Tuple[bool, str]:
+def _statefulset_ready(obj: dict[str, Any]) -> tuple[bool, str]:
     status = obj.get("status") or {}
     wanted = int((obj.get("spec") or {}).get("replicas", 1))
     ready = int(status.get("readyReplicas") or 0)
@@ -136,7 +136,7 @@ def _statefulset_ready(obj: Dict[str, Any]) -> Tuple[bool, str]:
     return observed[0] and ready == wanted, f"{ready}/{wanted} ready replicas{observed[1]}"
 
 
-def _daemonset_ready(obj: Dict[str, Any]) -> Tuple[bool, str]:
+def _daemonset_ready(obj: dict[str, Any]) -> tuple[bool, str]:
     status = obj.get("status") or {}
     desired = int(status.get("desiredNumberScheduled") or 0)
     ready = int(status.get("numberReady") or 0)
@@ -146,14 +146,14 @@ def _daemonset_ready(obj: Dict[str, Any]) -> Tuple[bool, str]:
             f"{ready}/{desired} ready, {updated}/{desired} updated{observed[1]}")
 
 
-def _phase(expected: str) -> Callable[[Dict[str, Any]], Tuple[bool, str]]:
-    def rule(obj: Dict[str, Any]) -> Tuple[bool, str]:
+def _phase(expected: str) -> Callable[[dict[str, Any]], tuple[bool, str]]:
+    def rule(obj: dict[str, Any]) -> tuple[bool, str]:
         phase = (obj.get("status") or {}).get("phase")
         return phase == expected, f"phase {phase or 'unset'}"
     return rule
 
 
-READINESS: Dict[Tuple[str, str], WaitCondition] = {
+READINESS: dict[tuple[str, str], WaitCondition] = {
     ("apps", "Deployment"): _Readiness(_deployment_ready, "to be Available with every replica updated"),
     ("apps", "StatefulSet"): _Readiness(_statefulset_ready, "to have every replica ready"),
     ("apps", "DaemonSet"): _Readiness(_daemonset_ready, "to be ready on every node"),
@@ -170,7 +170,7 @@ def readiness_condition(api_version: str, kind: str) -> WaitCondition:
     return READINESS.get((group, kind), Exists())
 
 
-def condition_from_spec(spec: Dict[str, Any]) -> WaitCondition:
+def condition_from_spec(spec: dict[str, Any]) -> WaitCondition:
     """Build a condition from the module's ``wait_condition`` option."""
     if spec.get("type"):
         return ConditionStatus(str(spec["type"]), str(spec.get("status") or "True"), spec.get("reason"))
@@ -183,7 +183,7 @@ class WaitTarget:
     """One object to wait for, with its last known state (None: unknown or absent)."""
 
     def __init__(self, ref: ObjectRef, resource: ApiResource, condition: WaitCondition,
-                 last: Optional[Dict[str, Any]] = None, known: bool = False) -> None:
+                 last: dict[str, Any] | None = None, known: bool = False) -> None:
         self.ref = ref
         self.resource = resource
         self.condition = condition
@@ -199,12 +199,12 @@ class WaitTarget:
         return done
 
 
-def wait_for(objects: KubernetesObjects, targets: List[WaitTarget], timeout: float,
+def wait_for(objects: KubernetesObjects, targets: list[WaitTarget], timeout: float,
              clock: Callable[[], float] = time.monotonic) -> None:
     """Return when every target meets its condition; raise KubernetesWaitTimeout otherwise."""
     deadline = clock() + timeout
     pending = [target for target in targets if not target.met()]
-    groups: Dict[Tuple[str, str, str], List[WaitTarget]] = {}
+    groups: dict[tuple[str, str, str], list[WaitTarget]] = {}
     for target in pending:
         key = (target.resource.api_version, target.resource.plural, target.ref.namespace or "")
         groups.setdefault(key, []).append(target)
@@ -219,7 +219,7 @@ def wait_for(objects: KubernetesObjects, targets: List[WaitTarget], timeout: flo
         raise _timeout(late, timeout)
 
 
-def _watch_group(objects: KubernetesObjects, group: List[WaitTarget], deadline: float,
+def _watch_group(objects: KubernetesObjects, group: list[WaitTarget], deadline: float,
                  clock: Callable[[], float]) -> None:
     by_name = {target.ref.name: target for target in group}
     resource, namespace = group[0].resource, group[0].ref.namespace
@@ -249,7 +249,7 @@ def _watch_group(objects: KubernetesObjects, group: List[WaitTarget], deadline: 
             time.sleep(min(0.2, max(0.0, deadline - clock())))
 
 
-def _poll(objects: KubernetesObjects, group: List[WaitTarget], deadline: float, clock: Callable[[], float]) -> None:
+def _poll(objects: KubernetesObjects, group: list[WaitTarget], deadline: float, clock: Callable[[], float]) -> None:
     while True:
         for target in group:
             if not target.met():
@@ -284,7 +284,7 @@ def _wait_absent(objects: KubernetesObjects, target: WaitTarget, deadline: float
             target.last = objects.get(target.ref)
 
 
-def _timeout(late: List[WaitTarget], timeout: float) -> KubernetesWaitTimeout:
+def _timeout(late: list[WaitTarget], timeout: float) -> KubernetesWaitTimeout:
     parts = [f"{target.ref} {target.condition.description} (last seen: {target.seen})" for target in late]
     return KubernetesWaitTimeout(
         f"Timed out after {timeout:g} s waiting for {len(late)} object(s): " + "; ".join(parts)
@@ -296,10 +296,10 @@ def _timeout(late: List[WaitTarget], timeout: float) -> KubernetesWaitTimeout:
 _PATH_TOKEN = re.compile(r'\[(\d+)\]|\["([^"]+)"\]|\.?([^.\[\]]+)')
 
 
-def parse_path(path: str) -> List[Any]:
+def parse_path(path: str) -> list[Any]:
     """``status.containerStatuses[0].ready`` -> ["status", "containerStatuses", 0, "ready"];
     ``metadata.labels["app.kubernetes.io/name"]`` keeps the dotted key whole."""
-    steps: List[Any] = []
+    steps: list[Any] = []
     position = 0
     text = path.lstrip("$").lstrip(".")
     while position < len(text):
@@ -313,7 +313,7 @@ def parse_path(path: str) -> List[Any]:
     return steps
 
 
-def field_value(obj: Any, steps: List[Any]) -> Tuple[bool, Any]:
+def field_value(obj: Any, steps: list[Any]) -> tuple[bool, Any]:
     current = obj
     for step in steps:
         if isinstance(step, int):
@@ -333,14 +333,14 @@ def _same_value(actual: Any, expected: Any) -> bool:
     return str(actual) == str(expected)
 
 
-def _condition(obj: Dict[str, Any], condition_type: str) -> Optional[Dict[str, Any]]:
+def _condition(obj: dict[str, Any], condition_type: str) -> dict[str, Any] | None:
     for condition in (obj.get("status") or {}).get("conditions") or []:
         if isinstance(condition, dict) and condition.get("type") == condition_type:
             return condition
     return None
 
 
-def _describe_condition(condition: Dict[str, Any]) -> str:
+def _describe_condition(condition: dict[str, Any]) -> str:
     text = f"{condition.get('type')}={condition.get('status')}"
     if condition.get("reason"):
         text += f" ({condition['reason']}"
@@ -348,7 +348,7 @@ def _describe_condition(condition: Dict[str, Any]) -> str:
     return text
 
 
-def _observed(obj: Dict[str, Any]) -> Tuple[bool, str]:
+def _observed(obj: dict[str, Any]) -> tuple[bool, str]:
     generation = (obj.get("metadata") or {}).get("generation")
     observed = (obj.get("status") or {}).get("observedGeneration")
     if generation is None:

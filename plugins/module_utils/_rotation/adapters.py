@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Callable
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import (
@@ -45,7 +46,7 @@ class VaultSecretStore(SecretStore):
         self.path = path.strip("/")
         self.location = "Vault secret %s/%s at %s" % (kv.mount_point, self.path, kv.connection.url)
 
-    def read(self) -> Optional[StoredSecret]:
+    def read(self) -> StoredSecret | None:
         secret = self.kv.read(self.path)
         if secret is None:
             return None
@@ -62,13 +63,13 @@ class VaultSecretStore(SecretStore):
     def check_writable_kv2(self) -> None:
         self.kv.ensure_kv2()
 
-    def write(self, data: Dict[str, Any], cas: int) -> int:
+    def write(self, data: dict[str, Any], cas: int) -> int:
         try:
             return self.kv.write(self.path, data, cas=cas)
         except VaultCasMismatch as err:
             raise CasConflict(str(err)) from None
 
-    def record_rotation(self, custom_metadata: Dict[str, str]) -> None:
+    def record_rotation(self, custom_metadata: dict[str, str]) -> None:
         self.kv.update_custom_metadata(self.path, custom_metadata)
 
 
@@ -99,10 +100,10 @@ class KubernetesCluster(ClusterPort):
         return self._objects
 
     @property
-    def request_counts(self) -> Dict[str, int]:
+    def request_counts(self) -> dict[str, int]:
         return dict(self._connection.request_counts) if self._connection is not None else {}
 
-    def read_secret_value(self, copy: SecretCopy) -> Tuple[Optional[str], Optional[str]]:
+    def read_secret_value(self, copy: SecretCopy) -> tuple[str | None, str | None]:
         from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import (  # pylint: disable=import-outside-toplevel
             ObjectRef,
         )
@@ -120,7 +121,7 @@ class KubernetesCluster(ClusterPort):
         return password, username
 
     def sync_secret_copies(self, copies: Sequence[SecretCopy], username: str, password: str,
-                           check_mode: bool) -> List[str]:
+                           check_mode: bool) -> list[str]:
         """Read each copy (one GET: RBAC grants get/patch on these names only, never list) and apply
         the keys of those whose values differ (one server-side apply each, a dry run in check mode).
 
@@ -131,7 +132,7 @@ class KubernetesCluster(ClusterPort):
             ObjectRef,
         )
         self.register_secret(_encode(password))
-        changed: List[str] = []
+        changed: list[str] = []
         for copy in copies:
             live = self.objects.get(ObjectRef("v1", "Secret", copy.name, copy.namespace))
             wanted = _secret_manifest(copy, username, password)
@@ -165,7 +166,7 @@ class KubernetesCluster(ClusterPort):
         self.objects.create(body, field_manager=FIELD_MANAGER)
 
 
-def _secret_manifest(copy: SecretCopy, username: str, password: str) -> Dict[str, Any]:
+def _secret_manifest(copy: SecretCopy, username: str, password: str) -> dict[str, Any]:
     data = {copy.password_key: _encode(password)}
     if copy.username_key:
         data[copy.username_key] = _encode(username)
@@ -177,7 +178,7 @@ def _encode(value: str) -> str:
     return base64.b64encode(value.encode("utf-8")).decode("ascii")
 
 
-def _decode(value: Any, what: str) -> Optional[str]:
+def _decode(value: Any, what: str) -> str | None:
     if not value:
         return None
     try:
@@ -194,10 +195,10 @@ class KeycloakSession(AdminSession):
     def __init__(self, api: Any) -> None:
         self.api = api
 
-    def find_user(self, realm: str, username: str) -> Optional[Dict[str, Any]]:
+    def find_user(self, realm: str, username: str) -> dict[str, Any] | None:
         return self.api.find_user(realm, username)
 
-    def get_user(self, realm: str, user_id: str) -> Dict[str, Any]:
+    def get_user(self, realm: str, user_id: str) -> dict[str, Any]:
         return self.api.get_user(realm, user_id)
 
     def password_policy(self, realm: str) -> str:
@@ -223,7 +224,7 @@ class KeycloakAdminPort(KeycloakPort):
     """Logins as the rotated user (with each candidate password) and, when the keycloak_* options
     name an identity of their own (a service-account client or another admin), that identity."""
 
-    def __init__(self, params: Dict[str, Any], register_secret: Callable[[str], None]) -> None:
+    def __init__(self, params: dict[str, Any], register_secret: Callable[[str], None]) -> None:
         from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import (
             keycloak_client_from_params,
         )
@@ -241,7 +242,7 @@ class KeycloakAdminPort(KeycloakPort):
         if own_user or params.get("keycloak_client_secret"):
             self._service = keycloak_client_from_params(dict(params, keycloak_username=own_user))
             self._service.no_log_values = self._base.no_log_values
-        self._logins: List[Tuple[Any, int]] = []
+        self._logins: list[tuple[Any, int]] = []
         self.location = "Keycloak at %s" % self._base.base_url
 
     @property
@@ -271,11 +272,11 @@ class KeycloakAdminPort(KeycloakPort):
         self._logins.append((api, api.request_count))
         return KeycloakSession(api)
 
-    def service_session(self) -> Optional[AdminSession]:
+    def service_session(self) -> AdminSession | None:
         return KeycloakSession(self._service) if self._service is not None else None
 
 
-def _base_client(params: Dict[str, Any]) -> Any:
+def _base_client(params: dict[str, Any]) -> Any:
     """A client for the server named by the keycloak_* options, without an identity of its own: its
     login() logs the rotated user in with each candidate password."""
     from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import keycloak_client_from_params

@@ -9,7 +9,7 @@ password).
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
@@ -28,8 +28,8 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
 
-def settings_from_params(params: Dict[str, Any], check_mode: bool) -> RotationSettings:
-    def secret_copy(spec: Dict[str, Any]) -> SecretCopy:
+def settings_from_params(params: dict[str, Any], check_mode: bool) -> RotationSettings:
+    def secret_copy(spec: dict[str, Any]) -> SecretCopy:
         return SecretCopy(namespace=spec["namespace"], name=spec["name"],
                           password_key=spec.get("password_key") or "password", username_key=spec.get("username_key"))
 
@@ -53,7 +53,7 @@ def settings_from_params(params: Dict[str, Any], check_mode: bool) -> RotationSe
         logout_sessions=params["logout_sessions"])
 
 
-def rotate_keycloak_admin_password_task(module: HardeningModule) -> Dict[str, Any]:
+def rotate_keycloak_admin_password_task(module: HardeningModule) -> dict[str, Any]:
     """Run one rotation for an AnsibleModule; return the module result (never a password)."""
     params = module.params
     register = module.no_log_values.add
@@ -69,7 +69,7 @@ def rotate_keycloak_admin_password_task(module: HardeningModule) -> Dict[str, An
         cluster = KubernetesCluster(module.kubernetes, register)
     rotation = KeycloakAdminRotation(settings, store, keycloak, cluster, register)
 
-    def requests() -> Dict[str, int]:
+    def requests() -> dict[str, int]:
         return {"vault": vault.request_count, "keycloak": keycloak.request_count,
                 "kubernetes": sum(cluster.request_counts.values()) if cluster is not None else 0}
 

@@ -17,7 +17,6 @@ import re
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 
@@ -58,15 +57,15 @@ class RealmPasswordPolicy:
 
     text: str = ""
     min_length: int = 0
-    max_length: Optional[int] = None
+    max_length: int | None = None
     min_digits: int = 0
     min_lowercase: int = 0
     min_uppercase: int = 0
     min_special: int = 0
-    flags: Tuple[str, ...] = ()
-    regex_patterns: Tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    regex_patterns: tuple[str, ...] = ()
     #: rules this module does not know; Keycloak enforces them, a refusal is reported as is
-    unknown_rules: Tuple[str, ...] = ()
+    unknown_rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,9 +73,9 @@ class UserIdentity:
     """What the name-based rules compare the password with."""
 
     username: str
-    email: Optional[str] = None
-    first_name: Optional[str] = None
-    last_name: Optional[str] = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,20 +95,20 @@ class GenerationPlan:
     """Effective length and class minimums after merging requirements with the realm policy."""
 
     length: int
-    min_counts: Dict[str, int] = field(default_factory=dict)
-    alphabet: Dict[str, str] = field(default_factory=dict)
-    notes: List[str] = field(default_factory=list)
+    min_counts: dict[str, int] = field(default_factory=dict)
+    alphabet: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
-def parse_realm_password_policy(text: Optional[str]) -> RealmPasswordPolicy:
+def parse_realm_password_policy(text: str | None) -> RealmPasswordPolicy:
     """Parse a realm's ``passwordPolicy`` string like Keycloak's ``PasswordPolicy.parse``."""
     text = (text or "").strip()
     if not text:
         return RealmPasswordPolicy()
-    values: Dict[str, int] = {}
-    flags: List[str] = []
-    patterns: List[str] = []
-    unknown: List[str] = []
+    values: dict[str, int] = {}
+    flags: list[str] = []
+    patterns: list[str] = []
+    unknown: list[str] = []
     for element in text.split(" and "):
         element = element.strip()
         if not element:
@@ -176,7 +175,7 @@ def plan_generation(requirements: PasswordRequirements, policy: RealmPasswordPol
         "uppercase": string.ascii_uppercase,
         "special": special,
     }
-    notes: List[str] = []
+    notes: list[str] = []
     length = max(requirements.length, policy.min_length, sum(min_counts.values()))
     if length != requirements.length:
         notes.append("password length raised from %d to %d to meet the realm policy" % (requirements.length, length))
@@ -194,9 +193,9 @@ def plan_generation(requirements: PasswordRequirements, policy: RealmPasswordPol
     return GenerationPlan(length=length, min_counts=min_counts, alphabet=alphabet, notes=notes)
 
 
-def policy_violations(password: str, policy: RealmPasswordPolicy, user: UserIdentity) -> List[str]:
+def policy_violations(password: str, policy: RealmPasswordPolicy, user: UserIdentity) -> list[str]:
     """Return what ``password`` breaks among the rules this code can evaluate (empty: none)."""
-    problems: List[str] = []
+    problems: list[str] = []
     if len(password) < policy.min_length:
         problems.append("length(%d)" % policy.min_length)
     if policy.max_length is not None and len(password) > policy.max_length:
@@ -255,7 +254,7 @@ def generate_password(requirements: PasswordRequirements, policy: RealmPasswordP
     )
 
 
-def _class_counts(password: str) -> Dict[str, int]:
+def _class_counts(password: str) -> dict[str, int]:
     counts = {"digits": 0, "lowercase": 0, "uppercase": 0, "special": 0}
     for char in password:
         if char.isdigit():

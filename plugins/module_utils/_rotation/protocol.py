@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import (
@@ -101,9 +102,9 @@ class StoredSecret:
     """The latest version of the KV v2 secret and the key's custom metadata."""
 
     version: int
-    data: Dict[str, Any]
+    data: dict[str, Any]
     created_time: str = ""
-    custom_metadata: Dict[str, str] = field(default_factory=dict)
+    custom_metadata: dict[str, str] = field(default_factory=dict)
 
 
 class SecretStore:
@@ -111,7 +112,7 @@ class SecretStore:
 
     location = "Vault"
 
-    def read(self) -> Optional[StoredSecret]:
+    def read(self) -> StoredSecret | None:
         """The latest version, or None when the path holds no secret yet.
 
         Raises a HardeningError when the latest version is deleted/destroyed (a human must decide).
@@ -122,14 +123,14 @@ class SecretStore:
         """Raise a HardeningError when the mount is not KV version 2 (called before a first write)."""
         raise NotImplementedError
 
-    def write(self, data: Dict[str, Any], cas: int) -> int:
+    def write(self, data: dict[str, Any], cas: int) -> int:
         """Write a new version with check-and-set ``cas``; return the new version number.
 
         Raises :class:`CasConflict` when the current version is not ``cas``.
         """
         raise NotImplementedError
 
-    def record_rotation(self, custom_metadata: Dict[str, str]) -> None:
+    def record_rotation(self, custom_metadata: dict[str, str]) -> None:
         """Replace the key's custom_metadata, keeping every other metadata field as it is."""
         raise NotImplementedError
 
@@ -137,10 +138,10 @@ class SecretStore:
 class AdminSession:
     """Keycloak admin calls made with one access token."""
 
-    def find_user(self, realm: str, username: str) -> Optional[Dict[str, Any]]:
+    def find_user(self, realm: str, username: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
-    def get_user(self, realm: str, user_id: str) -> Dict[str, Any]:
+    def get_user(self, realm: str, user_id: str) -> dict[str, Any]:
         raise NotImplementedError
 
     def password_policy(self, realm: str) -> str:
@@ -167,7 +168,7 @@ class KeycloakPort:
         """
         raise NotImplementedError
 
-    def service_session(self) -> Optional[AdminSession]:
+    def service_session(self) -> AdminSession | None:
         """A session for the automation's own identity (client credentials), when configured."""
         return None
 
@@ -179,7 +180,7 @@ class SecretCopy:
     namespace: str
     name: str
     password_key: str = "password"
-    username_key: Optional[str] = None
+    username_key: str | None = None
 
     @property
     def ref(self) -> str:
@@ -193,19 +194,19 @@ class AuditEvent:
     reason: str
     message: str
     event_type: str = "Normal"
-    involved_object: Dict[str, str] = field(default_factory=dict)
+    involved_object: dict[str, str] = field(default_factory=dict)
     timestamp: str = ""
 
 
 class ClusterPort:
     """Kubernetes: Secret copies and Events."""
 
-    def read_secret_value(self, copy: SecretCopy) -> Tuple[Optional[str], Optional[str]]:
+    def read_secret_value(self, copy: SecretCopy) -> tuple[str | None, str | None]:
         """(password, username) from a Secret; (None, None) when the Secret or key is missing."""
         raise NotImplementedError
 
     def sync_secret_copies(self, copies: Sequence[SecretCopy], username: str, password: str,
-                           check_mode: bool) -> List[str]:
+                           check_mode: bool) -> list[str]:
         """Make every copy hold these values; return the refs of the copies that (would) change.
 
         Writes nothing for a copy that already matches.
@@ -226,11 +227,11 @@ class RotationSettings:
     force: bool = False
     check_mode: bool = False
     requirements: PasswordRequirements = field(default_factory=PasswordRequirements)
-    secret_copies: Tuple[SecretCopy, ...] = ()
-    adopt_from: Optional[SecretCopy] = None
+    secret_copies: tuple[SecretCopy, ...] = ()
+    adopt_from: SecretCopy | None = None
     rotated_by: str = "atlas.hardening.keycloak_admin_password"
-    event_namespace: Optional[str] = None
-    event_object: Dict[str, str] = field(default_factory=dict)
+    event_namespace: str | None = None
+    event_object: dict[str, str] = field(default_factory=dict)
     logout_sessions: bool = False
 
 
@@ -243,16 +244,16 @@ class RotationResult:
     action: str = "not_due"
     due: bool = False
     due_reason: str = ""
-    last_rotated: Optional[str] = None
-    next_due: Optional[str] = None
-    vault_version: Optional[int] = None
-    rotation_id: Optional[str] = None
-    copies_updated: List[str] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
+    last_rotated: str | None = None
+    next_due: str | None = None
+    vault_version: int | None = None
+    rotation_id: str | None = None
+    copies_updated: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     message: str = ""
-    diff: Dict[str, Any] = field(default_factory=dict)
+    diff: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "changed": self.changed, "rotated": self.rotated, "action": self.action, "due": self.due,
             "due_reason": self.due_reason, "last_rotated": self.last_rotated, "next_due": self.next_due,
@@ -269,7 +270,7 @@ def format_time(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(text: Optional[str]) -> Optional[datetime.datetime]:
+def parse_time(text: str | None) -> datetime.datetime | None:
     """Parse an RFC 3339 time as Vault writes it (nanoseconds, ``Z``); None when absent/invalid."""
     if not text or not isinstance(text, str):
         return None
@@ -303,7 +304,7 @@ class KeycloakAdminRotation:
     """One run of the rotation for one admin user."""
 
     def __init__(self, settings: RotationSettings, store: SecretStore, keycloak: KeycloakPort,
-                 cluster: Optional[ClusterPort], register_secret: Callable[[str], None],
+                 cluster: ClusterPort | None, register_secret: Callable[[str], None],
                  now: Callable[[], datetime.datetime] = utc_now,
                  new_rotation_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         if settings.max_age_days < 1:
@@ -324,7 +325,7 @@ class KeycloakAdminRotation:
         self.wrote = False
         # What a failure at this point leaves behind, for error messages.
         self._state = "Nothing was changed."
-        self._before: Dict[str, Any] = {"vault_version": None, "last_rotated": None, "next_due": None}
+        self._before: dict[str, Any] = {"vault_version": None, "last_rotated": None, "next_due": None}
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> RotationResult:
@@ -371,7 +372,7 @@ class KeycloakAdminRotation:
 
     # ------------------------------------------------------------------------------------------
     # Reading and validating the state
-    def _register_data(self, data: Dict[str, Any]) -> None:
+    def _register_data(self, data: dict[str, Any]) -> None:
         for key in (PASSWORD, PREVIOUS_PASSWORD, PENDING_PASSWORD):
             value = data.get(key)
             if isinstance(value, str) and value:
@@ -425,7 +426,7 @@ class KeycloakAdminRotation:
 
     # ------------------------------------------------------------------------------------------
     # Logins
-    def _try_login(self, password: str) -> Optional[AdminSession]:
+    def _try_login(self, password: str) -> AdminSession | None:
         """A session when ``password`` logs in, None when Keycloak refuses it; raises otherwise."""
         try:
             return self.keycloak.login(self.settings.realm, self.settings.username, password)
@@ -437,7 +438,7 @@ class KeycloakAdminRotation:
                 "password or a required action is pending. Clear the user's required actions in the admin "
                 "console, then re-run; nothing was changed by this run." % (self.settings.username, err)) from None
 
-    def _find_live(self, candidates: Sequence[Tuple[str, Optional[str]]]) -> Optional[_LiveCredential]:
+    def _find_live(self, candidates: Sequence[tuple[str, str | None]]) -> _LiveCredential | None:
         """Log in with each (source, password) in turn; the first that works is the live one.
 
         A refusal (401) moves on; any other failure propagates, because then nothing can be
@@ -461,7 +462,7 @@ class KeycloakAdminRotation:
             "automation. No new password was generated and nothing was changed; see %s."
             % (context, self.store.location, self.settings.username, self.settings.realm, RECOVERY_DOC))
 
-    def _find_user(self, session: AdminSession) -> Dict[str, Any]:
+    def _find_user(self, session: AdminSession) -> dict[str, Any]:
         user = session.find_user(self.settings.realm, self.settings.username)
         if user is None:
             raise RotationError("Keycloak has no user %r in realm %r: check the username option; nothing was "
@@ -532,7 +533,7 @@ class KeycloakAdminRotation:
 
     # ------------------------------------------------------------------------------------------
     # A fresh rotation
-    def _rotate(self, secret: StoredSecret, live: Optional[Tuple[_LiveCredential, Dict[str, Any]]],
+    def _rotate(self, secret: StoredSecret, live: tuple[_LiveCredential, dict[str, Any]] | None,
                 action: str) -> RotationResult:
         settings = self.settings
         if live is None:
@@ -613,7 +614,7 @@ class KeycloakAdminRotation:
 
     # ------------------------------------------------------------------------------------------
     # Steps 2-4
-    def _set_test_finish(self, state: StoredSecret, credential: _LiveCredential, user: Dict[str, Any],
+    def _set_test_finish(self, state: StoredSecret, credential: _LiveCredential, user: dict[str, Any],
                          action: str) -> RotationResult:
         new_password = state.data[PENDING_PASSWORD]
         admin = self._admin_session(credential)
@@ -627,7 +628,7 @@ class KeycloakAdminRotation:
         session = self._verify_login(state, credential, None)
         return self._test_and_finish(state, session, user, credential.password, action)
 
-    def _handle_refusal(self, state: StoredSecret, refusal: PasswordRefused, user: Dict[str, Any],
+    def _handle_refusal(self, state: StoredSecret, refusal: PasswordRefused, user: dict[str, Any],
                         credential: _LiveCredential, action: str) -> RotationResult:
         new_password = state.data[PENDING_PASSWORD]
         # Another run may have set the same pending password already (history refuses it twice):
@@ -653,7 +654,7 @@ class KeycloakAdminRotation:
             "password_min_*, password_special_characters) or the realm policy, then re-run."
             % (self.settings.username, refusal, self.store.location, version))
 
-    def _after_unknown_reset(self, state: StoredSecret, credential: _LiveCredential, user: Dict[str, Any],
+    def _after_unknown_reset(self, state: StoredSecret, credential: _LiveCredential, user: dict[str, Any],
                              error: HardeningError, action: str) -> RotationResult:
         new_password = state.data[PENDING_PASSWORD]
         try:
@@ -677,7 +678,7 @@ class KeycloakAdminRotation:
         raise self._unknown_live_password("The password reset failed (%s) and afterwards" % error)
 
     def _verify_login(self, state: StoredSecret, credential: _LiveCredential,
-                      session: Optional[AdminSession]) -> AdminSession:
+                      session: AdminSession | None) -> AdminSession:
         """Step 3a: a real login with the new password, right after a reset Keycloak confirmed."""
         if session is not None:
             return session
@@ -698,7 +699,7 @@ class KeycloakAdminRotation:
                 % self.store.location)
         raise self._unknown_live_password("Keycloak confirmed the password reset, but afterwards")
 
-    def _test_and_finish(self, state: StoredSecret, session: AdminSession, user: Dict[str, Any],
+    def _test_and_finish(self, state: StoredSecret, session: AdminSession, user: dict[str, Any],
                          old_password: str, action: str, admin_call_done: bool = False) -> RotationResult:
         settings = self.settings
         # Step 3b: an admin call with the new password's token proves the account still administers.
@@ -849,7 +850,7 @@ class KeycloakAdminRotation:
                 ) from None
         self._emit_event(reason, secret, result.copies_updated)
 
-    def _emit_event(self, reason: str, secret: StoredSecret, copies: List[str]) -> None:
+    def _emit_event(self, reason: str, secret: StoredSecret, copies: list[str]) -> None:
         settings = self.settings
         if not settings.event_namespace or self.cluster is None:
             return
@@ -896,10 +897,10 @@ class KeycloakAdminRotation:
                     "when Keycloak first starts: updating it does not change Keycloak's password, and the operator "
                     "may restart Keycloak when it changes. Prefer a dedicated Secret for consumers." % copy.ref)
 
-    def _diff(self) -> Dict[str, Any]:
+    def _diff(self) -> dict[str, Any]:
         """What changed, without any value: versions, dates, which copies."""
         result = self.result
-        after: Dict[str, Any] = {"vault_version": result.vault_version, "last_rotated": result.last_rotated,
+        after: dict[str, Any] = {"vault_version": result.vault_version, "last_rotated": result.last_rotated,
                                  "next_due": result.next_due}
         if result.rotated:
             after[PASSWORD] = "<changed, not shown>"
@@ -907,7 +908,7 @@ class KeycloakAdminRotation:
             after["secret_copies_updated"] = list(result.copies_updated)
         return {"before": dict(self._before), "after": after}
 
-    def _diff_for_rotation(self, secret: StoredSecret) -> Dict[str, Any]:
+    def _diff_for_rotation(self, secret: StoredSecret) -> dict[str, Any]:
         before = {"vault_version": secret.version, META_ROTATED_AT: self.result.last_rotated,
                   PASSWORD: "<current>"}
         after = {"vault_version": secret.version + 2, META_ROTATED_AT: "<now>", PASSWORD: "<new, not shown>",

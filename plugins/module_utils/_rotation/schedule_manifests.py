@@ -10,7 +10,8 @@ here from the rotation's own variables, so the job can do its job and nothing el
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 from ansible.module_utils.parsing.convert_bool import boolean

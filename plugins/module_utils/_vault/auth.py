@@ -8,7 +8,7 @@ A login's token replaces the connection's and is added to its ``no_log_values`` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.errors import (
     VaultAuthError,
@@ -47,7 +47,7 @@ def login_kubernetes(connection: VaultConnection, role: str, jwt: str, mount_poi
     _use_login_token(connection, response)
 
 
-def lookup_self(connection: VaultConnection) -> Optional[dict[str, Any]]:
+def lookup_self(connection: VaultConnection) -> dict[str, Any] | None:
     """The token's own metadata (policies, ttl...), or None when Vault rejects the token."""
     response = connection.send("GET", "auth/token/lookup-self", action="look up the token")
     if response.status in (401, 403):

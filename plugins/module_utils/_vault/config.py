@@ -10,7 +10,8 @@ AppRole and Kubernetes auth log in at once. Everything is checked before the fir
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 

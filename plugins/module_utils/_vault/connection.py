@@ -16,7 +16,8 @@ read the key back to learn whether the lost write landed before trying again.
 from __future__ import annotations
 
 import traceback
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -44,7 +45,7 @@ try:
     from urllib3.util.retry import Retry
 except ImportError:
     HAS_HVAC = False
-    HVAC_IMPORT_ERROR: Optional[str] = traceback.format_exc()
+    HVAC_IMPORT_ERROR: str | None = traceback.format_exc()
 else:
     HAS_HVAC = True
     HVAC_IMPORT_ERROR = None
@@ -67,7 +68,7 @@ class VaultConnection:
     inside ``with connection.errors("do X"):`` to get the same readable errors.
     """
 
-    def __init__(self, url: str, *, token: Optional[str] = None, namespace: Optional[str] = None,
+    def __init__(self, url: str, *, token: str | None = None, namespace: str | None = None,
                  verify: Any = True, timeout: int = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
                  auth_method: str = "token") -> None:
         if not HAS_HVAC:
@@ -114,11 +115,11 @@ class VaultConnection:
     def login_kubernetes(self, role: str, jwt: str, mount_point: str = "kubernetes") -> None:
         auth.login_kubernetes(self, role, jwt, mount_point)
 
-    def lookup_self(self) -> Optional[dict[str, Any]]:
+    def lookup_self(self) -> dict[str, Any] | None:
         return auth.lookup_self(self)
 
     # HTTP -------------------------------------------------------------------------------------
-    def send(self, method: str, path: str, *, json: Any = None, params: Optional[Mapping[str, Any]] = None,
+    def send(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
              action: str, authenticated: bool = True) -> VaultResponse:
         """One API call to ``/v1/<path>``; returns any HTTP answer, raises only when none came back.
 
@@ -148,8 +149,8 @@ class VaultConnection:
                 body = {"errors": [raw.text.strip()[:300]]}
         return VaultResponse(raw.status_code, body)
 
-    def request(self, method: str, path: str, *, json: Any = None, params: Optional[Mapping[str, Any]] = None,
-                action: str, missing_ok: bool = False) -> Optional[dict[str, Any]]:
+    def request(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
+                action: str, missing_ok: bool = False) -> dict[str, Any] | None:
         """An API call that must succeed: returns the JSON body ({} for 204), None for a 404 when
         ``missing_ok``, and raises a readable :class:`VaultError` otherwise."""
         response = self.send(method, path, json=json, params=params, action=action)

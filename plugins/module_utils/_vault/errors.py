@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.network_errors import short_reason
@@ -54,7 +54,7 @@ class VaultNotFoundError(VaultError):
 class VaultRequestError(VaultError):
     """Vault refused the request (400) or failed (5xx); ``status`` and ``errors`` hold its answer."""
 
-    def __init__(self, message: str, status: int = 0, errors: Optional[list[str]] = None, **details: Any) -> None:
+    def __init__(self, message: str, status: int = 0, errors: list[str] | None = None, **details: Any) -> None:
         super().__init__(message, **details)
         self.status = status
         self.errors = errors or []
@@ -116,7 +116,7 @@ def http_error(where: str, response: VaultResponse, action: str, path: str = "")
                              status, response.errors)
 
 
-def forbidden_error(where: str, action: str, reason: str, token_info: Optional[dict[str, Any]],
+def forbidden_error(where: str, action: str, reason: str, token_info: dict[str, Any] | None,
                     auth_method: str) -> VaultError:
     """A 403, told apart by a token lookup: a rejected token (``token_info`` None) or missing policies."""
     if token_info is None:

@@ -20,8 +20,9 @@ never retried: :class:`VaultOutcomeUnknown` says so.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import VaultConnection, retry_delay
@@ -49,7 +50,7 @@ class VaultCasMismatch(VaultError):
     (None when it could not be read, 0 when the key does not exist).
     """
 
-    def __init__(self, message: str, path: str, expected_version: int, current_version: Optional[int]) -> None:
+    def __init__(self, message: str, path: str, expected_version: int, current_version: int | None) -> None:
         super().__init__(message, path=path, expected_version=expected_version, current_version=current_version)
         self.path = path
         self.expected_version = expected_version
@@ -69,7 +70,7 @@ class KV2Secret:
 
     path: str
     version: int
-    data: Optional[dict[str, Any]]
+    data: dict[str, Any] | None
     created_time: str = ""
     deletion_time: str = ""
     destroyed: bool = False
@@ -142,7 +143,7 @@ class VaultKV2:
 
     # ------------------------------------------------------------------------------------------
     # Data
-    def read(self, path: str, version: Optional[int] = None) -> Optional[KV2Secret]:
+    def read(self, path: str, version: int | None = None) -> KV2Secret | None:
         """The latest (or given) version of a secret; None when the key has no version at all.
 
         A deleted or destroyed version comes back with ``data=None`` and its version number, so a
@@ -173,7 +174,7 @@ class VaultKV2:
             custom_metadata=dict(metadata.get("custom_metadata") or {}),
         )
 
-    def write(self, path: str, data: Mapping[str, Any], *, cas: Optional[int]) -> int:
+    def write(self, path: str, data: Mapping[str, Any], *, cas: int | None) -> int:
         """Write a new version and return its number.
 
         ``cas``: the version the key must be at (0: the key must not exist); None writes
@@ -186,7 +187,7 @@ class VaultKV2:
         action = "write secret %s%s" % (self._full(path), "" if cas is None else " (check-and-set %d)" % cas)
         api_path = self._api("data", path)
         attempts = self.connection.retries + 1
-        last_error: Optional[VaultError] = None
+        last_error: VaultError | None = None
         for attempt in range(attempts):
             time.sleep(retry_delay(attempt))
             try:
@@ -223,7 +224,7 @@ class VaultKV2:
         raise last_error or VaultOutcomeUnknown("%s: the write to %s was not attempted." % (
             self.connection.where, self._full(path)))
 
-    def _after_lost_write(self, path: str, payload: dict[str, Any], cas: int, error: VaultError) -> Optional[int]:
+    def _after_lost_write(self, path: str, payload: dict[str, Any], cas: int, error: VaultError) -> int | None:
         """Version of our write if it landed; None if the key is still at ``cas`` (safe to retry)."""
         try:
             current = self.read(path)
@@ -244,7 +245,7 @@ class VaultKV2:
     def _cas_mismatch(self, path: str, cas: int) -> VaultCasMismatch:
         try:
             current = self.read(path)
-            current_version: Optional[int] = current.version if current is not None else 0
+            current_version: int | None = current.version if current is not None else 0
         except VaultError:
             current_version = None
         now = "unknown" if current_version is None else (
@@ -257,7 +258,7 @@ class VaultKV2:
 
     # ------------------------------------------------------------------------------------------
     # Metadata
-    def read_metadata(self, path: str) -> Optional[KV2Metadata]:
+    def read_metadata(self, path: str) -> KV2Metadata | None:
         """Key-level metadata; None when the key does not exist."""
         self.ensure_kv2()
         action = "read metadata of %s" % self._full(path)
@@ -294,7 +295,7 @@ class VaultKV2:
                   "delete_version_after": str(delete_version_after), "custom_metadata": custom},
             action="write metadata of %s" % self._full(path))
 
-    def update_custom_metadata(self, path: str, changes: Mapping[str, Optional[str]]) -> bool:
+    def update_custom_metadata(self, path: str, changes: Mapping[str, str | None]) -> bool:
         """Set (value) or remove (None) custom_metadata keys, keeping every other metadata field as it
         is. Reads first and writes only when something changes; returns whether it wrote.
 

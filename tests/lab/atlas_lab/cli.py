@@ -18,15 +18,23 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from atlas_lab.config import DEFAULT_PEERS, LabConfig
 from atlas_lab.core.errors import LabError
 from atlas_lab.core.http_probe import http_ok
 from atlas_lab.core.ports import PORT_BASE_ENV, bound_addresses, ensure_free
 from atlas_lab.core.prerequisites import check as check_prerequisites
-from atlas_lab.core.processes import INSTANCE_ENV, is_running, marked_processes, signal_recorded, stop_recorded, wait_gone
+from atlas_lab.core.processes import (
+    INSTANCE_ENV,
+    is_running,
+    marked_processes,
+    signal_recorded,
+    stop_recorded,
+    wait_gone,
+)
 from atlas_lab.core.state import read_state, recorded_ports, recorded_processes, state_path, supervisor_running
 
 DEFAULT_DIR = ".lab"

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from atlas_lab.core.errors import LabError
-from atlas_lab.services.openbao import MODES as OPENBAO_MODES
 from atlas_lab.core.ports import FIXED_PEER_SLOTS, HOST, PortAllocator, PortPlan, port_base_from_env
+from atlas_lab.services.openbao import MODES as OPENBAO_MODES
 
 PEERS_ENV = "ATLAS_LAB_ALERTMANAGER_PEERS"
 OPENBAO_MODE_ENV = "ATLAS_LAB_OPENBAO_MODE"
@@ -47,7 +47,7 @@ class LabConfig:
     @classmethod
     def create(cls, lab_dir: Path, ports_mode: str = "fixed", port_base: int | None = None,
                peers: int | None = None, openbao_mode: str | None = None,
-               environ: dict[str, str] | None = None) -> "LabConfig":
+               environ: dict[str, str] | None = None) -> LabConfig:
         environ = dict(os.environ) if environ is None else environ
         peers = _peer_count(environ) if peers is None else peers
         if not 1 <= peers <= MAX_PEERS:
@@ -72,7 +72,7 @@ class LabConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LabConfig":
+    def from_dict(cls, data: dict[str, Any]) -> LabConfig:
         values = dict(data)
         values["dir"] = Path(values["dir"])
         values["ports"] = PortPlan.from_dict(values["ports"])
@@ -83,7 +83,7 @@ class LabConfig:
         write_private(self.config_file, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def load(cls, lab_dir: Path) -> "LabConfig":
+    def load(cls, lab_dir: Path) -> LabConfig:
         return cls.from_dict(json.loads((lab_dir / "config.json").read_text(encoding="utf-8")))
 
 

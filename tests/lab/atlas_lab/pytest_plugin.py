@@ -22,15 +22,16 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
 
-from atlas_lab.core.admin_client import LabAdminClient
 from atlas_lab.config import write_private
+from atlas_lab.core.admin_client import LabAdminClient
 from atlas_lab.core.state import read_state
 from atlas_lab.core.writers import read_env_file
 
@@ -191,7 +192,7 @@ class Lab:
 
     # Start and stop ---------------------------------------------------------------------------
     @classmethod
-    def start(cls, lab_dir: Path, *extra_args: str) -> "Lab":
+    def start(cls, lab_dir: Path, *extra_args: str) -> Lab:
         """``python -m atlas_lab up --dir lab_dir --ports auto`` and attach to the result."""
         result = run_cli("up", "--dir", str(lab_dir), "--ports", "auto", *extra_args)
         if result.returncode != 0:

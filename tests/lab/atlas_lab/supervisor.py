@@ -21,12 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from atlas_lab.services.alertmanager import AlertmanagerCluster, alertmanager_binary
-from atlas_lab.services.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, MotoServer
 from atlas_lab.config import LabConfig
 from atlas_lab.core.errors import LabError
 from atlas_lab.core.http_base import EmulatorApp, Request, Response, ServerHandle, serve
-from atlas_lab.services.openbao import OpenBaoServer
 from atlas_lab.core.ports import PortAllocator, port_in_use_error
 from atlas_lab.core.prerequisites import missing_package_error
 from atlas_lab.core.processes import process_start_time
@@ -34,6 +31,9 @@ from atlas_lab.core.state import write_state
 from atlas_lab.core.writers import ENV_FILE, INVENTORY_FILE, write_env_file, write_inventory
 from atlas_lab.scenarios import Scenario, ScenarioContext
 from atlas_lab.scenarios import registered as registered_scenarios
+from atlas_lab.services.alertmanager import AlertmanagerCluster, alertmanager_binary
+from atlas_lab.services.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, MotoServer
+from atlas_lab.services.openbao import OpenBaoServer
 
 LOG = logging.getLogger("atlas_lab.supervisor")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -50,7 +50,7 @@ class ControlApp(EmulatorApp):
 
     name = "lab-control"
 
-    def __init__(self, supervisor: "Supervisor"):
+    def __init__(self, supervisor: Supervisor):
         super().__init__()
         self.supervisor = supervisor
 
@@ -238,10 +238,10 @@ class Supervisor:
     def _start_emulators(self) -> None:
         # Imported here: the CLI checks prerequisites before anything imports third-party code.
         # pylint: disable=import-outside-toplevel
+        from atlas_lab.core.tls import write_tls_files
         from atlas_lab.services.keycloak import create_app as create_keycloak
         from atlas_lab.services.kubernetes import create_app as create_kubernetes
         from atlas_lab.services.kubernetes import start as start_kubernetes
-        from atlas_lab.core.tls import write_tls_files
         from atlas_lab.services.vault_proxy import create_app as create_vault_proxy
 
         tls_files = write_tls_files(self.dir / "tls", name="kubernetes")

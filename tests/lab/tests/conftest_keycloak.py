@@ -12,13 +12,14 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
-from atlas_lab.services import keycloak
 from atlas_lab.core.http_base import ServerHandle, serve
+from atlas_lab.services import keycloak
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "Initial-Admin-Pw1!"

@@ -18,7 +18,7 @@ ADMIN = "admin"
 POLICY = "length(12) and upperCase(1) and lowerCase(1) and digits(1) and specialChars(1) and passwordHistory(3)"
 
 
-def _works(kc: "KeycloakHttp", username: str, password: str) -> bool:
+def _works(kc: KeycloakHttp, username: str, password: str) -> bool:
     return kc.token(username, password).status == 200
 
 

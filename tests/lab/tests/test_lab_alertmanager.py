@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from atlas_lab.services.alertmanager import AlertmanagerCluster, alertmanager_binary
 from atlas_lab.core.errors import LabError
 from atlas_lab.core.ports import PortAllocator, bound_ports
 from atlas_lab.core.processes import is_running
+from atlas_lab.services.alertmanager import AlertmanagerCluster, alertmanager_binary
 
 
 @pytest.fixture

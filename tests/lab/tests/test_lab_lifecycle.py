@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 from atlas_lab.core.ports import bound_addresses
 from atlas_lab.core.processes import INSTANCE_ENV, is_running
-from atlas_lab.pytest_plugin import run_cli
 from atlas_lab.core.state import read_state, recorded_ports
 from atlas_lab.core.writers import read_env_file
+from atlas_lab.pytest_plugin import run_cli
 
 SERVICES = ("vault_proxy", "openbao", "kubernetes", "keycloak", "aws", "control")
 

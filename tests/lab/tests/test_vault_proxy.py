@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import hvac
 import hvac.exceptions
 import pytest
 import requests
 
-from atlas_lab.services import vault_proxy
 from atlas_lab.core.admin_client import LabAdminClient
 from atlas_lab.core.http_base import ServerHandle, serve
-from atlas_lab.services.openbao import OpenBaoServer
 from atlas_lab.core.ports import PortAllocator
+from atlas_lab.services import vault_proxy
+from atlas_lab.services.openbao import OpenBaoServer
 
 ROOT_TOKEN = "proxy-test-root"
 

@@ -20,10 +20,11 @@ import ssl
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from atlas_lab.core.faults import Fault, FaultInjector
@@ -67,17 +68,17 @@ class Response:
     stream: Iterator[bytes] | None = None
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> "Response":
+    def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         merged = {"Content-Type": "application/json"}
         merged.update(headers or {})
         return cls(status=status, body=json.dumps(obj).encode("utf-8"), headers=merged)
 
     @classmethod
-    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> "Response":
+    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> Response:
         return cls(status=status, body=text.encode("utf-8"), headers={"Content-Type": content_type})
 
     @classmethod
-    def empty(cls, status: int = 204) -> "Response":
+    def empty(cls, status: int = 204) -> Response:
         return cls(status=status)
 
 
@@ -114,7 +115,7 @@ class _Dropped(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "LabHTTPServer"
+    server: LabHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from the base class
         LOG.debug("%s %s", self.address_string(), format % args)

@@ -54,7 +54,7 @@ class PortPlan:
                 "descriptions": dict(self.descriptions)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PortPlan":
+    def from_dict(cls, data: dict) -> PortPlan:
         return cls(mode=data["mode"], base=data.get("base"), ports=dict(data["ports"]),
                    descriptions=dict(data["descriptions"]))
 

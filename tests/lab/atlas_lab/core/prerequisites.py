@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from atlas_lab.services.alertmanager import alertmanager_binary
 from atlas_lab.core.errors import LabError
+from atlas_lab.services.alertmanager import alertmanager_binary
 from atlas_lab.services.openbao import openbao_binary
 
 # Import name -> what to install (the test-requirements.txt line that brings it).

@@ -20,9 +20,10 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from atlas_lab.core.errors import LabError
 from atlas_lab.core.http_probe import http_json

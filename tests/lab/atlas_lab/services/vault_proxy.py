@@ -33,7 +33,7 @@ import http.client
 import json
 import ssl
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import quote, urlsplit
 
 from atlas_lab.core.http_base import EmulatorApp, Request, Response

@@ -143,9 +143,9 @@ def test_probe_silence_matches_nothing_real_and_ends_by_itself():
 @pytest.fixture
 def peers(tmp_path):
     # The lab's peer manager (tests/unit/conftest.py puts tests/lab on sys.path).
-    from atlas_lab.services.alertmanager import AlertmanagerCluster, alertmanager_binary
     from atlas_lab.core.errors import LabError
     from atlas_lab.core.ports import PortAllocator
+    from atlas_lab.services.alertmanager import AlertmanagerCluster, alertmanager_binary
 
     try:
         alertmanager_binary()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import secrets
 import socket
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.keycloak import ModuleDocFragment
 from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import KeycloakAdminAPI
+from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import keycloak_client_from_params
 from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.errors import (
     KeycloakAccountNotReady,
     KeycloakAuthError,
@@ -23,7 +25,6 @@ from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.errors i
     KeycloakPasswordRejected,
     KeycloakPermissionError,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import keycloak_client_from_params
 from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.options import KEYCLOAK_CONNECTION_ARGSPEC
 
 ADMIN = "admin"
@@ -42,8 +43,8 @@ class FakeClock:
 
 @pytest.fixture(scope="module")
 def keycloak_server() -> Iterator[Any]:
-    from atlas_lab.services import keycloak  # pylint: disable=import-error
     from atlas_lab.core.http_base import serve  # pylint: disable=import-error
+    from atlas_lab.services import keycloak  # pylint: disable=import-error
 
     handle = serve(keycloak.create_app(admin_username=ADMIN, admin_password=ADMIN_PASSWORD))
     try:
@@ -267,8 +268,8 @@ def test_unreachable_url_gives_one_clear_message(clock: FakeClock) -> None:
 # Base path: /auth (Keycloak < 17) detected only when the first request 404s
 @pytest.fixture(scope="module")
 def legacy_server() -> Iterator[Any]:
-    from atlas_lab.services import keycloak  # pylint: disable=import-error
     from atlas_lab.core.http_base import serve  # pylint: disable=import-error
+    from atlas_lab.services import keycloak  # pylint: disable=import-error
 
     handle = serve(keycloak.create_app(admin_username=ADMIN, admin_password=ADMIN_PASSWORD, legacy_auth_prefix=True))
     try:
@@ -404,9 +405,9 @@ def test_logout_user(lab: Any, keycloak_server: Any, clock: FakeClock) -> None:
 # TLS (the lab's CA and server certificate)
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
-    from atlas_lab.services import keycloak  # pylint: disable=import-error
     from atlas_lab.core.http_base import serve  # pylint: disable=import-error
     from atlas_lab.core.tls import server_ssl_context, write_tls_files  # pylint: disable=import-error
+    from atlas_lab.services import keycloak  # pylint: disable=import-error
 
     files = write_tls_files(tmp_path_factory.mktemp("keycloak-tls"))
     handle = serve(keycloak.create_app(admin_username=ADMIN, admin_password=ADMIN_PASSWORD, scheme="https"),

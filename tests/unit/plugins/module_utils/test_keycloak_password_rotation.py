@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import PasswordRequirements
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import (
     AccountNotReady,
     AdminSession,
@@ -35,7 +36,6 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol
     format_time,
     parse_time,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import PasswordRequirements
 
 NOW = datetime.datetime(2026, 11, 21, 12, 0, 0, tzinfo=datetime.timezone.utc)
 INITIAL = "Initial-Passw0rd!"
@@ -82,8 +82,8 @@ class Faults:
 class FakeVault(SecretStore):
     location = "Vault secret/keycloak/admin"
 
-    def __init__(self, faults: Faults, data: Optional[dict[str, Any]] = None,
-                 metadata: Optional[dict[str, str]] = None, kv_version: int = 2) -> None:
+    def __init__(self, faults: Faults, data: dict[str, Any] | None = None,
+                 metadata: dict[str, str] | None = None, kv_version: int = 2) -> None:
         self.faults = faults
         self.versions: list[dict[str, Any]] = []
         self.created: list[str] = []
@@ -98,8 +98,8 @@ class FakeVault(SecretStore):
     def current(self) -> dict[str, Any]:
         return self.versions[-1]
 
-    def read(self) -> Optional[StoredSecret]:
-        def action() -> Optional[StoredSecret]:
+    def read(self) -> StoredSecret | None:
+        def action() -> StoredSecret | None:
             if not self.versions:
                 return None
             return StoredSecret(len(self.versions), dict(self.current), self.created[-1], dict(self.custom_metadata))
@@ -139,7 +139,7 @@ class FakeUser:
 class FakeKeycloak(KeycloakPort):
     location = "Keycloak"
 
-    def __init__(self, faults: Faults, user: Optional[FakeUser] = None, policy: str = "",
+    def __init__(self, faults: Faults, user: FakeUser | None = None, policy: str = "",
                  history: int = 0) -> None:
         self.faults = faults
         self.user = user or FakeUser()
@@ -147,7 +147,7 @@ class FakeKeycloak(KeycloakPort):
         self.history_depth = history
         self.resets = 0
         self.logins = 0
-        self.refuse: Optional[str] = None
+        self.refuse: str | None = None
 
     def login(self, realm: str, username: str, password: str) -> AdminSession:
         def action() -> AdminSession:
@@ -164,10 +164,10 @@ class FakeSession(AdminSession):
     def __init__(self, keycloak: FakeKeycloak) -> None:
         self.keycloak = keycloak
 
-    def find_user(self, realm: str, username: str) -> Optional[dict[str, Any]]:
+    def find_user(self, realm: str, username: str) -> dict[str, Any] | None:
         user = self.keycloak.user
 
-        def action() -> Optional[dict[str, Any]]:
+        def action() -> dict[str, Any] | None:
             if username != user.username:
                 return None
             return {"id": user.id, "username": user.username, "attributes": dict(user.attributes)}
@@ -207,7 +207,7 @@ class FakeCluster(ClusterPort):
         self.events: list[AuditEvent] = []
         self.writes = 0
 
-    def read_secret_value(self, copy: SecretCopy) -> tuple[Optional[str], Optional[str]]:
+    def read_secret_value(self, copy: SecretCopy) -> tuple[str | None, str | None]:
         data = self.secrets.get(copy.ref) or {}
         return data.get(copy.password_key), data.get(copy.username_key) if copy.username_key else None
 
@@ -275,8 +275,8 @@ class World:
         assert self.vault.custom_metadata.get("rotation_id") == data.get("rotation_id")
 
 
-def make_world(rotated_days_ago: Optional[int] = 100, policy: str = "", history: int = 0,
-               data: Optional[dict[str, Any]] = "default") -> World:  # type: ignore[assignment]
+def make_world(rotated_days_ago: int | None = 100, policy: str = "", history: int = 0,
+               data: dict[str, Any] | None = "default") -> World:  # type: ignore[assignment]
     faults = Faults()
     if data == "default":
         data = {"username": "admin", "password": INITIAL, "url": "https://sso.atlas.example"}

@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import CasConflict
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.keycloak_admin_password_task import settings_from_params
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.adapters import (
     KeycloakAdminPort,
     VaultSecretStore,
-    
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.keycloak_admin_password_task import (
+    settings_from_params,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import CasConflict
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_client_from_params
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 

@@ -16,8 +16,8 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply 
     apply_manifests,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import HIDDEN_NEW, HIDDEN_OLD
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.events import record_event
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import ManifestError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef

@@ -7,7 +7,6 @@ test_kubernetes_connection_lab.py; this file covers what needs no server, or a c
 from __future__ import annotations
 
 import json
-
 import socket
 from pathlib import Path
 from typing import Any

@@ -8,8 +8,9 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import hvac
 import pytest
@@ -17,17 +18,19 @@ import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.vault import ModuleDocFragment
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_client_from_params
+from ansible_collections.atlas.hardening.plugins.module_utils._vault import config as vault_config
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import (
+    vault_client_from_params,
+    verify_setting,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.errors import (
     VaultAuthError,
     VaultConfigError,
     VaultConnectionError,
     VaultPermissionError,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._vault.options import VAULT_CONNECTION_ARGSPEC
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
-from ansible_collections.atlas.hardening.plugins.module_utils._vault import config as vault_config
-from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import verify_setting
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.options import VAULT_CONNECTION_ARGSPEC
 
 
 def free_port() -> int:
@@ -272,13 +275,15 @@ def _unsigned_service_account_jwt(namespace: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def kubernetes_auth(openbao: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from atlas_lab.core.http_base import EmulatorApp, Request, Response, serve  # pylint: disable=import-error
+    import datetime
+
+    import kubernetes_validate
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import datetime
-    import kubernetes_validate
+
+    from atlas_lab.core.http_base import EmulatorApp, Request, Response, serve  # pylint: disable=import-error
 
     jwt = _unsigned_service_account_jwt("atlas", "rotator")
     reviews: list[dict[str, Any]] = []
@@ -381,11 +386,12 @@ def test_kubernetes_token_file_problems(tmp_path: Path, content: Any, message: s
 # TLS: OpenBao's -dev-tls mode generates a CA and a server certificate
 @pytest.fixture(scope="module")
 def openbao_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    import ssl
+
     from atlas_lab.core.http_probe import http_ok  # pylint: disable=import-error
-    from atlas_lab.services.openbao import openbao_binary  # pylint: disable=import-error
     from atlas_lab.core.ports import PortAllocator  # pylint: disable=import-error
     from atlas_lab.core.processes import ManagedProcess  # pylint: disable=import-error
-    import ssl
+    from atlas_lab.services.openbao import openbao_binary  # pylint: disable=import-error
 
     workdir = tmp_path_factory.mktemp("openbao-tls")
     port = PortAllocator("auto").service_port("openbao")

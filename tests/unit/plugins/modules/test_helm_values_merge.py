@@ -10,7 +10,11 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.atlas.hardening.plugins.module_utils._helm.values_merge import (
-    ValuesFileError, guess_layout, merge_values_text, same_value)
+    ValuesFileError,
+    guess_layout,
+    merge_values_text,
+    same_value,
+)
 from ansible_collections.atlas.hardening.plugins.modules import helm_values_merge
 
 # Shaped like a team's kube-prometheus-stack values: comments, quotes, indented sequences.

@@ -41,10 +41,10 @@ import threading
 import time
 from typing import Any
 
+from atlas_lab.core.ports import port_is_free
 from atlas_lab.services.alertmanager import AlertmanagerCluster
 from atlas_lab.services.kubernetes.controllers.base import Controller, ControllerContext, ControllerEvent
 from atlas_lab.services.kubernetes.objects import now
-from atlas_lab.core.ports import port_is_free
 
 LOG = logging.getLogger("atlas_lab.scenarios.alertmanager_ha.prometheus_operator")
 

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from atlas_lab.core.http_base import Request, Response
 from atlas_lab.services.keycloak import representations
-from atlas_lab.services.keycloak.errors import KeycloakError, bad_json, forbidden, not_found, unauthorized, unsupported_media_type
+from atlas_lab.services.keycloak.errors import (
+    KeycloakError,
+    bad_json,
+    forbidden,
+    not_found,
+    unauthorized,
+    unsupported_media_type,
+)
 from atlas_lab.services.keycloak.model import MASTER, UPDATE_PASSWORD, Realm, User, admin_permissions
 from atlas_lab.services.keycloak.password_policy import PolicyViolation
 from atlas_lab.services.keycloak.tokens import InvalidToken
@@ -89,7 +96,7 @@ def _attribute_query(query: str) -> dict[str, str]:
 
 
 class AdminApi:
-    def __init__(self, app: "KeycloakApp") -> None:
+    def __init__(self, app: KeycloakApp) -> None:
         self.app = app
 
     # Authentication and lookups -----------------------------------------------------------------

@@ -23,7 +23,17 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from atlas_lab.core.http_base import Request, Response
-from atlas_lab.services.keycloak.model import ADMIN_ROLE, MASTER, REALM_ADMIN_ROLE, UPDATE_PASSWORD, Client, Realm, User, new_realm, user_metadata
+from atlas_lab.services.keycloak.model import (
+    ADMIN_ROLE,
+    MASTER,
+    REALM_ADMIN_ROLE,
+    UPDATE_PASSWORD,
+    Client,
+    Realm,
+    User,
+    new_realm,
+    user_metadata,
+)
 from atlas_lab.services.keycloak.password_policy import PasswordPolicy
 
 if TYPE_CHECKING:
@@ -74,7 +84,7 @@ def _admin_roles(realm: Realm, user: User, admin: bool) -> None:
 
 
 class LabAdmin:
-    def __init__(self, app: "KeycloakApp") -> None:
+    def __init__(self, app: KeycloakApp) -> None:
         self.app = app
 
     def dispatch(self, request: Request, subpath: str) -> Response | None:

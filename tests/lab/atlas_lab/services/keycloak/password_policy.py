@@ -70,7 +70,7 @@ class PasswordHash:
     digest: bytes
 
     @classmethod
-    def of(cls, password: str) -> "PasswordHash":
+    def of(cls, password: str) -> PasswordHash:
         salt = secrets.token_bytes(16)
         return cls(salt, hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, HASH_ITERATIONS))
 

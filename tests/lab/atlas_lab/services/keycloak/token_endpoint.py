@@ -43,7 +43,7 @@ def grant_kind(request: Request) -> str:
 
 
 class TokenEndpoint:
-    def __init__(self, app: "KeycloakApp") -> None:
+    def __init__(self, app: KeycloakApp) -> None:
         self.app = app
 
     def handle(self, request: Request, realm: Realm) -> Response:

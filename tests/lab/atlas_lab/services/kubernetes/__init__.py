@@ -12,13 +12,19 @@ Stable entry points::
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from atlas_lab.core import http_base, tls
 from atlas_lab.services.kubernetes.app import KUBERNETES_VERSION, KubernetesApp, writes
-from atlas_lab.services.kubernetes.controllers import (Controller, ControllerContext, ControllerEvent, DeploymentController,
-                          StatefulSetController, set_owner)
+from atlas_lab.services.kubernetes.controllers import (
+    Controller,
+    ControllerContext,
+    ControllerEvent,
+    DeploymentController,
+    StatefulSetController,
+    set_owner,
+)
 from atlas_lab.services.kubernetes.kubeconfig import write_kubeconfig
 from atlas_lab.services.kubernetes.proxy import ProxyTargets
 

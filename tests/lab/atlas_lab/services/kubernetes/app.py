@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from atlas_lab.core import http_base
 from atlas_lab.services.kubernetes import discovery, protobuf
@@ -14,7 +14,11 @@ from atlas_lab.services.kubernetes import errors as E
 from atlas_lab.services.kubernetes.auth import TokenAuthenticator, User, forbidden
 from atlas_lab.services.kubernetes.controllers.base import Controller, ControllerManager
 from atlas_lab.services.kubernetes.controllers.cluster import ServiceAccountController
-from atlas_lab.services.kubernetes.controllers.workloads import DeploymentController, NamespaceController, StatefulSetController
+from atlas_lab.services.kubernetes.controllers.workloads import (
+    DeploymentController,
+    NamespaceController,
+    StatefulSetController,
+)
 from atlas_lab.services.kubernetes.customresources import CRDRegistrar, bundled_crd_files, load_crd_documents
 from atlas_lab.services.kubernetes.objects import ObjectService, WriteOptions, now
 from atlas_lab.services.kubernetes.openapi import OpenAPIDocuments

@@ -8,8 +8,9 @@ discovery and OpenAPI; deleting it removes the kind and every custom resource of
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 

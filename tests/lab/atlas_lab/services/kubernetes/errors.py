@@ -7,8 +7,8 @@ Python client print what they would print against a real cluster.
 
 from __future__ import annotations
 
-import json
 import dataclasses
+import json
 from typing import Any
 
 

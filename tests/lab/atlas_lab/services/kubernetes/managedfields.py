@@ -17,7 +17,8 @@ from __future__ import annotations
 import copy
 import datetime
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from atlas_lab.services.kubernetes.errors import ApiError
 from atlas_lab.services.kubernetes.schemas import Schema

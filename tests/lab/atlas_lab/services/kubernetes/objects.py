@@ -25,10 +25,21 @@ from atlas_lab.services.kubernetes.defaults import apply_builtin_defaults, apply
 from atlas_lab.services.kubernetes.patch import json_merge_patch, json_patch, strategic_merge_patch
 from atlas_lab.services.kubernetes.resources import ResourceRegistry, ResourceType
 from atlas_lab.services.kubernetes.schemas import Schema
-from atlas_lab.services.kubernetes.selectors import (fields_match, labels_match, parse_field_selector, parse_label_selector)
+from atlas_lab.services.kubernetes.selectors import (
+    fields_match,
+    labels_match,
+    parse_field_selector,
+    parse_label_selector,
+)
 from atlas_lab.services.kubernetes.semantics import validate_metadata, validate_semantics
 from atlas_lab.services.kubernetes.store import ObjectStore, clone
-from atlas_lab.services.kubernetes.validation import (cannot_be_handled, decode, drop_nulls, schema_errors, strict_error_text)
+from atlas_lab.services.kubernetes.validation import (
+    cannot_be_handled,
+    decode,
+    drop_nulls,
+    schema_errors,
+    strict_error_text,
+)
 
 PATCH_TYPES = {
     "application/json-patch+json": "json",

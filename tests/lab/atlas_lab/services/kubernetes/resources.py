@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Iterable
+from typing import Any, Callable
 
 from atlas_lab.services.kubernetes.schemas import Schema, builtin_schema
 

@@ -24,8 +24,13 @@ from atlas_lab.services.kubernetes.objects import DeleteOptions, ObjectService, 
 from atlas_lab.services.kubernetes.patch import json_merge_patch, json_patch, strategic_merge_patch
 from atlas_lab.services.kubernetes.proxy import forward, pod_is_ready, resolve_container_port, service_unavailable
 from atlas_lab.services.kubernetes.resources import ResourceType
-from atlas_lab.services.kubernetes.selectors import (fields_match, labels_match, parse_field_selector, parse_label_selector,
-                        selector_from_label_selector)
+from atlas_lab.services.kubernetes.selectors import (
+    fields_match,
+    labels_match,
+    parse_field_selector,
+    parse_label_selector,
+    selector_from_label_selector,
+)
 from atlas_lab.services.kubernetes.watch import watch_stream
 
 if TYPE_CHECKING:
@@ -181,7 +186,7 @@ def _write_options(query: dict[str, list[str]], user_agent: str) -> WriteOptions
 class ResourceHandler:
     """Serves one resource request (verbs, subresources, watches, tables)."""
 
-    def __init__(self, service: ObjectService, proxy_targets: "ProxyTargets", closing: threading.Event,
+    def __init__(self, service: ObjectService, proxy_targets: ProxyTargets, closing: threading.Event,
                  version_info: dict[str, str], issuer: tokens.TokenIssuer):
         self.service = service
         self.issuer = issuer

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import kubernetes_validate
 
@@ -158,7 +159,7 @@ class Schema:
 
     # Children --------------------------------------------------------------------------------
     @property
-    def properties(self) -> dict[str, "Schema"]:
+    def properties(self) -> dict[str, Schema]:
         if self._properties is None:
             props = {name: Schema(node, self.definitions, self.crd)
                      for name, node in (self.raw.get("properties") or {}).items()}
@@ -169,7 +170,7 @@ class Schema:
             self._properties = props
         return self._properties
 
-    def child(self, name: str) -> "Schema | None":
+    def child(self, name: str) -> Schema | None:
         props = self.properties
         if name in props:
             return props[name]
@@ -183,7 +184,7 @@ class Schema:
         return bool(self.raw.get("properties")) or self.embedded_resource
 
     @property
-    def additional(self) -> "Schema | None":
+    def additional(self) -> Schema | None:
         additional = self.raw.get("additionalProperties")
         if isinstance(additional, dict):
             return Schema(additional, self.definitions, self.crd)
@@ -192,7 +193,7 @@ class Schema:
         return None
 
     @property
-    def items(self) -> "Schema":
+    def items(self) -> Schema:
         return Schema(self.raw.get("items") or {}, self.definitions, self.crd)
 
     # List and map semantics ------------------------------------------------------------------

@@ -13,7 +13,15 @@ import json
 import re
 from typing import Any, Callable
 
-from atlas_lab.services.kubernetes.errors import FieldError, RawValue, duplicate, forbidden_field, invalid, not_supported, required
+from atlas_lab.services.kubernetes.errors import (
+    FieldError,
+    RawValue,
+    duplicate,
+    forbidden_field,
+    invalid,
+    not_supported,
+    required,
+)
 
 DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"

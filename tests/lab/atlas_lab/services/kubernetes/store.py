@@ -13,7 +13,8 @@ import dataclasses
 import json
 import queue
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Iterable
+from typing import Any, Callable
 
 ResourceKey = tuple[str, str]  # (group, plural)
 
@@ -48,7 +49,7 @@ class Event:
 class Watcher:
     """A watch stream's subscription: events of one resource (optionally one namespace)."""
 
-    def __init__(self, store: "ObjectStore", key: ResourceKey, namespace: str | None):
+    def __init__(self, store: ObjectStore, key: ResourceKey, namespace: str | None):
         self.store = store
         self.key = key
         self.namespace = namespace

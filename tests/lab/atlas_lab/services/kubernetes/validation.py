@@ -21,8 +21,9 @@ import binascii
 import functools
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 

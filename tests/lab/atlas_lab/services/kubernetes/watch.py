@@ -18,7 +18,8 @@ import json
 import queue
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Iterator
+from typing import Any, Callable
 
 from atlas_lab.services.kubernetes.errors import status_body
 from atlas_lab.services.kubernetes.store import Expired, ObjectStore, ResourceKey

@@ -32,7 +32,8 @@ import logging
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Callable
 
 from atlas_lab.services.kubernetes.errors import ApiError
 from atlas_lab.services.kubernetes.objects import DeleteOptions, ObjectService, WriteOptions
@@ -74,10 +75,10 @@ class Controller:
     name = "controller"
     watches: tuple[GroupKind, ...] = ()
 
-    def start(self, ctx: "ControllerContext") -> None:
+    def start(self, ctx: ControllerContext) -> None:
         """Called once when the controller is added (initial listing, if needed)."""
 
-    def reconcile(self, ctx: "ControllerContext", event: ControllerEvent) -> None:
+    def reconcile(self, ctx: ControllerContext, event: ControllerEvent) -> None:
         raise NotImplementedError
 
     def reset(self) -> None:
@@ -87,13 +88,13 @@ class Controller:
 class ControllerContext:
     """The in-process API a controller uses (no HTTP, not counted, same semantics)."""
 
-    def __init__(self, manager: "ControllerManager", controller: Controller):
+    def __init__(self, manager: ControllerManager, controller: Controller):
         self.manager = manager
         self.controller = controller
         self.service: ObjectService = manager.service
 
     @property
-    def proxy_targets(self) -> "ProxyTargets":
+    def proxy_targets(self) -> ProxyTargets:
         return self.manager.proxy_targets
 
     def _options(self, field_manager: str | None = None, force: bool = False) -> WriteOptions:
@@ -218,7 +219,7 @@ def set_owner(obj: dict[str, Any], owner: dict[str, Any], controller: bool = Tru
 class ControllerManager:
     """Runs the controllers on one worker thread, fed by the store's commit events."""
 
-    def __init__(self, service: ObjectService, proxy_targets: "ProxyTargets"):
+    def __init__(self, service: ObjectService, proxy_targets: ProxyTargets):
         self.service = service
         self.proxy_targets = proxy_targets
         self.controllers: list[Controller] = []

@@ -20,8 +20,8 @@ import json
 import random
 from typing import Any
 
-from atlas_lab.services.kubernetes.objects import now
 from atlas_lab.services.kubernetes.controllers.base import Controller, ControllerContext, ControllerEvent, set_owner
+from atlas_lab.services.kubernetes.objects import now
 
 SIMULATE_ANNOTATION = "atlas-lab.io/simulate"
 NODE_NAME = "atlas-lab-node"
