@@ -74,9 +74,11 @@ integration: deps ## pytest suites against the lab (emulators, real OpenBao/Aler
 compat: deps ## Oldest supported ansible-core (2.16, .venv-compat) and managed-host Pythons 3.9-3.13
 	scripts/compat
 
-lint: deps ## ansible-lint, production profile
+lint: deps ## ansible-lint (production profile), ruff, mypy, changelog fragments
 	@echo "==> ansible-lint (production profile)"
 	$(VENV)/bin/ansible-lint --profile production --offline
+	scripts/lint-python
+	scripts/check-changelog
 
 build-install: deps ## Build the collection tarball and install it into a scratch path
 	@echo "==> ansible-galaxy collection build + install"

@@ -50,7 +50,7 @@ def write_play(path: Path, tasks: list[dict[str, Any]], module_defaults: dict[st
     for index, task in enumerate(tasks):
         steps.append(dict(task, register=f"result{index}"))
         steps.append({"name": f"Save result {index}", "ansible.builtin.copy": {
-            "content": "{{ result%d | to_json }}" % index, "dest": f"{path}.result{index}.json", "mode": "0600"},
+            "content": f"{{{{ result{index} | to_json }}}}", "dest": f"{path}.result{index}.json", "mode": "0600"},
             "check_mode": False, "changed_when": False})
     play: dict[str, Any] = {"name": "k8s_manifests", "hosts": "localhost", "gather_facts": False, "tasks": steps}
     if module_defaults is not None:

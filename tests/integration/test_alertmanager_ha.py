@@ -178,8 +178,8 @@ def test_killed_peer_is_named_then_healthy_after_restart(lab: Any, tmp_path: Pat
     recovered = time.monotonic() - restarted_at
     assert result["verdict"] == "healthy", result["summary"]
     assert result["gossip_check"]["passed"] is True
-    print(f"\nkilled peer: the first verification after the kill ({detected:.2f} s) says degraded; survivors dropped it "
-          f"after {gossip_seconds:.1f} s; healthy {recovered:.1f} s after the restart")
+    print(f"\nkilled peer: the first verification after the kill ({detected:.2f} s) says degraded; survivors dropped "
+          f"it after {gossip_seconds:.1f} s; healthy {recovered:.1f} s after the restart")
 
 
 def test_prometheus_that_reaches_one_replica_is_a_failure(lab: Any, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from atlas_lab.pytest_plugin import VENV_BIN  # pylint: disable=import-error
 pytestmark = pytest.mark.compat
 
 EXPECTED_ANSIBLE_CORE = os.environ.get("ATLAS_TEST_EXPECT_ANSIBLE_CORE") or PYTEST_VENV_ANSIBLE_CORE
-EXPECTED_MODULE_PYTHON = os.environ.get("ATLAS_TEST_EXPECT_MODULE_PYTHON") or "%d.%d" % sys.version_info[:2]
+EXPECTED_MODULE_PYTHON = os.environ.get("ATLAS_TEST_EXPECT_MODULE_PYTHON") or "{}.{}".format(*sys.version_info[:2])
 
 
 def test_plays_run_the_expected_ansible_core_and_modules_the_expected_python(lab: Any) -> None:
@@ -40,5 +40,5 @@ def test_plays_run_the_expected_ansible_core_and_modules_the_expected_python(lab
     facts = lab.ansible("ansible.builtin.setup", "gather_subset=!all filter=ansible_python")
     assert facts.rc == 0, facts
     module_python = facts.results["localhost"]["ansible_facts"]["ansible_python"]
-    assert "%(major)d.%(minor)d" % module_python["version"] == EXPECTED_MODULE_PYTHON
+    assert "{major}.{minor}".format(**module_python["version"]) == EXPECTED_MODULE_PYTHON
     assert Path(module_python["executable"]).samefile(interpreter)

@@ -83,11 +83,11 @@ class UrlReplicaClient(ReplicaClient):
             payload = response.read()
         except HTTPError as exc:
             detail = _short(exc.read() if hasattr(exc, "read") else b"")
-            raise ReplicaRequestError("%s %s answered HTTP %s%s" % (method, url, exc.code, detail), exc.code)
+            raise ReplicaRequestError("%s %s answered HTTP %s%s" % (method, url, exc.code, detail), exc.code) from None
         except URLError as exc:
-            raise ReplicaRequestError("cannot connect to %s: %s" % (url, getattr(exc, "reason", exc)))
+            raise ReplicaRequestError("cannot connect to %s: %s" % (url, getattr(exc, "reason", exc))) from None
         except (OSError, ValueError) as exc:
-            raise ReplicaRequestError("cannot connect to %s: %s" % (url, exc))
+            raise ReplicaRequestError("cannot connect to %s: %s" % (url, exc)) from None
         return decode_json(payload, "%s %s" % (method, url))
 
 
@@ -97,7 +97,7 @@ def decode_json(payload: bytes | str, what: str) -> Any:
     try:
         return json.loads(payload)
     except ValueError:
-        raise ReplicaRequestError("%s did not answer JSON (is this an Alertmanager?)%s" % (what, _short(payload)))
+        raise ReplicaRequestError("%s did not answer JSON (is this an Alertmanager?)%s" % (what, _short(payload))) from None
 
 
 def _short(payload: bytes | str, limit: int = 200) -> str:

@@ -33,7 +33,7 @@ CLUSTER_ARGSPEC: dict[str, dict[str, Any]] = dict(
     validate_certs=dict(type="bool", default=True),
     ca_path=dict(type="path"),
 )
-CLUSTER_CHOICE = dict(mutually_exclusive=[("name", "urls")], required_one_of=[("name", "urls")])
+CLUSTER_CHOICE: dict[str, Any] = dict(mutually_exclusive=[("name", "urls")], required_one_of=[("name", "urls")])
 
 
 def cluster_info_task(module: HardeningModule) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def _examine(module: HardeningModule, gossip: bool, gossip_timeout: float) -> di
         bad = [url for url in params["urls"] if not is_http_url(url)]
         if bad:
             raise AlertmanagerClusterError("urls must be http(s) URLs of the replicas (e.g. http://alertmanager-0:9093);"
-                                           " not: %s." % ", ".join(repr(url) for url in bad))
+                                           " not: {}.".format(", ".join(repr(url) for url in bad)))
         replicas = [Replica(url, UrlReplicaClient(url, timeout=params["request_timeout"],
                                                   validate_certs=params["validate_certs"], ca_path=params["ca_path"]))
                     for url in params["urls"]]

@@ -34,21 +34,21 @@ def alertmanager_ha_report(plan: Mapping[str, Any], settings: Mapping[str, Any],
         status = "unchanged"
     namespace, name = settings["namespace"], settings["name"]
     details = [
-        "before: %s (%s)" % (before.get("verdict"), before.get("summary")),
-        "Alertmanager %s/%s: %d replicas (%s), anti-affinity %s on %s, clusterLabel %s" % (
-            namespace, name, plan["replicas"], settings["environment"], settings["anti_affinity"],
-            settings["anti_affinity_topology_key"], settings.get("cluster_label") or "unset"),
+        "before: {} ({})".format(before.get("verdict"), before.get("summary")),
+        f"Alertmanager {namespace}/{name}: {plan['replicas']} replicas ({settings['environment']}), anti-affinity "
+        f"{settings['anti_affinity']} on {settings['anti_affinity_topology_key']}, clusterLabel "
+        f"{settings.get('cluster_label') or 'unset'}",
     ]
     if plan["pdb_wanted"]:
-        details.append("PodDisruptionBudget %s: minAvailable %s" % (settings["pdb_name"], plan["min_available"]))
+        details.append("PodDisruptionBudget {}: minAvailable {}".format(settings["pdb_name"], plan["min_available"]))
     elif boolean(settings.get("pdb_enabled", False), strict=False):
         details.append("no PodDisruptionBudget (one replica cannot keep a quorum)")
     else:
         details.append("PodDisruptionBudget not managed (alertmanager_ha_pdb_enabled=false)")
     values_file = settings.get("helm_values_file") or ""
     if values_file:
-        details.append("Helm values %s: %d key(s) %s" % (values_file, len((values or {}).get("changes") or []),
-                                                          "would change" if check_mode else "updated"))
+        count = len((values or {}).get("changes") or [])
+        details.append(f"Helm values {values_file}: {count} key(s) {'would change' if check_mode else 'updated'}")
     else:
         details.append("Helm values NOT updated (no alertmanager_ha_helm_values_file): the next helm upgrade "
                        "reverts this")
@@ -57,11 +57,12 @@ def alertmanager_ha_report(plan: Mapping[str, Any], settings: Mapping[str, Any],
         probe = verification.get("gossip_check") or {}
         gossip = ""
         if probe.get("passed"):
-            gossip = "; gossip probe: silence reached every replica in %.2f s" % max(
-                (probe.get("propagation_seconds") or {0: 0.0}).values())
+            gossip = "; gossip probe: silence reached every replica in {:.2f} s".format(max(
+                (probe.get("propagation_seconds") or {0: 0.0}).values()))
         elif probe.get("reason"):
-            gossip = "; gossip probe: %s" % probe["reason"]
-        details.append("verification: %s: %s%s" % (verification.get("verdict"), verification.get("summary"), gossip))
+            gossip = "; gossip probe: {}".format(probe["reason"])
+        details.append("verification: {}: "
+                       "{}{}".format(verification.get("verdict"), verification.get("summary"), gossip))
     else:
         details.append("verification skipped (alertmanager_ha_verify=false)")
     return {"item": "alertmanager", "status": status, "details": details}

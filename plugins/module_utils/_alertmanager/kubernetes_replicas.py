@@ -56,9 +56,9 @@ class PodProxyReplicaClient(ReplicaClient):
         except KubernetesApiError as exc:
             raise ReplicaRequestError("%s %s through the pod proxy answered %d %s%s" % (
                 method, path, exc.status, exc.reason or "error",
-                ": " + exc.api_message if exc.api_message else ""), exc.status)
+                ": " + exc.api_message if exc.api_message else ""), exc.status) from None
         except KubernetesError as exc:
-            raise ReplicaRequestError(str(exc))
+            raise ReplicaRequestError(str(exc)) from None
 
 
 class AlertmanagerReplicas:
@@ -131,7 +131,7 @@ def find_replicas(objects: KubernetesObjects, namespace: str, name: str) -> Aler
         if "does not serve apiVersion" in str(exc):
             raise AlertmanagerClusterError(
                 "The Kubernetes API server at %s does not serve monitoring.coreos.com/v1: prometheus-operator "
-                "(kube-prometheus-stack) and its CRDs are not installed in this cluster." % objects.connection.server)
+                "(kube-prometheus-stack) and its CRDs are not installed in this cluster." % objects.connection.server) from None
         raise
     if resource is None:
         existing = objects.list(objects.resource(MONITORING_API_VERSION, "Alertmanager"), namespace)[0]

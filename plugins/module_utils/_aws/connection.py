@@ -1,14 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE to atlas.hardening: connection to AWS (or an S3/KMS-compatible endpoint) through boto3: options, clients, readable errors.
+"""PRIVATE to atlas.hardening: connection to AWS (or an S3/KMS-compatible endpoint) through boto3: options, clients, "
+"readable errors.
 
-Credentials follow boto3's standard chain unless given explicitly: environment (AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared config/credentials files and profile, web
+Credentials follow boto3's standard chain unless given explicitly: environment "
+"(AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared config/credentials files and profile, "
+"web
 identity (IRSA / EKS Pod Identity), container and instance roles. Retries are botocore's own
-(AWS_RETRY_MODE / AWS_MAX_ATTEMPTS / ~/.aws/config): AWS APIs are designed to be retried.
+(AWS_RETRY_MODE / "
+"AWS_MAX_ATTEMPTS / ~/.aws/config): AWS APIs are designed to be retried.
 
-Every failure is raised as an :class:`AWSError` (a ``HardeningError``) saying what failed, against
+Every failure is raised as an "
+":class:`AWSError` (a ``HardeningError``) saying what failed, against
 which endpoint, and what to check.
 """
 
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -71,8 +76,8 @@ class AWSConnection:
                                          aws_session_token=session_token, region_name=region, profile_name=profile)
         except botocore.exceptions.ProfileNotFound:
             raise AWSConfigError("AWS profile %r is not defined in the shared config or credentials files "
-                                 "(~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE): "
-                                 "check aws_profile / AWS_PROFILE." % profile) from None
+                                 "(~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE / "
+                                 "AWS_SHARED_CREDENTIALS_FILE): check aws_profile / AWS_PROFILE." % profile) from None
         self.region = self.session.region_name
         self._clients: dict[str, Any] = {}
 
@@ -188,7 +193,7 @@ class _BotoErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc is None or isinstance(exc, HardeningError):
             return False
         if isinstance(exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)):

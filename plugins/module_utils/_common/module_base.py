@@ -108,4 +108,6 @@ class HardeningModule(AnsibleModule):
             result = dict(task(self))
         except HardeningError as exc:
             self.fail_json(msg=str(exc), **exc.details)
+            raise  # fail_json exits; this line is never reached
         self.exit_json(**result)
+        raise SystemExit(0)  # exit_json exits; for type checkers

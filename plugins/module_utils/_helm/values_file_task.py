@@ -32,10 +32,10 @@ def merge_values_file_task(module: HardeningModule) -> dict[str, Any]:
     result: dict[str, Any] = dict(changed=False, changes=[], path=path, created=False)
     exists = os.path.exists(path)
     if exists and not os.path.isfile(path):
-        raise HardeningError("%s is not a regular file: give the path of the Helm values file." % path, **result)
+        raise HardeningError(f"{path} is not a regular file: give the path of the Helm values file.", **result)
     if not exists and not module.params["create"]:
-        raise HardeningError("Helm values file %s does not exist: check the path, or set create: true to start a "
-                             "new one." % path, **result)
+        raise HardeningError(f"Helm values file {path} does not exist: check the path, or set create: true to start a "
+                             "new one.", **result)
     before = ""
     try:
         if exists:
@@ -43,11 +43,11 @@ def merge_values_file_task(module: HardeningModule) -> dict[str, Any]:
                 before = stream.read().decode("utf-8")
         after, changes = merge_values_text(before, module.params["values"], source=path)
     except UnicodeDecodeError:
-        raise HardeningError("%s is not UTF-8 text: is it really a Helm values file?" % path, **result) from None
+        raise HardeningError(f"{path} is not UTF-8 text: is it really a Helm values file?", **result) from None
     except HardeningError as exc:
         raise HardeningError(str(exc), **result) from None
     except OSError as exc:
-        raise HardeningError("cannot read %s: %s" % (path, to_native(exc)), **result) from None
+        raise HardeningError(f"cannot read {path}: {to_native(exc)}", **result) from None
 
     result["created"] = not exists
     result["changes"] = changes
@@ -60,7 +60,7 @@ def merge_values_file_task(module: HardeningModule) -> dict[str, Any]:
                 result["backup_file"] = module.backup_local(path)
             _write_atomically(module, path, after)
         except OSError as exc:
-            raise HardeningError("cannot write %s: %s" % (path, to_native(exc)), **result) from None
+            raise HardeningError(f"cannot write {path}: {to_native(exc)}", **result) from None
     return result
 
 

@@ -102,7 +102,7 @@ def _move_trailing_lines(mapping: Any, old_last: Any) -> None:
 def _merge(target: Any, values: dict[str, Any], prefix: str, changes: list[dict[str, Any]],
            appended: list[tuple[int, Any, Any]] | None = None) -> None:
     for key, new in values.items():
-        path = "%s.%s" % (prefix, key) if prefix else str(key)
+        path = f"{prefix}.{key}" if prefix else str(key)
         if key not in target and len(target) and appended is not None:
             appended.append((path.count("."), target, list(target.keys())[-1]))
         if isinstance(new, dict):
@@ -113,9 +113,10 @@ def _merge(target: Any, values: dict[str, Any], prefix: str, changes: list[dict[
                     changes.append({"key": path, "before": None, "after": {}})
             elif not isinstance(old, dict):
                 raise ValuesFileError(
-                    "%s holds a %s in the values file, but a mapping is needed to set %s: fix that key by hand "
-                    "(the module does not overwrite it, to lose nothing)."
-                    % (path, type(_plain(old)).__name__, ", ".join("%s.%s" % (path, k) for k in new)))
+                    "{} holds a {} in the values file, but a mapping is needed to set {}: fix that key by hand (the "
+                    "module does not "
+                    "overwrite it, to "
+                    "lose nothing).".format(path, type(_plain(old)).__name__, ", ".join(f"{path}.{k}" for k in new)))
             _merge(target[key], new, path, changes, appended)
             continue
         if key in target and same_value(target[key], new):
@@ -151,13 +152,14 @@ def guess_layout(text: str) -> tuple[int, int]:
     return mapping_indent or 2, sequence_offset or 0
 
 
-def merge_values_text(text: str, values: dict[str, Any], source: str = "values file") -> tuple[str, list[dict[str, Any]]]:
+def merge_values_text(text: str, values: dict[str, Any], source: str = "values "
+                                                                       "file") -> tuple[str, list[dict[str, Any]]]:
     """Return (new text, changes). The text is returned unchanged when no value changes.
 
     ``changes`` lists ``{key, before, after}`` with dotted keys, in the order they were set.
     """
     if not HAS_RUAMEL:  # pragma: no cover
-        raise ValuesFileError("ruamel.yaml is required to edit %s without losing its comments" % source)
+        raise ValuesFileError(f"ruamel.yaml is required to edit {source} without losing its comments")
     yaml = YAML()  # round-trip: keeps comments, key order and quoting
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap the long lines the file already has
@@ -166,14 +168,14 @@ def merge_values_text(text: str, values: dict[str, Any], source: str = "values f
     try:
         data = yaml.load(text) if text.strip() else CommentedMap()
     except YAMLError as exc:
-        raise ValuesFileError("%s is not valid YAML: %s" % (source, " ".join(str(exc).split())))
+        raise ValuesFileError("{} is not valid YAML: {}".format(source, " ".join(str(exc).split()))) from None
     kept_text = ""
     if data is None:  # only comments (or nothing): keep them above the new keys
         data = CommentedMap()
         kept_text = text if text.endswith("\n") or not text else text + "\n"
     if not isinstance(data, dict):
-        raise ValuesFileError("%s holds a %s at the top, not a mapping of Helm values: check the path."
-                              % (source, type(_plain(data)).__name__))
+        raise ValuesFileError(f"{source} holds a {type(_plain(data)).__name__} at the top, not a mapping of Helm "
+                              "values: check the path.")
     changes: list[dict[str, Any]] = []
     appended: list[tuple[int, Any, Any]] = []
     _merge(data, values, "", changes, appended)

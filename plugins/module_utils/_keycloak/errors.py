@@ -79,17 +79,16 @@ def admin_call_error(where: str, identity: str, answer: Any, action: str) -> Key
     """An admin call's error answer (``transport.Answer``) as one readable error."""
     reason = answer.reason()
     if answer.status == 401:
-        return KeycloakAuthError("%s rejected the token of %s (401: %s) while trying to %s, even after a new "
-                                 "login: check the server's clock and the realm's token settings."
-                                 % (where, identity, reason, action))
+        return KeycloakAuthError(f"{where} rejected the token of {identity} (401: {reason}) while trying to {action}, "
+                                 "even after a new login: check the server's clock and the realm's token settings.")
     if answer.status == 403:
         return KeycloakPermissionError(
-            "%s denied %s the right to %s (403): give it the needed admin role (realm-management: manage-users "
-            "and view-realm, or the master realm's admin role)." % (where, identity, action))
+            f"{where} denied {identity} the right to {action} (403): give it the needed admin role (realm-management: "
+            "manage-users and view-realm, or the master realm's admin role).")
     if answer.status == 404:
-        return KeycloakNotFoundError("%s found nothing to %s (404: %s)." % (where, action, reason))
+        return KeycloakNotFoundError(f"{where} found nothing to {action} (404: {reason}).")
     if answer.status >= 500:
-        return KeycloakRequestError("%s failed (%d: %s) while trying to %s: check Keycloak's logs."
-                                    % (where, answer.status, reason, action), answer.status, answer.body)
-    return KeycloakRequestError("%s refused to %s (%d: %s)." % (where, action, answer.status, reason),
-                                answer.status, answer.body)
+        return KeycloakRequestError(f"{where} failed ({answer.status}: {reason}) while trying to {action}: check "
+                                    "Keycloak's logs.", answer.status, answer.body)
+    return KeycloakRequestError(f"{where} refused to {action} ({answer.status}: {reason}).", answer.status,
+                                answer.body)

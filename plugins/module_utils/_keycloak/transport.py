@@ -47,11 +47,11 @@ class Answer:
         if isinstance(body, dict):
             return str(body.get("error") or body.get("errorMessage") or ""), str(body.get("error_description") or "")
         text = self.raw.decode("utf-8", "replace").strip()
-        return ("HTTP %d" % self.status, text[:200] if text and not text.startswith("<") else "")
+        return (f"HTTP {self.status}", text[:200] if text and not text.startswith("<") else "")
 
     def reason(self) -> str:
         error, description = self.error_fields()
-        return ": ".join(part for part in (error, description) if part) or "HTTP %d" % self.status
+        return ": ".join(part for part in (error, description) if part) or f"HTTP {self.status}"
 
 
 class KeycloakTransport:
@@ -69,7 +69,7 @@ class KeycloakTransport:
 
     @property
     def where(self) -> str:
-        return "Keycloak at %s" % self.base_url
+        return f"Keycloak at {self.base_url}"
 
     def open(self, method: str, url: str, data: bytes | None, headers: dict[str, str], action: str) -> Answer:
         self.request_count += 1
@@ -96,16 +96,16 @@ class KeycloakTransport:
         if isinstance(exc, ssl.SSLError) or isinstance(reason, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(
                 exc):
             return KeycloakConnectionError(
-                "TLS verification failed for Keycloak at %s while trying to %s: %s. Check keycloak_ca_cert (the CA "
-                "that signed Keycloak's certificate), or set keycloak_validate_certs=false for a test server."
-                % (base, action, short_reason(exc)))
+                f"TLS verification failed for Keycloak at {base} while trying to {action}: {short_reason(exc)}. Check "
+                "keycloak_ca_cert (the CA that signed Keycloak's certificate), or set keycloak_validate_certs=false "
+                "for a test server.")
         if isinstance(exc, (socket.timeout, TimeoutError)) or isinstance(reason, (socket.timeout, TimeoutError)):
             return KeycloakConnectionError(
-                "Keycloak at %s did not answer within %s s while trying to %s: check keycloak_url, the network, "
-                "and keycloak_timeout." % (base, self.timeout, action), request_sent=sent)
+                f"Keycloak at {base} did not answer within {self.timeout} s while trying to {action}: check "
+                "keycloak_url, the network, and keycloak_timeout.", request_sent=sent)
         return KeycloakConnectionError(
-            "Cannot reach Keycloak at %s while trying to %s: %s. Check keycloak_url / KEYCLOAK_URL and that "
-            "Keycloak is running and reachable from this host." % (base, action, short_reason(exc)),
+            f"Cannot reach Keycloak at {base} while trying to {action}: {short_reason(exc)}. Check keycloak_url / "
+            "KEYCLOAK_URL and that Keycloak is running and reachable from this host.",
             request_sent=sent)
 
     def sibling(self) -> KeycloakTransport:

@@ -288,8 +288,8 @@ class ManifestApplier:
 
     def _apply_request(self, item: _Planned, warnings: list[str]) -> str:
         options = self.options
-        apply_kwargs = {"field_manager": options.field_manager, "force": options.force_conflicts,
-                        "field_validation": options.field_validation}
+        apply_kwargs: dict[str, Any] = {"field_manager": options.field_manager, "force": options.force_conflicts,
+                                        "field_validation": options.field_validation}
         if item.live is None:
             response = self.objects.apply(item.manifest, dry_run=options.check_mode, **apply_kwargs)
             warnings.extend(response.warnings)

@@ -60,7 +60,7 @@ def connect(options: dict[str, Any], environ: dict[str, str] | None = None,
     """
     if not HAS_KUBERNETES:
         raise KubernetesConfigError(missing_required_lib("kubernetes"))
-    environ = os.environ if environ is None else environ
+    environ = dict(os.environ) if environ is None else environ
     host = options.get("k8s_host")
     kubeconfig = options.get("k8s_kubeconfig")
     context = options.get("k8s_context")

@@ -29,7 +29,7 @@ MIN_MASKED_LENGTH = 4
 
 
 def is_secret(obj: dict[str, Any] | None) -> bool:
-    return bool(obj) and obj.get("apiVersion") == "v1" and obj.get("kind") == "Secret"
+    return obj is not None and obj.get("apiVersion") == "v1" and obj.get("kind") == "Secret"
 
 
 def object_diff(header: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def object_diff(header: str, before: dict[str, Any] | None, after: dict[str, Any
 def secret_values(obj: dict[str, Any] | None) -> set[str]:
     """The values of a Secret, base64 as stored and decoded, for ``module.no_log_values``."""
     values: set[str] = set()
-    if not is_secret(obj):
+    if obj is None or not is_secret(obj):
         return values
     for field in ("data", "stringData"):
         for value in (obj.get(field) or {}).values():
@@ -76,8 +76,9 @@ def _for_diff(obj: dict[str, Any] | None) -> dict[str, Any]:
 
 def _redact_pair(before: dict[str, Any], after: dict[str, Any]) -> None:
     for field in ("data", "stringData"):
-        old = before.get(field) if isinstance(before.get(field), dict) else {}
-        new = after.get(field) if isinstance(after.get(field), dict) else {}
+        old_value, new_value = before.get(field), after.get(field)
+        old: dict[str, Any] = old_value if isinstance(old_value, dict) else {}
+        new: dict[str, Any] = new_value if isinstance(new_value, dict) else {}
         if field in before:
             before[field] = {key: HIDDEN_UNCHANGED if key in new and new[key] == value else HIDDEN_OLD
                              for key, value in old.items()}

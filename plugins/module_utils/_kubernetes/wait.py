@@ -234,7 +234,7 @@ def _watch_group(objects: KubernetesObjects, group: list[WaitTarget], deadline: 
                 kind, obj = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
                     break  # e.g. 410 Gone: reopen the watch
-                target = by_name.get((obj.get("metadata") or {}).get("name"))
+                target = by_name.get(str((obj.get("metadata") or {}).get("name") or ""))
                 if target is not None and kind in ("ADDED", "MODIFIED", "DELETED"):
                     target.last = None if kind == "DELETED" else obj
                     target.known = True

@@ -44,7 +44,7 @@ class VaultSecretStore(SecretStore):
     def __init__(self, kv: VaultKV2, path: str) -> None:
         self.kv = kv
         self.path = path.strip("/")
-        self.location = "Vault secret %s/%s at %s" % (kv.mount_point, self.path, kv.connection.url)
+        self.location = f"Vault secret {kv.mount_point}/{self.path} at {kv.connection.url}"
 
     def read(self) -> StoredSecret | None:
         secret = self.kv.read(self.path)
@@ -53,10 +53,9 @@ class VaultSecretStore(SecretStore):
         if secret.deleted:
             state = "destroyed" if secret.destroyed else "deleted"
             raise HardeningError(
-                "The latest version (%d) of %s is %s, so the stored admin password is unknown. Restore it "
-                "(`vault kv undelete -mount=%s -versions=%d %s`) or write the current admin password as a new "
-                "version; nothing was changed."
-                % (secret.version, self.location, state, self.kv.mount_point, secret.version, self.path))
+                f"The latest version ({secret.version}) of {self.location} is {state}, so the stored admin password "
+                f"is unknown. Restore it (`vault kv undelete -mount={self.kv.mount_point} -versions={secret.version} "
+                f"{self.path}`) or write the current admin password as a new version; nothing was changed.")
         return StoredSecret(version=secret.version, data=dict(secret.data or {}), created_time=secret.created_time,
                             custom_metadata=dict(secret.custom_metadata))
 
@@ -111,10 +110,10 @@ class KubernetesCluster(ClusterPort):
         if secret is None:
             return None, None
         data = secret.get("data") or {}
-        password = _decode(data.get(copy.password_key), "%s key %s" % (copy.ref, copy.password_key))
+        password = _decode(data.get(copy.password_key), f"{copy.ref} key {copy.password_key}")
         username = None
         if copy.username_key:
-            username = _decode(data.get(copy.username_key), "%s key %s" % (copy.ref, copy.username_key))
+            username = _decode(data.get(copy.username_key), f"{copy.ref} key {copy.username_key}")
         for value in (data.get(copy.password_key), password):
             if value:
                 self.register_secret(value)
@@ -184,7 +183,7 @@ def _decode(value: Any, what: str) -> str | None:
     try:
         return base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise HardeningError("Kubernetes Secret %s does not hold valid base64 UTF-8 text." % what) from None
+        raise HardeningError(f"Kubernetes Secret {what} does not hold valid base64 UTF-8 text.") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -243,7 +242,7 @@ class KeycloakAdminPort(KeycloakPort):
             self._service = keycloak_client_from_params(dict(params, keycloak_username=own_user))
             self._service.no_log_values = self._base.no_log_values
         self._logins: list[tuple[Any, int]] = []
-        self.location = "Keycloak at %s" % self._base.base_url
+        self.location = f"Keycloak at {self._base.base_url}"
 
     @property
     def request_count(self) -> int:

@@ -41,7 +41,7 @@ def settings_from_params(params: dict[str, Any], check_mode: bool) -> RotationSe
     for name in ("password_length", "password_min_digits", "password_min_lowercase", "password_min_uppercase",
                  "password_min_special"):
         if params[name] < 0:
-            raise HardeningError("%s must not be negative (got %d)." % (name, params[name]))
+            raise HardeningError(f"{name} must not be negative (got {params[name]}).")
     return RotationSettings(
         username=params["username"], realm=params["realm"], max_age_days=params["max_age_days"],
         force=params["force"], check_mode=check_mode, requirements=requirements,

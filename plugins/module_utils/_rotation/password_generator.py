@@ -126,7 +126,7 @@ def parse_realm_password_policy(text: str | None) -> RealmPasswordPolicy:
             except ValueError:
                 raise HardeningError(
                     "The realm password policy %r has a non-numeric value for %s: %r." % (text, name, config)
-                )
+                ) from None
         elif name == "regexPattern":
             if config:
                 patterns.append(config)
@@ -238,7 +238,7 @@ def generate_password(requirements: PasswordRequirements, policy: RealmPasswordP
     rng = secrets.SystemRandom()
     pool = "".join(chars for chars in plan.alphabet.values() if chars)
     for _attempt in range(MAX_ATTEMPTS):
-        chars = []
+        chars: list[str] = []
         for key, minimum in plan.min_counts.items():
             chars.extend(secrets.choice(plan.alphabet[key]) for _index in range(minimum))
         chars.extend(secrets.choice(pool) for _index in range(plan.length - len(chars)))

@@ -10,6 +10,7 @@ here from the rotation's own variables, so the job can do its job and nothing el
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,13 +75,12 @@ def _check(settings: Mapping[str, Any]) -> None:
             "The Keycloak rotation CronJob needs keycloak_rotation_schedule_image (an execution environment with "
             "ansible-core, atlas.hardening and its requirements.txt), keycloak_rotation_schedule_vault_url (or "
             "atlas_hardening_vault_url) and keycloak_rotation_schedule_keycloak_url (or atlas_hardening_keycloak_url), "
-            "as reachable from inside the cluster. Got image=%s, vault_url=%s, keycloak_url=%s."
-            % tuple(_json_text(settings.get(key)) for key in ("image", "vault_url", "keycloak_url")))
+            "as reachable from inside the cluster. Got "
+            + ", ".join(f"{key}={_json_text(settings.get(key))}" for key in ("image", "vault_url", "keycloak_url"))
+            + ".")
 
 
 def _json_text(value: Any) -> str:
-    import json  # pylint: disable=import-outside-toplevel
-
     return json.dumps(value if value is not None else "")
 
 

@@ -44,8 +44,8 @@ def vault_client_from_params(params: Mapping[str, Any]) -> VaultConnection:
                            "(e.g. https://vault.example:8200).", "https://vault.example:8200", VaultConfigError)
     method = params.get("vault_auth_method") or "token"
     if method not in AUTH_METHODS:
-        raise VaultConfigError("vault_auth_method %r is not supported: use one of %s."
-                               % (method, ", ".join(AUTH_METHODS)))
+        raise VaultConfigError("vault_auth_method {!r} is not supported: use "
+                               "one of {}.".format(method, ", ".join(AUTH_METHODS)))
     timeout = params.get("vault_timeout")
     retries = params.get("vault_retries")
     connection = VaultConnection(
@@ -65,7 +65,7 @@ def vault_client_from_params(params: Mapping[str, Any]) -> VaultConnection:
     elif method == "approle":
         missing = [name for name in ("vault_role_id", "vault_secret_id") if not params.get(name)]
         if missing:
-            raise VaultConfigError("vault_auth_method=approle needs %s." % " and ".join(missing))
+            raise VaultConfigError("vault_auth_method=approle needs {}.".format(" and ".join(missing)))
         connection.login_approle(params["vault_role_id"], params["vault_secret_id"], mount_point)
     else:
         role = params.get("vault_kubernetes_role")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -99,7 +99,7 @@ class VaultConnection:
     @property
     def where(self) -> str:
         """Where we talk to, for messages."""
-        return "Vault at %s%s" % (self.url, " (namespace %s)" % self.namespace if self.namespace else "")
+        return "Vault at {}{}".format(self.url, f" (namespace {self.namespace})" if self.namespace else "")
 
     def _retry_policy(self) -> Retry:
         return Retry(
@@ -191,18 +191,18 @@ class VaultConnection:
         Any token with a capability under the mount may call this; it is what the Vault CLI uses.
         """
         mount_point = mount_point.strip("/")
-        action = "look up the secrets engine mounted at %s/" % mount_point
-        response = self.send("GET", "sys/internal/ui/mounts/%s" % mount_point, action=action)
+        action = f"look up the secrets engine mounted at {mount_point}/"
+        response = self.send("GET", f"sys/internal/ui/mounts/{mount_point}", action=action)
         if response.status == 200:
             return response.data
         if response.status in (400, 403, 404):
-            reason = "; ".join(response.errors) or "HTTP %d" % response.status
+            reason = "; ".join(response.errors) or f"HTTP {response.status}"
             if response.status == 403:
                 error = self._forbidden(action, reason)
                 if isinstance(error, VaultAuthError):
                     raise error
-            raise VaultNotFoundError("%s has no secrets engine mounted at %s/ that this token may use (%s): check "
-                                     "the mount point and the token's policies." % (self.where, mount_point, reason))
+            raise VaultNotFoundError(f"{self.where} has no secrets engine mounted at {mount_point}/ that this token "
+                                     f"may use ({reason}): check the mount point and the token's policies.")
         raise self.http_error(response, action)
 
 
@@ -214,7 +214,7 @@ class _HvacErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc is None or isinstance(exc, HardeningError):
             return False
         if isinstance(exc, requests.exceptions.RequestException):

@@ -103,7 +103,8 @@ def test_reset_password_refuses_missing_and_blank_values(kc: KeycloakHttp) -> No
     assert (reply.status, reply.body) == (400, {"error": "No password provided"})
     reply = kc.request("PUT", f"/admin/realms/master/users/{admin_id}/reset-password", raw_body=b"{not json",
                        content_type="application/json")
-    assert (reply.status, reply.body) == (400, {"error": "invalid_request", "error_description": "Cannot parse the JSON"})
+    assert (reply.status, reply.body) == (400, {"error": "invalid_request", "error_description": "Cannot parse the "
+                                                                                                 "JSON"})
     reply = kc.request("PUT", f"/admin/realms/master/users/{admin_id}/reset-password", raw_body=b"x=y",
                        content_type="application/x-www-form-urlencoded")
     assert reply.status == 415

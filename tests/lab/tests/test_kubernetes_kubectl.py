@@ -121,7 +121,8 @@ def test_invalid_object_is_rejected_with_422(k8s):
     _setup(k8s)
     bad = DEPLOYMENT.replace("name: web\n  namespace", "name: bad\n  namespace")
     bad = bad.replace("        image: nginx:1.27\n", "")
-    bad = bad.replace("labels: {app: web}\n    spec:\n      containers", "labels: {app: other}\n    spec:\n      containers")
+    bad = bad.replace("labels: {app: web}\n    spec:\n      "
+                      "containers", "labels: {app: other}\n    spec:\n      containers")
     result = k8s.kubectl("apply", "--server-side", "-f", "-", stdin=bad, check=False)
     assert result.returncode == 1
     assert 'The Deployment "bad" is invalid:' in result.stderr

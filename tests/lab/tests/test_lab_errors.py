@@ -68,7 +68,8 @@ def test_lab_port_base_option_and_several_ports_in_use(tmp_path: Path) -> None:
 def test_lab_bad_port_base(tmp_path: Path) -> None:
     result = run_cli("up", "--dir", str(tmp_path), env=dict(os.environ, ATLAS_LAB_PORT_BASE="http"))
     message = assert_one_clear_message(result, tmp_path)
-    assert message == "lab: ATLAS_LAB_PORT_BASE='http' is not a number: set it to a port such as 19200 (the lab uses base..base+59)."
+    assert message == ("lab: ATLAS_LAB_PORT_BASE='http' is not a number: set it to a port such as 19200 "
+                       "(the lab uses base..base+59).")
 
 
 def test_lab_missing_alertmanager_binary(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ PEERS = [("P0", "10.0.0.10:9094"), ("P1", "10.0.0.11:9094"), ("P2", "10.0.0.12:9
 
 
 def three_ready() -> list[amc.ReplicaStatus]:
-    return [status("am-%d" % i, PEERS[i][0], PEERS, mesh=PEERS[i][1]) for i in range(3)]
+    return [status(f"am-{i}", PEERS[i][0], PEERS, mesh=PEERS[i][1]) for i in range(3)]
 
 
 def reasons(verdict: amc.Verdict) -> dict[str, str]:
@@ -79,7 +79,7 @@ def test_unidentifiable_silent_replica_is_not_called_a_stranger():
 
 def test_merged_foreign_peer_is_reported_with_the_cluster_label_hint():
     foreign = ("X9", "10.9.9.9:9094")
-    statuses = [status("am-%d" % i, PEERS[i][0], PEERS + [foreign], mesh=PEERS[i][1]) for i in range(3)]
+    statuses = [status(f"am-{i}", PEERS[i][0], PEERS + [foreign], mesh=PEERS[i][1]) for i in range(3)]
     verdict = amc.judge(3, statuses)
     assert verdict.status == "degraded"
     assert reasons(verdict)["am-0"] == ("sees 4 of 3 peers; unexpected peers: X9 at 10.9.9.9:9094 "
@@ -112,7 +112,7 @@ def test_missing_pod_and_extra_failures_make_it_degraded():
 
 
 def test_nobody_answering_is_down():
-    statuses = [amc.ReplicaStatus("am-%d" % i, reachable=False, error="refused") for i in range(3)]
+    statuses = [amc.ReplicaStatus(f"am-{i}", reachable=False, error="refused") for i in range(3)]
     assert amc.judge(3, statuses).status == "down"
 
 
@@ -179,7 +179,7 @@ def test_real_three_peer_cluster_is_healthy_and_gossips_a_silence(peers):
     # The probe silence is expired on every replica (expiry gossips too).
     deadline = time.monotonic() + 10
     while True:
-        states = [r.client.request("GET", "/api/v2/silence/%s" % probe["silence_id"])["status"]["state"]
+        states = [r.client.request("GET", "/api/v2/silence/{}".format(probe["silence_id"]))["status"]["state"]
                   for r in replicas]
         if states == ["expired"] * 3 or time.monotonic() > deadline:
             break
@@ -210,7 +210,7 @@ def test_real_killed_peer_is_named_at_once_and_dropped_by_the_others(peers):
         if reasons(verdict).get(NAMES[0], "").startswith("sees 2 of 3"):
             break
         time.sleep(0.5)
-    assert reasons(verdict)[NAMES[0]] == "sees 2 of 3 peers; missing: %s" % NAMES[1]
+    assert reasons(verdict)[NAMES[0]] == f"sees 2 of 3 peers; missing: {NAMES[1]}"
 
     probe = amc.gossip_probe(replicas, statuses, timeout=3)
     assert probe["passed"], probe  # the two survivors still gossip

@@ -60,7 +60,7 @@ def moto_url() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        yield "http://127.0.0.1:%d" % port
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
 
@@ -88,7 +88,7 @@ def test_doc_fragment_documents_exactly_the_argspec() -> None:
         assert documented[name]["type"] == option["type"], name
         assert documented[name].get("default") == option.get("default"), name
         for variable in option.get("fallback", (None, []))[1]:
-            assert "E(%s)" % variable in " ".join(documented[name]["description"]), (name, variable)
+            assert f"E({variable})" in " ".join(documented[name]["description"]), (name, variable)
     assert {name for name, option in AWS_CONNECTION_ARGSPEC.items() if option.get("no_log")} == {
         "aws_secret_access_key", "aws_session_token"}
 
@@ -146,9 +146,8 @@ def test_standard_chain_reads_the_environment(moto_url: str, monkeypatch: pytest
 
 
 def test_profile_from_the_shared_files(moto_url: str, tmp_path: Path) -> None:
-    (tmp_path / "credentials").write_text("[atlas]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
-                                          % (KEY_ID, SECRET))
-    (tmp_path / "config").write_text("[profile atlas]\nregion = %s\n" % REGION)
+    (tmp_path / "credentials").write_text(f"[atlas]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n")
+    (tmp_path / "config").write_text(f"[profile atlas]\nregion = {REGION}\n")
     connection = aws_client_from_params(params(moto_url, aws_access_key_id=None, aws_secret_access_key=None,
                                                aws_region=None, aws_profile="atlas"))
     assert connection.region == REGION
@@ -162,8 +161,8 @@ def test_missing_bucket_is_a_not_found_error(moto_url: str) -> None:
     with pytest.raises(AWSNotFoundError) as raised:
         connection.call("s3", "get_bucket_versioning", Bucket=bucket)
     assert raised.value.code == "NoSuchBucket"
-    assert str(raised.value) == ("AWS s3 at %s: nothing to s3 get_bucket_versioning on bucket %s (NoSuchBucket: The "
-                                 "specified bucket does not exist)." % (moto_url, bucket))
+    assert str(raised.value) == (f"AWS s3 at {moto_url}: nothing to s3 get_bucket_versioning on bucket {bucket} "
+                                 "(NoSuchBucket: The specified bucket does not exist).")
 
 
 def test_no_credentials_gives_one_clear_message(moto_url: str) -> None:
@@ -183,13 +182,13 @@ def test_no_region_gives_one_clear_message() -> None:
 
 
 def test_unreachable_endpoint_gives_one_clear_message() -> None:
-    url = "http://127.0.0.1:%d" % free_port()
+    url = f"http://127.0.0.1:{free_port()}"
     connection = aws_client_from_params(params(url))
     with pytest.raises(AWSConnectionError) as raised:
         connection.call("s3", "list_buckets")
     assert str(raised.value) == (
-        'Cannot reach AWS s3 at %s while trying to s3 list_buckets: Could not connect to the endpoint URL: "%s/". '
-        "Check aws_endpoint_url / AWS_ENDPOINT_URL, aws_region and the network." % (url, url))
+        f'Cannot reach AWS s3 at {url} while trying to s3 list_buckets: Could not connect to the endpoint URL: "{url}/". '
+        "Check aws_endpoint_url / AWS_ENDPOINT_URL, aws_region and the network.")
 
 
 def test_botocore_errors_inside_errors_context(moto_url: str) -> None:
@@ -228,7 +227,7 @@ def test_unknown_access_key_gives_one_clear_message(moto_url: str, moto_auth: di
     with pytest.raises(AWSAuthError) as raised:
         connection.call("s3", "list_buckets")
     message = str(raised.value)
-    assert message.startswith("AWS s3 at %s rejected the credentials (InvalidAccessKeyId: " % moto_url)
+    assert message.startswith(f"AWS s3 at {moto_url} rejected the credentials (InvalidAccessKeyId: ")
     assert message.endswith("while trying to s3 list_buckets: check aws_access_key_id / aws_secret_access_key / "
                             "aws_session_token or the profile (credentials came from: explicit).")
     assert SECRET not in message
@@ -248,7 +247,7 @@ def test_identity_without_policy_gets_a_permission_message(moto_url: str, moto_a
     with pytest.raises(AWSPermissionError) as raised:
         connection.call("s3", "list_buckets")
     assert raised.value.code == "AccessDenied"
-    assert str(raised.value).startswith("AWS s3 at %s denied permission to s3 list_buckets (AccessDenied: " % moto_url)
+    assert str(raised.value).startswith(f"AWS s3 at {moto_url} denied permission to s3 list_buckets (AccessDenied: ")
     assert moto_auth["secret"] not in str(raised.value)
 
 

@@ -93,7 +93,7 @@ def test_doc_fragment_documents_exactly_the_argspec() -> None:
         assert documented[name]["type"] == option["type"], name
         assert documented[name].get("default") == option.get("default"), name
         for variable in option.get("fallback", (None, []))[1]:
-            assert "E(%s)" % variable in " ".join(documented[name]["description"]), (name, variable)
+            assert f"E({variable})" in " ".join(documented[name]["description"]), (name, variable)
     assert {name for name, option in KEYCLOAK_CONNECTION_ARGSPEC.items() if option.get("no_log")} == {
         "keycloak_client_secret", "keycloak_password"}
 
@@ -180,10 +180,10 @@ def test_wrong_password_gives_one_clear_message_and_is_never_resent(
         api.find_user("master", ADMIN)
     message = str(raised.value)
     assert message == (
-        "Keycloak at %s rejected the password of user 'admin' in realm master (invalid_grant: Invalid user "
-        "credentials): check keycloak_username / keycloak_password (KEYCLOAK_USER / KEYCLOAK_PASSWORD). Not retried, "
-        "so that brute-force detection cannot lock the account; if the password was rotated, use the current one "
-        "from Vault." % keycloak_server.url)
+        f"Keycloak at {keycloak_server.url} rejected the password of user 'admin' in realm master (invalid_grant: "
+        "Invalid user credentials): check keycloak_username / keycloak_password (KEYCLOAK_USER / KEYCLOAK_PASSWORD). "
+        "Not retried, so that brute-force detection cannot lock the account; if the password was rotated, use the "
+        "current one from Vault.")
     assert wrong not in message
     with pytest.raises(KeycloakCredentialsRejected):
         api.find_user("master", ADMIN)
@@ -199,7 +199,7 @@ def test_stale_password_after_rotation_is_tried_at_most_once(lab: Any, keycloak_
     api.reset_password("master", user["id"], new_password)  # type: ignore[index]
     api.realm_password_policy("master")  # the token still works: a reset does not end sessions
     lab.advance_time(100000)
-    for attempt in range(3):
+    for _attempt in range(3):
         with pytest.raises(KeycloakCredentialsRejected):
             api.realm_password_policy("master")
     assert counts(lab)["token.password"] == 2  # the first login, then one failed attempt: no more
@@ -241,26 +241,26 @@ def test_client_credentials_grant(lab: Any, keycloak_server: Any, clock: FakeClo
     with pytest.raises(KeycloakAuthError) as raised:
         wrong.authenticate()
     assert str(raised.value) == (
-        "Keycloak at %s rejected the client 'atlas-rotator' in realm master (unauthorized_client: Invalid client or "
-        "Invalid client credentials): check keycloak_client_id / keycloak_client_secret (KEYCLOAK_CLIENT_ID / "
-        "KEYCLOAK_CLIENT_SECRET), and that the client allows service accounts." % keycloak_server.url)
+        f"Keycloak at {keycloak_server.url} rejected the client 'atlas-rotator' in realm master (unauthorized_client: "
+        "Invalid client or Invalid client credentials): check keycloak_client_id / keycloak_client_secret "
+        "(KEYCLOAK_CLIENT_ID / KEYCLOAK_CLIENT_SECRET), and that the client allows service accounts.")
 
 
 def test_unknown_auth_realm(lab: Any, keycloak_server: Any, clock: FakeClock) -> None:
     with pytest.raises(KeycloakNotFoundError) as raised:
         admin_api(keycloak_server.url, clock, auth_realm="nope").authenticate()
-    assert str(raised.value) == ("Keycloak at %s has no realm 'nope' to log in to (Realm does not exist): check "
-                                 "keycloak_realm." % keycloak_server.url)
+    assert str(raised.value) == (f"Keycloak at {keycloak_server.url} has no realm 'nope' to log in to (Realm does not "
+                                 "exist): check keycloak_realm.")
     assert counts(lab) == {"token.password": 1}  # no /auth probing for a missing realm
 
 
 def test_unreachable_url_gives_one_clear_message(clock: FakeClock) -> None:
-    url = "http://127.0.0.1:%d" % free_port()
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(KeycloakConnectionError) as raised:
         admin_api(url, clock).find_user("master", ADMIN)
     assert str(raised.value) == (
-        "Cannot reach Keycloak at %s while trying to log in as user 'admin' in realm master: Connection refused. "
-        "Check keycloak_url / KEYCLOAK_URL and that Keycloak is running and reachable from this host." % url)
+        f"Cannot reach Keycloak at {url} while trying to log in as user 'admin' in realm master: Connection refused. "
+        "Check keycloak_url / KEYCLOAK_URL and that Keycloak is running and reachable from this host.")
     assert raised.value.request_sent is False
 
 
@@ -309,9 +309,9 @@ def test_wrong_path_gives_one_clear_message(lab: Any, keycloak_server: Any, cloc
     with pytest.raises(KeycloakNotFoundError) as raised:
         admin_api(keycloak_server.url + "/sso", clock).authenticate()
     assert str(raised.value) == (
-        "No Keycloak token endpoint at %s/sso/realms/master/protocol/openid-connect/token, nor with the /auth prefix "
-        "(404): check keycloak_url (the server root, e.g. https://sso.example; add /auth only for Keycloak before 17 "
-        "or a custom --http-relative-path)." % keycloak_server.url)
+        f"No Keycloak token endpoint at {keycloak_server.url}/sso/realms/master/protocol/openid-connect/token, nor "
+        "with the /auth prefix (404): check keycloak_url (the server root, e.g. https://sso.example; add /auth only "
+        "for Keycloak before 17 or a custom --http-relative-path).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,8 +354,8 @@ def test_policy_violation_is_its_own_error_without_the_password(lab: Any, keyclo
     with pytest.raises(KeycloakPasswordRejected) as raised:
         api.reset_password("master", user["id"], short)  # type: ignore[index]
     assert raised.value.error == "invalidPasswordMinLengthMessage"
-    assert str(raised.value).startswith("Keycloak at %s refused the new password for user %s in realm master "
-                                        "(invalidPasswordMinLengthMessage: " % (keycloak_server.url, user["id"]))
+    assert str(raised.value).startswith("Keycloak at {} refused the new password for user {} in realm master "
+                                        "(invalidPasswordMinLengthMessage: ".format(keycloak_server.url, user["id"]))
     assert short not in str(raised.value)
     with pytest.raises(KeycloakPasswordRejected) as history:
         api.reset_password("master", user["id"], ADMIN_PASSWORD)  # type: ignore[index]
@@ -390,8 +390,8 @@ def test_user_without_admin_role_gets_a_permission_message(lab: Any, keycloak_se
     with pytest.raises(KeycloakPermissionError) as raised:
         api.find_user("master", ADMIN)
     assert str(raised.value).startswith(
-        "Keycloak at %s denied user 'viewer' in realm master the right to look up user 'admin' in realm master (403)"
-        % keycloak_server.url)
+        f"Keycloak at {keycloak_server.url} denied user 'viewer' in realm master the right to look up user 'admin' in "
+        "realm master (403)")
 
 
 def test_logout_user(lab: Any, keycloak_server: Any, clock: FakeClock) -> None:
@@ -423,8 +423,8 @@ def test_tls_unknown_ca_gives_one_clear_message(tls_server: tuple[Any, str], clo
     with pytest.raises(KeycloakConnectionError) as raised:
         admin_api(server.url, clock).authenticate()
     assert str(raised.value).startswith(
-        "TLS verification failed for Keycloak at %s while trying to log in as user 'admin' in realm master: "
-        "certificate verify failed" % server.url)
+        f"TLS verification failed for Keycloak at {server.url} while trying to log in as user 'admin' in realm master: "
+        "certificate verify failed")
     assert str(raised.value).endswith("Check keycloak_ca_cert (the CA that signed Keycloak's certificate), or set "
                                       "keycloak_validate_certs=false for a test server.")
 

@@ -112,7 +112,7 @@ class FakeVault(SecretStore):
     def write(self, data: dict[str, Any], cas: int) -> int:
         def action() -> int:
             if cas != len(self.versions):
-                raise CasConflict("cas %d but at %d" % (cas, len(self.versions)))
+                raise CasConflict(f"cas {cas} but at {len(self.versions)}")
             self.versions.append(dict(data))
             self.created.append(format_time(NOW))
             self.writes += 1
@@ -187,8 +187,8 @@ class FakeSession(AdminSession):
             if keycloak.refuse:
                 raise PasswordRefused(keycloak.refuse)
             if keycloak.history_depth and password in recent:
-                raise PasswordRefused("Invalid password: must not be equal to any of last %d passwords."
-                                      % keycloak.history_depth)
+                raise PasswordRefused(f"Invalid password: must not be equal to any of last {keycloak.history_depth} "
+                                      "passwords.")
             if "length(" in keycloak.policy and len(password) < int(keycloak.policy.split("length(")[1].split(")")[0]):
                 raise PasswordRefused("Invalid password: minimum length.")
             keycloak.user.history.insert(0, keycloak.user.password)

@@ -87,8 +87,8 @@ def test_kubeconfig_list_none_exist(tmp_path: Path, no_home_config: dict[str, st
     listed = f"{tmp_path}/a:{tmp_path}/b"
     with pytest.raises(KubernetesConfigError) as error:
         connect(options(), environ={"KUBECONFIG": listed})
-    assert str(error.value) == (f"None of the kubeconfig files listed in KUBECONFIG exist ({tmp_path}/a, {tmp_path}/b). "
-                                "Fix KUBECONFIG or set k8s_kubeconfig.")
+    assert str(error.value) == (f"None of the kubeconfig files listed in KUBECONFIG exist ({tmp_path}/a, "
+                                f"{tmp_path}/b). Fix KUBECONFIG or set k8s_kubeconfig.")
 
 
 def test_kubeconfig_list_uses_existing_files(tmp_path: Path, no_home_config: dict[str, str]) -> None:

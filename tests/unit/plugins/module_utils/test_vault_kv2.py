@@ -23,7 +23,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import 
 
 
 def unique(prefix: str) -> str:
-    return "%s/%s" % (prefix, uuid.uuid4().hex[:10])
+    return f"{prefix}/{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture
@@ -51,8 +51,8 @@ def test_cas_mismatch_is_its_own_error_with_both_versions(kv: VaultKV2, openbao:
         kv.write(path, {"password": "other"}, cas=0)
     assert (created_twice.value.expected_version, created_twice.value.current_version) == (0, 1)
     assert str(created_twice.value) == (
-        "Vault at %s: check-and-set write to secret/%s lost: expected the key absent (cas=0), it is at version 1. "
-        "Someone else wrote it first; read it again before deciding what to write." % (openbao.url, path))
+        f"Vault at {openbao.url}: check-and-set write to secret/{path} lost: expected the key absent (cas=0), it is at "
+        "version 1. Someone else wrote it first; read it again before deciding what to write.")
     kv.write(path, {"password": "theirs"}, cas=1)
     with pytest.raises(VaultCasMismatch) as stale:
         kv.write(path, {"password": "late"}, cas=1)
@@ -96,8 +96,8 @@ def test_cas_required_key_needs_cas(kv: VaultKV2, openbao: Any) -> None:
     kv.write_metadata(path, max_versions=0, cas_required=True, delete_version_after="0s", custom_metadata={})
     with pytest.raises(VaultRequestError) as raised:
         kv.write(path, {"a": "2"}, cas=None)
-    assert str(raised.value) == ("Vault at %s requires check-and-set for secret/%s: pass the current version as "
-                                 "cas (0 to create)." % (openbao.url, path))
+    assert str(raised.value) == (f"Vault at {openbao.url} requires check-and-set for secret/{path}: pass the current "
+                                 "version as cas (0 to create).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,11 +109,11 @@ def test_kv_version_1_mount_is_detected_and_reported(openbao: Any) -> None:
     with pytest.raises(VaultKVVersionError) as raised:
         VaultKV2(connection, mount).write("app", {"a": "1"}, cas=0)
     assert str(raised.value) == (
-        "Vault at %s: %s/ is a KV version 1 mount; this needs KV version 2. Upgrade it with `vault kv "
-        "enable-versioning %s/` (or `bao kv enable-versioning`), or use a KV v2 mount." % (openbao.url, mount, mount))
+        f"Vault at {openbao.url}: {mount}/ is a KV version 1 mount; this needs KV version 2. Upgrade it with `vault kv "
+        f"enable-versioning {mount}/` (or `bao kv enable-versioning`), or use a KV v2 mount.")
     # Nothing was written under the v1 mount (a v1 engine would have stored a "data/app" key).
     assert connection.request_count == 1
-    assert openbao.admin.list("%s/" % mount) is None
+    assert openbao.admin.list(f"{mount}/") is None
 
 
 def test_non_kv_mount_is_reported(openbao: Any) -> None:
@@ -132,8 +132,8 @@ def test_mount_point_deeper_than_the_mount_is_reported(openbao: Any) -> None:
 def test_missing_mount_is_reported(openbao: Any) -> None:
     with pytest.raises(VaultError) as raised:
         VaultKV2(vault_client_from_params(openbao.params()), "nothing-here").read("x")
-    assert str(raised.value).startswith("Vault at %s has no secrets engine mounted at nothing-here/ that this "
-                                        "token may use" % openbao.url)
+    assert str(raised.value).startswith(f"Vault at {openbao.url} has no secrets engine mounted at nothing-here/ that "
+                                        "this token may use")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,8 +251,8 @@ def test_write_without_cas_is_not_retried(proxied: tuple[VaultConnection, Any]) 
     with pytest.raises(VaultRequestError) as raised:
         kv.write(path, {"a": "1"}, cas=None)
     assert counts(app) == {"sys.read": 1, "kv2.write": 1}  # mount check, then one write
-    assert "failed (500: internal error) while trying to write secret secret/%s; for a write, the outcome is " \
-           "unknown" % path in str(raised.value)
+    assert f"failed (500: internal error) while trying to write secret secret/{path}; for a write, the outcome is " \
+           "unknown" in str(raised.value)
 
 
 def test_lost_answer_without_cas_is_outcome_unknown(proxied: tuple[VaultConnection, Any]) -> None:
@@ -318,4 +318,4 @@ def test_lost_answer_and_failed_read_back_is_outcome_unknown(proxied: tuple[Vaul
         kv.write(path, {"password": "p"}, cas=0)
     message = str(raised.value)
     assert "may or may not have been applied, and reading it back failed too" in message
-    assert "secret/%s" % path in message
+    assert f"secret/{path}" in message

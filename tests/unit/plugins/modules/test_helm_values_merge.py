@@ -139,8 +139,8 @@ def test_module_missing_file_is_one_clear_message_unless_create(tmp_path, capsys
     path = tmp_path / "nope.yaml"
     result = run_module(capsys, path=str(path), values=HA)
     assert result["failed"] is True
-    assert result["msg"] == ("Helm values file %s does not exist: check the path, or set create: true to start "
-                             "a new one." % path)
+    assert result["msg"] == (f"Helm values file {path} does not exist: check the path, or set create: true to start "
+                             "a new one.")
     created = run_module(capsys, path=str(path), values=HA, create=True)
     assert created["changed"] is True and created["created"] is True
     assert "minAvailable: 2" in path.read_text()

@@ -154,7 +154,7 @@ class PrometheusOperatorController(Controller):
         port_name = spec.get("portName") or "web"
         labels = dict((spec.get("podMetadata") or {}).get("labels") or {})
         labels.update(pod_labels(name))
-        version = "v%d.%d.%d" % self.alertmanager_version
+        version = "v{}.{}.{}".format(*self.alertmanager_version)
         pod_spec: dict[str, Any] = {
             "containers": [{
                 "name": "alertmanager",
@@ -330,7 +330,7 @@ class AlertmanagerKubelet(Controller):
             if peer in self._addresses:
                 return self._addresses[peer]
             taken = set(self._addresses.values())
-            for attempt in range(200):  # pylint: disable=unused-variable
+            for _attempt in range(200):
                 address = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
                 if address not in taken and port_is_free(WEB_PORT, address) and port_is_free(MESH_PORT, address) \
                         and port_is_free(MESH_PORT, address, udp=True):

@@ -85,7 +85,8 @@ def _custom_schema(rt: ResourceType, version: str, ref_prefix: str) -> dict[str,
                         {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
     props = raw.setdefault("properties", {})
     props["apiVersion"] = {"type": "string",
-                           "description": "APIVersion defines the versioned schema of this representation of an object."}
+                           "description": "APIVersion defines the versioned schema of this representation of an "
+                                          "object."}
     props["kind"] = {"type": "string",
                      "description": "Kind is a string value representing the REST resource this object represents."}
     props["metadata"] = {"$ref": ref_prefix + OBJECT_META,

@@ -206,7 +206,7 @@ class ResourceRegistry:
                 for version in resource_type.versions:
                     if version not in versions:
                         versions.append(version)
-            for group, versions in result.items():
+            for versions in result.values():
                 versions.sort(key=version_priority, reverse=True)
             return result
 

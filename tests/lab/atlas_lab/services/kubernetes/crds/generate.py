@@ -75,7 +75,8 @@ KINDS: list[Kind] = [
               "description": "The number of desired replicas"},
              {"name": "Ready", "type": "integer", "jsonPath": ".status.availableReplicas",
               "description": "The number of ready replicas"},
-             {"name": "Reconciled", "type": "string", "jsonPath": ".status.conditions[?(@.type == 'Reconciled')].status"},
+             {"name": "Reconciled", "type": "string", "jsonPath": ".status.conditions[?(@.type == "
+                                                                  "'Reconciled')].status"},
              {"name": "Available", "type": "string", "jsonPath": ".status.conditions[?(@.type == 'Available')].status"},
              AGE, {"name": "Paused", "type": "boolean", "jsonPath": ".status.paused", "priority": 1,
                    "description": "Whether the resource reconciliation is paused or not"}])],
@@ -298,9 +299,11 @@ def main(argv: list[str] | None = None) -> int:
             if not args.check:
                 path.write_text(text, encoding="utf-8")
     if args.check and stale:
-        print(f"out of date: {', '.join(stale)}; run python -m atlas_lab.services.kubernetes.crds.generate", file=sys.stderr)
+        print(f"out of date: {', '.join(stale)}; run python -m "
+              "atlas_lab.services.kubernetes.crds.generate", file=sys.stderr)
         return 1
-    print(("checked " if args.check else "wrote ") + f"{len(KINDS)} CRDs" + (f" ({len(stale)} changed)" if stale else ""))
+    print(("checked " if args.check else "wrote ") + f"{len(KINDS)} "
+                                                     "CRDs" + (f" ({len(stale)} changed)" if stale else ""))
     return 0
 
 
