@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter of the keycloak_rotation_schedule role: its objects (logic in "
-"module_utils/_rotation/schedule_manifests.py)."""
+"""Filter of the keycloak_rotation_schedule role: its objects (logic in
+module_utils/_rotation/schedule_manifests.py)."""
 
 from __future__ import annotations
 

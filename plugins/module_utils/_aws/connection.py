@@ -1,19 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE to atlas.hardening: connection to AWS (or an S3/KMS-compatible endpoint) through boto3: options, clients, "
-"readable errors.
+"""PRIVATE to atlas.hardening: connection to AWS (or an S3/KMS-compatible endpoint) through boto3: options,
+clients, readable errors.
 
-Credentials follow boto3's standard chain unless given explicitly: environment "
-"(AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared config/credentials files and profile, "
-"web
+Credentials follow boto3's standard chain unless given explicitly: environment (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared config/credentials files and profile, web
 identity (IRSA / EKS Pod Identity), container and instance roles. Retries are botocore's own
-(AWS_RETRY_MODE / "
-"AWS_MAX_ATTEMPTS / ~/.aws/config): AWS APIs are designed to be retried.
+(AWS_RETRY_MODE / AWS_MAX_ATTEMPTS / ~/.aws/config): AWS APIs are designed to be retried.
 
-Every failure is raised as an "
-":class:`AWSError` (a ``HardeningError``) saying what failed, against
+Every failure is raised as an :class:`AWSError` (a ``HardeningError``) saying what failed, against
 which endpoint, and what to check.
 """
 

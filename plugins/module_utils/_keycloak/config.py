@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE to atlas.hardening: a :class:`KeycloakAdminAPI` from the ``keycloak_*`` options, checked before any "
-"request."""
+"""PRIVATE to atlas.hardening: a :class:`KeycloakAdminAPI` from the ``keycloak_*`` options, checked before any
+request."""
 
 from __future__ import annotations
 

@@ -1,14 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE to atlas.hardening: record a Kubernetes Event about an object (``kubectl describe`` shows it), in one "
-"request.
+"""PRIVATE to atlas.hardening: record a Kubernetes Event about an object (``kubectl describe`` shows it), in one
+request.
 
 Events are created, never updated, so this is a plain POST (not server-side apply). The name
-follows "
-"client-go's recorder: ``<object name>.<hex nanoseconds>``. Callers keep secrets out of
-``message``: Events are "
-"readable by anyone who can list them in the namespace.
+follows client-go's recorder: ``<object name>.<hex nanoseconds>``. Callers keep secrets out of
+``message``: Events are readable by anyone who can list them in the namespace.
 """
 
 from __future__ import annotations

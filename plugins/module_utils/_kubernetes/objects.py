@@ -1,14 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE to atlas.hardening: object-level verbs on the Kubernetes API: get, list, server-side apply, create, delete, "
-"watch.
+"""PRIVATE to atlas.hardening: object-level verbs on the Kubernetes API: get, list, server-side apply, create,
+delete, watch.
 
-One method, one request. Callers that handle a set of objects "
-"use
+One method, one request. Callers that handle a set of objects use
 :mod:`~ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply`; this layer is for
-modules "
-"that need a single precise call (read a Secret, record an Event).
+modules that need a single precise call (read a Secret, record an Event).
 """
 
 from __future__ import annotations

@@ -1,51 +1,35 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE to atlas.hardening: the Keycloak admin password rotation protocol, with Vault/OpenBao KV v2 as the source "
-"of truth.
+"""PRIVATE to atlas.hardening: the Keycloak admin password rotation protocol, with Vault/OpenBao KV v2 as the
+source of truth.
 
 The state of a rotation lives in the KV v2 data itself, so any run can resume what another left:
 
-    "
-"username, password                    the admin's current password (the one that logs in)
-    previous_password       "
-"              the password before it (kept for manual rollback)
-    rotation_id                           id of the "
-"rotation that set ``password``
+    username, password                    the admin's current password (the one that logs in)
+    previous_password                     the password before it (kept for manual rollback)
+    rotation_id                           id of the rotation that set ``password``
     pending_password, pending_rotation_id a rotation in progress (the new password)
-   "
-" pending_since                         when it started (for humans)
+    pending_since                         when it started (for humans)
 
-Every write uses check-and-set against the "
-"version read, so two runs never both act on one state.
-The steps, after AWS Secrets Manager's "
-"createSecret/setSecret/testSecret/finishSecret:
+Every write uses check-and-set against the version read, so two runs never both act on one state.
+The steps, after AWS Secrets Manager's createSecret/setSecret/testSecret/finishSecret:
 
-1. create: know which password is live (log in), generate a new one "
-"meeting the realm policy, store
-   it as ``pending_password`` (CAS). A CAS failure means another run is rotating: "
-"stop cleanly.
+1. create: know which password is live (log in), generate a new one meeting the realm policy, store
+   it as ``pending_password`` (CAS). A CAS failure means another run is rotating: stop cleanly.
 2. set: reset the Keycloak password to the pending one. A policy/history refusal (400) clears the
-   "
-"pending value (CAS) and fails with Keycloak's message. Any other failure leaves the outcome
-   unknown; step 3 finds "
-"out.
+   pending value (CAS) and fails with Keycloak's message. Any other failure leaves the outcome
+   unknown; step 3 finds out.
 3. test: log in with the pending password and make an admin call with that token.
-4. finish: promote pending to "
-"``password`` (old one to ``previous_password``, CAS), record the
-   rotation in the key's custom metadata, update the "
-"Kubernetes Secret copies, emit an Event.
+4. finish: promote pending to ``password`` (old one to ``previous_password``, CAS), record the
+   rotation in the key's custom metadata, update the Kubernetes Secret copies, emit an Event.
 
-Invariant: at every point, Vault holds a password that logs in "
-"(``password`` or
+Invariant: at every point, Vault holds a password that logs in (``password`` or
 ``pending_password``), and a new password is only generated once the live one is known.
 
-The "
-"protocol talks to the services through three small ports (:class:`SecretStore`,
-:class:`KeycloakPort`, "
-":class:`ClusterPort`) so that it can be tested without them; the adapters
-over the shared connection layers live in "
-"``keycloak_rotation_services.py``.
+The protocol talks to the services through three small ports (:class:`SecretStore`,
+:class:`KeycloakPort`, :class:`ClusterPort`) so that it can be tested without them; the adapters
+over the shared connection layers live in ``keycloak_rotation_services.py``.
 """
 
 from __future__ import annotations

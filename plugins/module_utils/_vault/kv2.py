@@ -1,29 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE to atlas.hardening: KV version 2 secrets on a :class:`VaultConnection`: versioned reads, check-and-set "
-"writes and
-metadata written with every field explicit.
+"""PRIVATE to atlas.hardening: KV version 2 secrets on a :class:`VaultConnection`: versioned reads, check-and-set
+writes and metadata written with every field explicit.
 
-Why not hvac's ``secrets.kv.v2`` helpers: ``update_metadata`` "
-"sends ``delete_version_after="0s"``
-unless told otherwise (silently disabling a configured expiry), a KV v1 mount "
-"answers KV v2 calls
-with misleading results (a "data/<path>" key), and a lost CAS write needs a read-back to "
-"tell
+Why not hvac's ``secrets.kv.v2`` helpers: ``update_metadata`` sends ``delete_version_after="0s"``
+unless told otherwise (silently disabling a configured expiry), a KV v1 mount answers KV v2 calls
+with misleading results (a "data/<path>" key), and a lost CAS write needs a read-back to tell
 "mine landed" from "someone else wrote first". This module handles the three.
 
-Retried writes: a write with "
-"``cas`` whose answer was lost (dropped connection, read timeout, 5xx)
-is retried only after reading the key back: if "
-"the latest version is ``cas + 1`` holding exactly
-our data, our write landed and its version is returned; if the key "
-"is still at ``cas``, nothing
-landed and the write is sent again (CAS guarantees at most one of the attempts is "
-"applied); any
+Retried writes: a write with ``cas`` whose answer was lost (dropped connection, read timeout, 5xx)
+is retried only after reading the key back: if the latest version is ``cas + 1`` holding exactly
+our data, our write landed and its version is returned; if the key is still at ``cas``, nothing
+landed and the write is sent again (CAS guarantees at most one of the attempts is applied); any
 other version means someone else wrote: :class:`VaultCasMismatch`. A write without ``cas`` is
-never "
-"retried: :class:`VaultOutcomeUnknown` says so.
+never retried: :class:`VaultOutcomeUnknown` says so.
 """
 
 from __future__ import annotations
