@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import rfc3339
 
 VERDICT_HEALTHY = "healthy"
 VERDICT_DEGRADED = "degraded"
@@ -336,8 +337,8 @@ def probe_silence(now: datetime | None = None) -> dict[str, Any]:
             {"name": "alertname", "value": PROBE_ALERTNAME, "isRegex": False, "isEqual": True},
             {"name": PROBE_LABEL, "value": token, "isRegex": False, "isEqual": True},
         ],
-        "startsAt": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        "endsAt": (now + PROBE_LIFETIME).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "startsAt": rfc3339(now, milliseconds=True),
+        "endsAt": rfc3339(now + PROBE_LIFETIME, milliseconds=True),
         "createdBy": "atlas.hardening.alertmanager_cluster_info",
         "comment": "Gossip probe: created, checked on every replica and expired by atlas.hardening.",
     }

@@ -16,6 +16,7 @@ import socket
 import time
 from typing import Any
 
+from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import rfc3339, utc_now
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import ApiResponse
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
 
@@ -24,32 +25,42 @@ MAX_MESSAGE_LENGTH = 1024  # what events.k8s.io/v1 accepts; kept for core Events
 
 
 def event_manifest(involved: dict[str, Any], reason: str, message: str, event_type: str = "Normal",
-                   component: str = DEFAULT_COMPONENT, now: datetime.datetime | None = None) -> dict[str, Any]:
-    """A core/v1 Event about ``involved`` (a live object, or at least apiVersion/kind/metadata)."""
+                   component: str = DEFAULT_COMPONENT, now: datetime.datetime | None = None, *,
+                   name: str | None = None, namespace: str | None = None, action: str | None = None,
+                   reporting_instance: str | None = None) -> dict[str, Any]:
+    """A core/v1 Event about ``involved`` (a live object, or at least apiVersion/kind/metadata).
+
+    The Event lives in the object's namespace unless ``namespace`` is given, and is named as
+    client-go names it unless ``name`` is given.
+    """
     if event_type not in ("Normal", "Warning"):
         raise ValueError("event_type must be Normal or Warning")
     ref = ObjectRef.of(involved)
     metadata = involved.get("metadata") or {}
-    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = rfc3339(now or utc_now())
     involved_object = {"apiVersion": ref.api_version, "kind": ref.kind, "name": ref.name}
     for source, target in (("namespace", "namespace"), ("uid", "uid"), ("resourceVersion", "resourceVersion")):
         if metadata.get(source):
             involved_object[target] = metadata[source]
-    return {
+    event: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{ref.name}.{time.time_ns():x}", "namespace": ref.namespace or "default"},
+        "metadata": {"name": name or f"{ref.name}.{time.time_ns():x}",
+                     "namespace": namespace or ref.namespace or "default"},
         "involvedObject": involved_object,
         "reason": reason,
         "message": message[:MAX_MESSAGE_LENGTH],
         "type": event_type,
         "source": {"component": component},
         "reportingComponent": component,
-        "reportingInstance": socket.gethostname()[:128],
+        "reportingInstance": (reporting_instance or socket.gethostname())[:128],
         "firstTimestamp": stamp,
         "lastTimestamp": stamp,
         "count": 1,
     }
+    if action:
+        event["action"] = action
+    return event
 
 
 def record_event(objects: KubernetesObjects, involved: dict[str, Any], reason: str, message: str,

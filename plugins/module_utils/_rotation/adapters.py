@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any, Callable
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import (
+from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import parse_rfc3339
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.ports import (
     AccountNotReady,
     AdminSession,
     AuditEvent,
@@ -144,24 +145,16 @@ class KubernetesCluster(ClusterPort):
         return changed
 
     def emit_event(self, event: AuditEvent) -> None:
+        from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.events import (  # pylint: disable=import-outside-toplevel
+            event_manifest,
+        )
         involved = dict(event.involved_object)
-        involved.setdefault("namespace", event.namespace)
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": event.name, "namespace": event.namespace},
-            "involvedObject": involved,
-            "reason": event.reason,
-            "message": event.message,
-            "type": event.event_type,
-            "source": {"component": EVENT_SOURCE},
-            "reportingComponent": EVENT_SOURCE,
-            "reportingInstance": FIELD_MANAGER,
-            "action": "RotateKeycloakAdminPassword",
-            "count": 1,
-            "firstTimestamp": event.timestamp,
-            "lastTimestamp": event.timestamp,
-        }
+        involved_object = {"apiVersion": involved.get("apiVersion", ""), "kind": involved.get("kind", ""),
+                           "metadata": {"name": involved.get("name", ""),
+                                        "namespace": involved.get("namespace") or event.namespace}}
+        body = event_manifest(involved_object, event.reason, event.message, event.event_type, EVENT_SOURCE,
+                              parse_rfc3339(event.timestamp), name=event.name, namespace=event.namespace,
+                              action="RotateKeycloakAdminPassword", reporting_instance=FIELD_MANAGER)
         self.objects.create(body, field_manager=FIELD_MANAGER)
 
 

@@ -19,12 +19,9 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.adapters
     VaultSecretStore,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import PasswordRequirements
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import (
-    KeycloakAdminRotation,
-    RotationError,
-    RotationSettings,
-    SecretCopy,
-)
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.ports import RotationError, SecretCopy
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import KeycloakAdminRotation
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.state import RotationSettings
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
 

@@ -16,26 +16,26 @@ from typing import Any, Callable
 import pytest
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import parse_rfc3339 as parse_time
+from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import rfc3339 as format_time
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password_generator import PasswordRequirements
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import (
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.ports import (
     AccountNotReady,
     AdminSession,
     AuditEvent,
     CasConflict,
     ClusterPort,
     CredentialsRefused,
-    KeycloakAdminRotation,
     KeycloakPort,
     OutcomeUnknown,
     PasswordRefused,
     RotationError,
-    RotationSettings,
     SecretCopy,
     SecretStore,
     StoredSecret,
-    format_time,
-    parse_time,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import KeycloakAdminRotation
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.state import RotationSettings
 
 NOW = datetime.datetime(2026, 11, 21, 12, 0, 0, tzinfo=datetime.timezone.utc)
 INITIAL = "Initial-Passw0rd!"

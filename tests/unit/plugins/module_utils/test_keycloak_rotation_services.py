@@ -16,7 +16,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.adapters
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.keycloak_admin_password_task import (
     settings_from_params,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import CasConflict
+from ansible_collections.atlas.hardening.plugins.module_utils._rotation.ports import CasConflict
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_client_from_params
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
