@@ -69,7 +69,7 @@ units: deps ## ansible-test units (module_utils and modules, against real OpenBa
 
 integration: deps ## pytest suites against the lab (emulators, real OpenBao/Alertmanager/moto)
 	@echo "==> integration tests against the lab"
-	$(PY) -m pytest tests/integration tests/lab/tests -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest tests/lab/tests tests/integration -p no:cacheprovider $(PYTEST_ARGS)
 
 compat: deps ## Oldest supported ansible-core (2.16, .venv-compat) and managed-host Pythons 3.9-3.13
 	scripts/compat
