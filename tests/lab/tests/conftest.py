@@ -17,10 +17,14 @@ namespaces, bundled CRDs, no faults, zeroed request counters) and gives the test
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import secrets
+import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +88,19 @@ class KubeHarness:
     def dynamic(self) -> Any:
         from kubernetes.dynamic import DynamicClient  # pylint: disable=import-outside-toplevel
         return DynamicClient(self.api_client())
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One raw HTTPS request with the admin token: (status, decoded JSON), error statuses included."""
+        context = ssl.create_default_context(cafile=str(self.server.ca_file))
+        request = urllib.request.Request(self.server.url + path, method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": f"Bearer {self.server.token}",
+                                                  "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=20) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
     def counts(self) -> dict[str, int]:
         return dict(self.app.requests.snapshot()["by_kind"])

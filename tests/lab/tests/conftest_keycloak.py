@@ -20,6 +20,7 @@ import pytest
 
 from atlas_lab.core.http_base import ServerHandle, serve
 from atlas_lab.services import keycloak
+from atlas_lab.services.keycloak.lab_client import token_form
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "Initial-Admin-Pw1!"
@@ -95,15 +96,8 @@ class KeycloakHttp:
     def token(self, username: str | None = None, password: str | None = None, *, realm: str = "master",
               client_id: str = "admin-cli", client_secret: str | None = None, grant_type: str | None = None,
               **extra: str) -> Reply:
-        form = {"client_id": client_id, **extra}
-        if grant_type is not None:
-            form["grant_type"] = grant_type
-        elif username is not None:
-            form.update(grant_type="password", username=username, password=password or "")
-        else:
-            form["grant_type"] = "client_credentials"
-        if client_secret is not None:
-            form["client_secret"] = client_secret
+        form = token_form(username, password, client_id=client_id, client_secret=client_secret, grant_type=grant_type,
+                          **extra)
         return self.request("POST", f"/realms/{realm}/protocol/openid-connect/token", form=form)
 
     def login(self, username: str | None = None, password: str | None = None, realm: str = "master") -> str:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import ssl
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -90,22 +86,9 @@ def test_bundled_crds_are_structural():
         assert sum(1 for v in crd["spec"]["versions"] if v["storage"]) == 1
 
 
-def _request(k8s, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    context = ssl.create_default_context(cafile=str(k8s.server.ca_file))
-    request = urllib.request.Request(k8s.server.url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {k8s.server.token}",
-                                              "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=20) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 @pytest.mark.parametrize("crd_name", sorted(SAMPLES))
 def test_bundled_kinds_accept_upstream_shaped_objects(k8s, crd_name):
-    _status, crd = _request(k8s, "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd_name}")
+    _status, crd = k8s.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd_name}")
     assert {c["type"]: c["status"] for c in crd["status"]["conditions"]}["Established"] == "True"
     spec = crd["spec"]
     version = next(v["name"] for v in spec["versions"] if v["storage"])
@@ -113,11 +96,11 @@ def test_bundled_kinds_accept_upstream_shaped_objects(k8s, crd_name):
     path = f"/apis/{spec['group']}/{version}/{scope}{spec['names']['plural']}"
     body = dict(SAMPLES[crd_name], apiVersion=f"{spec['group']}/{version}", kind=spec["names"]["kind"],
                 metadata={"name": "sample"})
-    status, created = _request(k8s, "POST", path + "?fieldValidation=Strict", body)
+    status, created = k8s.request("POST", path + "?fieldValidation=Strict", body)
     assert status == 201, created
     if crd_name in INVALID:
         bad, message = INVALID[crd_name]
-        status, error = _request(k8s, "POST", path, dict(bad, apiVersion=body["apiVersion"], kind=body["kind"],
+        status, error = k8s.request("POST", path, dict(bad, apiVersion=body["apiVersion"], kind=body["kind"],
                                                          metadata={"name": "bad"}))
         assert status == 422, error
         assert message in error["message"]

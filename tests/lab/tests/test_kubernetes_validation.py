@@ -8,10 +8,6 @@ server does (400 for a JSON type error, 422 Invalid with the field for a rule).
 from __future__ import annotations
 
 import copy
-import json
-import ssl
-import urllib.error
-import urllib.request
 from typing import Any
 
 import kubernetes_validate
@@ -74,16 +70,7 @@ INVALID = [
 
 
 def _post(k8s, obj: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    context = ssl.create_default_context(cafile=str(k8s.server.ca_file))
-    request = urllib.request.Request(k8s.server.url + PATHS[obj["kind"]] + "?fieldValidation=Strict",
-                                     data=json.dumps(obj).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {k8s.server.token}",
-                                              "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=20) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return k8s.request("POST", PATHS[obj["kind"]] + "?fieldValidation=Strict", obj)
 
 
 def _independent_verdict(obj: dict[str, Any]) -> bool:

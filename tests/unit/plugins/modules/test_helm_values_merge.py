@@ -16,30 +16,11 @@ from ansible_collections.atlas.hardening.plugins.module_utils._helm.values_merge
     same_value,
 )
 from ansible_collections.atlas.hardening.plugins.modules import helm_values_merge
+from atlas_lab.scenarios.alertmanager_ha.kube_prometheus_stack import values_file_text  # pylint: disable=import-error
 
-# Shaped like a team's kube-prometheus-stack values: comments, quotes, indented sequences.
-VALUES = """\
-# kube-prometheus-stack values for the ATLAS platform
-alertmanager:
-  enabled: true
-  ## Settings for the Alertmanager StatefulSet
-  alertmanagerSpec:
-    # one replica for now
-    replicas: 1
-    tolerations:
-      - key: "dedicated"
-        operator: "Equal"
-        value: 'monitoring'
-    podAntiAffinity: ""
-    podAntiAffinityTopologyKey: kubernetes.io/hostname
-  podDisruptionBudget:
-    enabled: false
-    minAvailable: 1
-
-prometheus:
-  prometheusSpec:
-    retention: 10d   # keep ten days
-"""
+# The lab's kube-prometheus-stack values file, shaped as a team keeps it in git: comments, quotes,
+# indented sequences (tests/unit/conftest.py puts the lab package on sys.path).
+VALUES = values_file_text()
 
 HA = {"alertmanager": {"alertmanagerSpec": {"replicas": 3, "podAntiAffinity": "hard",
                                             "podAntiAffinityTopologyKey": "kubernetes.io/hostname",

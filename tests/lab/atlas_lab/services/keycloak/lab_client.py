@@ -12,6 +12,20 @@ from typing import Any
 from atlas_lab.core.admin_client import LabAdminClient
 
 
+def token_form(username: str | None = None, password: str | None = None, *, client_id: str = "admin-cli",
+               client_secret: str | None = None, grant_type: str | None = None, **extra: str) -> dict[str, str]:
+    """The token request's form: the password grant with a username, else client credentials."""
+    form = {"client_id": client_id, **extra}
+    if grant_type is not None:
+        form["grant_type"] = grant_type
+    elif username is not None:
+        form.update(grant_type="password", username=username, password=password or "")
+    else:
+        form["grant_type"] = "client_credentials"
+    if client_secret is not None:
+        form["client_secret"] = client_secret
+    return form
+
 class KeycloakLabClient(LabAdminClient):
     """``base_url`` is the server root (``http://127.0.0.1:PORT``), without ``/auth``."""
 
@@ -79,13 +93,7 @@ class KeycloakLabClient(LabAdminClient):
     def token(self, username: str | None = None, password: str | None = None, realm: str = "master",
               client_id: str = "admin-cli", client_secret: str | None = None) -> tuple[int, dict[str, Any]]:
         """POST the token endpoint (password grant with a username, else client_credentials)."""
-        form = {"client_id": client_id}
-        if username is not None:
-            form.update(grant_type="password", username=username, password=password or "")
-        else:
-            form["grant_type"] = "client_credentials"
-        if client_secret is not None:
-            form["client_secret"] = client_secret
+        form = token_form(username, password, client_id=client_id, client_secret=client_secret)
         return self._http("POST", f"/realms/{realm}/protocol/openid-connect/token",
                           urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded")
 
