@@ -26,7 +26,6 @@ from atlas_lab.config import DEFAULT_PEERS, LabConfig
 from atlas_lab.core.errors import LabError
 from atlas_lab.core.http_probe import http_ok
 from atlas_lab.core.ports import PORT_BASE_ENV, bound_addresses, ensure_free
-from atlas_lab.core.prerequisites import check as check_prerequisites
 from atlas_lab.core.processes import (
     INSTANCE_ENV,
     is_running,
@@ -36,6 +35,7 @@ from atlas_lab.core.processes import (
     wait_gone,
 )
 from atlas_lab.core.state import read_state, recorded_ports, recorded_processes, state_path, supervisor_running
+from atlas_lab.prerequisites import check as check_prerequisites
 
 DEFAULT_DIR = ".lab"
 START_TIMEOUT = 90.0

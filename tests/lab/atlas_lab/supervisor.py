@@ -25,10 +25,10 @@ from atlas_lab.config import LabConfig
 from atlas_lab.core.errors import LabError
 from atlas_lab.core.http_base import EmulatorApp, Request, Response, ServerHandle, serve
 from atlas_lab.core.ports import PortAllocator, port_in_use_error
-from atlas_lab.core.prerequisites import missing_package_error
 from atlas_lab.core.processes import process_start_time
 from atlas_lab.core.state import write_state
 from atlas_lab.core.writers import ENV_FILE, INVENTORY_FILE, write_env_file, write_inventory
+from atlas_lab.prerequisites import missing_package_error
 from atlas_lab.scenarios import Scenario, ScenarioContext
 from atlas_lab.scenarios import registered as registered_scenarios
 from atlas_lab.services.alertmanager import AlertmanagerCluster, alertmanager_binary
