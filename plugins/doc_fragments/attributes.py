@@ -78,5 +78,6 @@ options: {}
 attributes:
   action_group:
     support: none
+    membership: []
     details: Talks to no service; nothing to set with C(module_defaults).
 """

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from keycloak_rotation_support import VAULT_WRITES
 
 from atlas_lab.pytest_plugin import Lab
 from atlas_lab.services.kubernetes import writes
@@ -74,3 +77,33 @@ def test_items_can_be_chosen_by_tag_and_by_inventory(platform: Lab) -> None:
     nothing = platform.ansible_playbook(HARDEN, "--tags", "no-such-item")
     assert nothing.rc == 0, nothing
     assert "No hardening role ran in this play" in nothing.stdout, nothing
+
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+# The rotation adopts the password of the Secret the Keycloak operator seeds (the lab's Vault starts empty).
+ADOPT_SEEDED_ADMIN = {"keycloak_admin_rotation_adopt_from_secret": {
+    "namespace": "keycloak", "name": "keycloak-initial-admin", "username_key": "username"}}
+
+
+def test_every_playbook_runs_by_name_and_hyphenated_paths_are_wrappers(platform: Lab) -> None:
+    """`ansible-playbook atlas.hardening.<name> --check` for every playbook, writing nothing; a playbook
+    whose file name is not an identifier is only an import_playbook of one that is."""
+    named, wrappers = [], {}
+    for path in sorted(PLAYBOOKS.glob("*.yml")):
+        if path.stem.isidentifier():
+            named.append(path.stem)
+        else:
+            plays = yaml.safe_load(path.read_text(encoding="utf-8"))
+            assert [sorted(play) for play in plays] == [["ansible.builtin.import_playbook", "name"]], path
+            wrappers[path.name] = plays[0]["ansible.builtin.import_playbook"]
+    assert {"harden", "rotate_secrets"} <= set(named)
+    assert wrappers == {"rotate-secrets.yml": "rotate_secrets.yml"}
+    for name in named:
+        platform.k8s.reset_requests()
+        platform.vault_proxy.reset_requests()
+        run = platform.ansible_playbook(f"atlas.hardening.{name}", check=True, extra_vars=ADOPT_SEEDED_ADMIN)
+        assert run.rc == 0, run
+        assert run.failed == 0, run
+        assert cluster_writes(platform) == {}, f"atlas.hardening.{name} --check wrote to the cluster"
+        vault = platform.vault_proxy.counts()
+        assert sum(vault.get(kind, 0) for kind in VAULT_WRITES) == 0, (name, vault)

@@ -153,7 +153,7 @@ def test_the_collection_has_no_import_cycle() -> None:
 def test_module_utils_import_no_module_filter_or_doc_fragment() -> None:
     graph = build_graph(collection_files())
     assert forbidden(graph, f"{PLUGINS}.module_utils", (f"{PLUGINS}.modules", f"{PLUGINS}.filter",
-                                                         f"{PLUGINS}.doc_fragments")) == []
+                                                        f"{PLUGINS}.doc_fragments")) == []
 
 
 def test_the_collection_never_imports_the_lab() -> None:

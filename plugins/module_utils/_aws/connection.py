@@ -49,6 +49,7 @@ else:
 
 USER_AGENT_EXTRA = "atlas.hardening"
 
+
 class AWSConnection:
     """A boto3 session and its clients, with readable errors and a request counter.
 

@@ -191,4 +191,3 @@ def _warnings(headers: Any) -> list[str]:
         text = value.split(" ", 2)[-1].strip() if value.startswith("299") else value.strip()
         found.append(text.strip('"'))
     return found
-

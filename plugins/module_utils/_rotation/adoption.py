@@ -73,4 +73,3 @@ def adopt_from_kubernetes(run: RotationRun) -> RotationResult:
     result.vault_version = version
     secret = StoredSecret(version=version, data=data, created_time=rfc3339(run.now()))
     return create_pending(run, secret, live=(live, user), action="adopted_and_rotated")
-

@@ -86,4 +86,3 @@ def emit_event(run: RotationRun, reason: str, secret: StoredSecret, copies: list
     except HardeningError as err:
         run.result.warnings.append("Could not create the audit Event in namespace %s: %s (the Vault metadata "
                                    "records the rotation)." % (settings.event_namespace, err))
-

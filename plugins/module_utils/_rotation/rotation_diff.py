@@ -30,4 +30,3 @@ def rotation_diff(run: RotationRun, secret: StoredSecret) -> dict[str, Any]:
     after = {"vault_version": secret.version + 2, META_ROTATED_AT: "<now>", PASSWORD: "<new, not shown>",
              "secret_copies": [copy.ref for copy in run.settings.secret_copies]}
     return {"before": before, "after": after}
-

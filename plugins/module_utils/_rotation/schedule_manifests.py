@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
+from ansible.module_utils.common.yaml import yaml_dump
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
@@ -118,8 +118,8 @@ def keycloak_rotation_schedule_manifests(settings: Mapping[str, Any]) -> list[di
                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
                         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
     objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(),
-                    "data": {"rotation-vars.yml": yaml.safe_dump(job_vars, indent=2, sort_keys=True,
-                                                                 default_flow_style=False, allow_unicode=True)}})
+                    "data": {"rotation-vars.yml": yaml_dump(job_vars, indent=2, sort_keys=True,
+                                                            default_flow_style=False, allow_unicode=True)}})
     objects.append(_cronjob(settings, metadata(), labels))
     return objects
 

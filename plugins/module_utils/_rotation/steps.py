@@ -292,4 +292,3 @@ def record_unrecorded_promotion(run: RotationRun, secret: StoredSecret) -> Store
     result.changed = True
     result.action = "completed"
     return secret
-

@@ -101,6 +101,6 @@ def test_bundled_kinds_accept_upstream_shaped_objects(k8s, crd_name):
     if crd_name in INVALID:
         bad, message = INVALID[crd_name]
         status, error = k8s.request("POST", path, dict(bad, apiVersion=body["apiVersion"], kind=body["kind"],
-                                                         metadata={"name": "bad"}))
+                                                       metadata={"name": "bad"}))
         assert status == 422, error
         assert message in error["message"]

@@ -74,7 +74,7 @@ def params(**overrides: Any) -> dict[str, Any]:
         "password_length": 32, "password_min_digits": 1, "password_min_lowercase": 1,
         "password_min_uppercase": 1, "password_min_special": 1, "password_special_characters": "!#%+-.:=@^_~",
         "secret_copies": [{"namespace": "keycloak", "name": "copy", "password_key": "password",
-                                "username_key": None}],
+                           "username_key": None}],
         "adopt_from_secret": None, "rotated_by": "tests", "event_namespace": "keycloak",
         "event_involved_object": {"api_version": "v1", "kind": "Namespace", "name": "keycloak"},
         "logout_sessions": False,

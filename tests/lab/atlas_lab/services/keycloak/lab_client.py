@@ -26,6 +26,7 @@ def token_form(username: str | None = None, password: str | None = None, *, clie
         form["client_secret"] = client_secret
     return form
 
+
 class KeycloakLabClient(LabAdminClient):
     """``base_url`` is the server root (``http://127.0.0.1:PORT``), without ``/auth``."""
 
