@@ -20,8 +20,9 @@ if collections_path() not in sys.path:
     sys.path.insert(0, collections_path())
 
 # pylint: disable=wrong-import-position,wrong-import-order
-from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import cluster as amc  # noqa: E402
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import cluster as am_cluster  # noqa: E402
 from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import kubernetes_replicas as amk  # noqa: E402
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import replicas as am_replicas  # noqa: E402
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef  # noqa: E402
 
@@ -72,12 +73,12 @@ class Release:
         """The verification in-process (what alertmanager_cluster_info runs)."""
         found: dict[str, Any] = {}
 
-        def discover() -> tuple[int, list[amc.Replica], list[str]]:
+        def discover() -> tuple[int, list[am_replicas.Replica], list[str]]:
             found["target"] = amk.find_replicas(self.objects, self.namespace, NAME)
             return found["target"].expected, found["target"].replicas, found["target"].missing
 
         check = (lambda: amk.check_prometheus_alerting(self.objects, found["target"])) if routing else None
-        return amc.examine(discover, wait_timeout=wait, interval=0.2, gossip=gossip, routing_check=check)
+        return am_cluster.examine(discover, wait_timeout=wait, interval=0.2, gossip=gossip, routing_check=check)
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float, **examine: Any
                  ) -> tuple[dict[str, Any], float]:

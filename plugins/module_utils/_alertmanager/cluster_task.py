@@ -13,10 +13,9 @@ from typing import Any, Callable
 
 from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.cluster import (
     AlertmanagerClusterError,
-    Replica,
-    UrlReplicaClient,
     examine,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.replicas import Replica, UrlReplicaClient
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.urls import is_http_url
 

@@ -20,8 +20,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.cluster import (
-    AlertmanagerClusterError,
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.cluster import AlertmanagerClusterError
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.replicas import (
     Replica,
     ReplicaClient,
     ReplicaRequestError,

@@ -12,75 +12,77 @@ import time
 
 import pytest
 
-from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import cluster as amc
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import gossip_probe as am_gossip_probe
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import replicas as am_replicas
+from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager import verdict as am_verdict
 
 
 def status(name: str, peer_name: str, peers: list[tuple[str, str]], cluster_status: str = "ready",
-           mesh: str | None = None, pod_ready: bool | None = True) -> amc.ReplicaStatus:
-    return amc.ReplicaStatus(name, reachable=True, cluster_status=cluster_status, peer_name=peer_name,
-                             peers=[{"name": n, "address": a} for n, a in peers], pod_ready=pod_ready,
-                             mesh_address=mesh)
+           mesh: str | None = None, pod_ready: bool | None = True) -> am_replicas.ReplicaStatus:
+    return am_replicas.ReplicaStatus(name, reachable=True, cluster_status=cluster_status, peer_name=peer_name,
+                                     peers=[{"name": n, "address": a} for n, a in peers], pod_ready=pod_ready,
+                                     mesh_address=mesh)
 
 
 PEERS = [("P0", "10.0.0.10:9094"), ("P1", "10.0.0.11:9094"), ("P2", "10.0.0.12:9094")]
 
 
-def three_ready() -> list[amc.ReplicaStatus]:
+def three_ready() -> list[am_replicas.ReplicaStatus]:
     return [status(f"am-{i}", PEERS[i][0], PEERS, mesh=PEERS[i][1]) for i in range(3)]
 
 
-def reasons(verdict: amc.Verdict) -> dict[str, str]:
+def reasons(verdict: am_verdict.Verdict) -> dict[str, str]:
     return {failure["replica"]: failure["reason"] for failure in verdict.failures}
 
 
 def test_three_ready_peers_seeing_each_other_are_healthy():
     statuses = three_ready()
-    verdict = amc.judge(3, statuses)
+    verdict = am_verdict.judge(3, statuses)
     assert verdict.status == "healthy", verdict.summary
     assert verdict.failures == []
     assert statuses[0].sees == ["am-0", "am-1", "am-2"]
 
 
 def test_single_replica_with_clustering_disabled_is_not_ha():
-    verdict = amc.judge(1, [status("am-0", None, [], cluster_status="disabled")])
+    verdict = am_verdict.judge(1, [status("am-0", None, [], cluster_status="disabled")])
     assert verdict.status == "not_ha"
     assert "disabled" in verdict.summary
     assert "run at least 3 replicas" in reasons(verdict)["am-0"]
 
 
 def test_single_replica_forced_into_cluster_mode_is_still_not_ha():
-    verdict = amc.judge(1, [status("am-0", "P0", PEERS[:1])])
+    verdict = am_verdict.judge(1, [status("am-0", "P0", PEERS[:1])])
     assert verdict.status == "not_ha"
 
 
 def test_unreachable_replica_is_named_and_peers_still_listing_it_are_fine():
     statuses = three_ready()
-    statuses[1] = amc.ReplicaStatus("am-1", reachable=False, error="connection refused", mesh_address=PEERS[1][1])
-    verdict = amc.judge(3, statuses)
+    statuses[1] = am_replicas.ReplicaStatus("am-1", reachable=False, error="connection refused", mesh_address=PEERS[1][1])
+    verdict = am_verdict.judge(3, statuses)
     assert verdict.status == "degraded"
     assert reasons(verdict) == {"am-1": "unreachable: connection refused"}
 
 
 def test_peer_dropped_from_the_mesh_is_named_by_its_mesh_address():
     statuses = [status("am-0", "P0", [PEERS[0], PEERS[2]], mesh=PEERS[0][1]),
-                amc.ReplicaStatus("am-1", reachable=False, error="connection refused", mesh_address=PEERS[1][1]),
+                am_replicas.ReplicaStatus("am-1", reachable=False, error="connection refused", mesh_address=PEERS[1][1]),
                 status("am-2", "P2", [PEERS[0], PEERS[2]], mesh=PEERS[2][1])]
-    found = reasons(amc.judge(3, statuses))
+    found = reasons(am_verdict.judge(3, statuses))
     assert found["am-0"] == "sees 2 of 3 peers; missing: am-1"
     assert found["am-2"] == "sees 2 of 3 peers; missing: am-1"
 
 
 def test_unidentifiable_silent_replica_is_not_called_a_stranger():
     # Given as URLs: no mesh address, so the silent replica's entry in the others' lists is unknown.
-    statuses = [status("url-0", "P0", PEERS), amc.ReplicaStatus("url-1", reachable=False, error="timed out"),
+    statuses = [status("url-0", "P0", PEERS), am_replicas.ReplicaStatus("url-1", reachable=False, error="timed out"),
                 status("url-2", "P2", PEERS)]
-    assert reasons(amc.judge(3, statuses)) == {"url-1": "unreachable: timed out"}
+    assert reasons(am_verdict.judge(3, statuses)) == {"url-1": "unreachable: timed out"}
 
 
 def test_merged_foreign_peer_is_reported_with_the_cluster_label_hint():
     foreign = ("X9", "10.9.9.9:9094")
     statuses = [status(f"am-{i}", PEERS[i][0], PEERS + [foreign], mesh=PEERS[i][1]) for i in range(3)]
-    verdict = amc.judge(3, statuses)
+    verdict = am_verdict.judge(3, statuses)
     assert verdict.status == "degraded"
     assert reasons(verdict)["am-0"] == ("sees 4 of 3 peers; unexpected peers: X9 at 10.9.9.9:9094 "
                                         "(another Alertmanager cluster merged in? set clusterLabel)")
@@ -92,7 +94,7 @@ def test_settling_disabled_and_not_ready_pods_are_each_reported():
     statuses[1] = status("am-1", None, [], cluster_status="disabled", mesh=PEERS[1][1])
     statuses[2].pod_ready = False
     statuses[2].pod_reason = "container alertmanager restarting"
-    found = reasons(amc.judge(3, statuses))
+    found = reasons(am_verdict.judge(3, statuses))
     assert found["am-0"].startswith("cluster status is settling, not ready")
     assert found["am-1"].startswith("clustering is disabled (status disabled) although 3 replicas are expected")
     assert found["am-2"] == "pod is not Ready: container alertmanager restarting"
@@ -103,7 +105,7 @@ def test_missing_pod_and_extra_failures_make_it_degraded():
     for item in statuses:
         item.peers = [{"name": n, "address": a} for n, a in PEERS[:2]]
     extra = [{"replica": "prometheus monitoring/k8s", "reason": "sends alerts to one pod only"}]
-    verdict = amc.judge(3, statuses, missing_replicas=["am-2"], extra_failures=extra)
+    verdict = am_verdict.judge(3, statuses, missing_replicas=["am-2"], extra_failures=extra)
     found = reasons(verdict)
     assert verdict.status == "degraded"
     assert found["am-2"].startswith("no pod")
@@ -112,29 +114,29 @@ def test_missing_pod_and_extra_failures_make_it_degraded():
 
 
 def test_nobody_answering_is_down():
-    statuses = [amc.ReplicaStatus(f"am-{i}", reachable=False, error="refused") for i in range(3)]
-    assert amc.judge(3, statuses).status == "down"
+    statuses = [am_replicas.ReplicaStatus(f"am-{i}", reachable=False, error="refused") for i in range(3)]
+    assert am_verdict.judge(3, statuses).status == "down"
 
 
 def test_wait_for_verdict_polls_until_healthy_and_stops_at_the_timeout():
-    answers = iter([amc.judge(3, [amc.ReplicaStatus("a", reachable=False, error="x")]),
-                    amc.judge(3, three_ready())])
+    answers = iter([am_verdict.judge(3, [am_replicas.ReplicaStatus("a", reachable=False, error="x")]),
+                    am_verdict.judge(3, three_ready())])
     clock = iter(range(100)).__next__
-    outcome = amc.wait_for_verdict(lambda: ([], next(answers)), timeout=10, sleep=lambda seconds: None, clock=clock)
+    outcome = am_verdict.wait_for_verdict(lambda: ([], next(answers)), timeout=10, sleep=lambda seconds: None, clock=clock)
     verdict, rounds = outcome[1], outcome[3]
     assert (verdict.status, rounds) == ("healthy", 2)
 
-    never = amc.judge(3, [amc.ReplicaStatus("a", reachable=False, error="x")])
+    never = am_verdict.judge(3, [am_replicas.ReplicaStatus("a", reachable=False, error="x")])
     ticks = iter(range(0, 1000, 2)).__next__
-    verdict, waited, rounds = amc.wait_for_verdict(lambda: ([], never), timeout=10, interval=1,
-                                                   sleep=lambda seconds: None, clock=ticks)[1:]
+    verdict, waited, rounds = am_verdict.wait_for_verdict(lambda: ([], never), timeout=10, interval=1,
+                                                          sleep=lambda seconds: None, clock=ticks)[1:]
     assert verdict.status == "down" and waited <= 10 and rounds == 5
 
 
 def test_probe_silence_matches_nothing_real_and_ends_by_itself():
-    silence = amc.probe_silence()
+    silence = am_gossip_probe.probe_silence()
     names = {matcher["name"]: matcher["value"] for matcher in silence["matchers"]}
-    assert names["alertname"] == amc.PROBE_ALERTNAME and len(names[amc.PROBE_LABEL]) == 32
+    assert names["alertname"] == am_gossip_probe.PROBE_ALERTNAME and len(names[am_gossip_probe.PROBE_LABEL]) == 32
     assert silence["endsAt"] > silence["startsAt"]
 
 
@@ -156,9 +158,9 @@ def peers(tmp_path):
     cluster.stop_all(signal.SIGKILL)
 
 
-def replicas_of(cluster, names: list[str]) -> list[amc.Replica]:
-    return [amc.Replica(name, amc.UrlReplicaClient(cluster.web_url(name), timeout=2),
-                        mesh_address=cluster.cluster_addr(name)) for name in names]
+def replicas_of(cluster, names: list[str]) -> list[am_replicas.Replica]:
+    return [am_replicas.Replica(name, am_replicas.UrlReplicaClient(cluster.web_url(name), timeout=2),
+                                mesh_address=cluster.cluster_addr(name)) for name in names]
 
 
 NAMES = ["alertmanager-main-0", "alertmanager-main-1", "alertmanager-main-2"]
@@ -167,12 +169,12 @@ NAMES = ["alertmanager-main-0", "alertmanager-main-1", "alertmanager-main-2"]
 def test_real_three_peer_cluster_is_healthy_and_gossips_a_silence(peers):
     peers.start_peers(NAMES)
     replicas = replicas_of(peers, NAMES)
-    statuses, verdict = amc.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)[:2]
+    statuses, verdict = am_verdict.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)[:2]
     assert verdict.status == "healthy", verdict.summary
     assert [s.to_dict()["peer_count"] for s in statuses] == [3, 3, 3]
     assert statuses[0].version and statuses[0].version.startswith("0.")
 
-    probe = amc.gossip_probe(replicas, statuses, timeout=10)
+    probe = am_gossip_probe.gossip_probe(replicas, statuses, timeout=10)
     assert probe["passed"], probe
     assert probe["expired"] is True
     assert set(probe["propagation_seconds"]) == set(NAMES[1:])
@@ -188,14 +190,14 @@ def test_real_three_peer_cluster_is_healthy_and_gossips_a_silence(peers):
 
 
 def _collect(replicas, expected):
-    statuses = amc.gather(replicas)
-    return statuses, amc.judge(expected, statuses)
+    statuses = am_replicas.gather(replicas)
+    return statuses, am_verdict.judge(expected, statuses)
 
 
 def test_real_killed_peer_is_named_at_once_and_dropped_by_the_others(peers):
     peers.start_peers(NAMES)
     replicas = replicas_of(peers, NAMES)
-    verdict = amc.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)[1]
+    verdict = am_verdict.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)[1]
     assert verdict.healthy, verdict.summary
 
     peers.stop_peer(NAMES[1], signal.SIGKILL)
@@ -212,12 +214,12 @@ def test_real_killed_peer_is_named_at_once_and_dropped_by_the_others(peers):
         time.sleep(0.5)
     assert reasons(verdict)[NAMES[0]] == f"sees 2 of 3 peers; missing: {NAMES[1]}"
 
-    probe = amc.gossip_probe(replicas, statuses, timeout=3)
+    probe = am_gossip_probe.gossip_probe(replicas, statuses, timeout=3)
     assert probe["passed"], probe  # the two survivors still gossip
     assert NAMES[1] not in probe["propagation_seconds"]
 
     peers.restart_peer(NAMES[1])
-    verdict = amc.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)[1]
+    verdict = am_verdict.wait_for_verdict(lambda: _collect(replicas, 3), timeout=30, interval=0.2)[1]
     assert verdict.healthy, verdict.summary
 
 
@@ -226,13 +228,13 @@ def test_real_single_peer_without_clustering_is_not_ha(peers):
     statuses, verdict = _collect(replicas_of(peers, NAMES[:1]), 1)
     assert statuses[0].cluster_status == "disabled"
     assert verdict.status == "not_ha"
-    probe = amc.gossip_probe(replicas_of(peers, NAMES[:1]), statuses)
+    probe = am_gossip_probe.gossip_probe(replicas_of(peers, NAMES[:1]), statuses)
     assert probe["performed"] is False and "two reachable replicas" in probe["reason"]
 
 
 def test_real_wrong_url_is_one_clear_reason():
-    client = amc.UrlReplicaClient("http://127.0.0.1:9", timeout=1)
-    statuses, verdict = _collect([amc.Replica("http://127.0.0.1:9", client)], 3)
+    client = am_replicas.UrlReplicaClient("http://127.0.0.1:9", timeout=1)
+    statuses, verdict = _collect([am_replicas.Replica("http://127.0.0.1:9", client)], 3)
     assert verdict.status == "down"
     assert reasons(verdict)["http://127.0.0.1:9"].startswith(
         "unreachable: cannot connect to http://127.0.0.1:9/api/v2/status:")
