@@ -73,7 +73,17 @@ def _load_yaml(text: str, origin: str) -> list[Any]:
     try:
         return list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
-        raise ManifestError(f"The YAML in {origin} is invalid: {exc}") from None
+        raise ManifestError(f"The YAML in {origin} is invalid: {yaml_problem(exc)}. Fix the manifest there "
+                            "(its values are not shown: they may be secrets).") from None
+
+
+def yaml_problem(exc: Any) -> str:
+    """What is wrong and where, without the excerpt of the document PyYAML puts in its message
+    (the excerpt would show a Secret's value)."""
+    parts = [str(part) for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part]
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return (", ".join(parts) or type(exc).__name__) + where
 
 
 def check_identity(manifest: dict[str, Any], index: int) -> None:

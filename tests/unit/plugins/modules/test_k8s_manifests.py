@@ -108,3 +108,35 @@ def test_options_are_exclusive(k8s: Any, capsys: pytest.CaptureFixture[str]) -> 
     assert result["failed"] is True and "mutually exclusive" in result["msg"]
     result = run(capsys, **k8s.params())
     assert result["failed"] is True and "one of the following is required" in result["msg"]
+
+
+BROKEN_VALUE = "Br0ken-Yaml-S3cr3t-7731"
+
+
+@pytest.mark.parametrize("definition", [
+    # YAML: an unclosed quoted scalar (PyYAML's message quotes the line that holds the value)
+    f'apiVersion: v1\nkind: Secret\nmetadata:\n  name: broken\nstringData:\n  password: "{BROKEN_VALUE}\n',
+    # YAML: a tab where indentation is expected, right after the value
+    f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: broken\nstringData:\n  password: {BROKEN_VALUE}\n\t- x\n",
+    # JSON (a YAML flow mapping) that is never closed
+    f'{{"apiVersion": "v1", "kind": "Secret", "metadata": {{"name": "broken"}}, "stringData": {{"password": '
+    f'"{BROKEN_VALUE}"',
+], ids=["unclosed-quote", "tab", "json"])
+def test_invalid_yaml_or_json_never_shows_a_value(k8s: Any, capsys: pytest.CaptureFixture[str],
+                                                  definition: str) -> None:
+    result, output = run_with_output(capsys, **k8s.params(definition=definition, namespace="default"),
+                                     _ansible_verbosity=4)
+    assert result["failed"] is True
+    assert result["msg"].startswith("The YAML in definition is invalid: ")
+    assert " at line " in result["msg"]
+    assert_no_secret(output, BROKEN_VALUE)
+    assert k8s.writes() == {}
+
+
+def test_invalid_base64_in_data_never_shows_the_value(k8s: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    definition = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: bad-base64\n  namespace: default\n"
+                  f"data:\n  password: {BROKEN_VALUE}!\n")
+    result, output = run_with_output(capsys, **k8s.params(definition=definition), _ansible_verbosity=4,
+                                     _ansible_diff=True)
+    assert result["failed"] is True
+    assert_no_secret(output, BROKEN_VALUE, f"{BROKEN_VALUE}!")
