@@ -373,3 +373,15 @@ def test_auth_can_i_reflects_the_token_policy(k8s):
                             stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     assert ('Error from server (Forbidden): error when creating "STDIN": configmaps is forbidden: User "reader" '
             'cannot create resource "configmaps" in API group "" in the namespace "default"') in forbidden.stderr
+
+
+def test_a_chunked_request_body_is_read_whole(k8s, tmp_path):
+    """`kubectl create --raw -f file` sends its body with Transfer-Encoding: chunked."""
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "chunked", "namespace": "default"},
+            "data": {"key": "value " * 2000}}
+    path = tmp_path / "configmap.json"
+    path.write_text(json.dumps(body))
+    k8s.kubectl("create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", str(path))
+    stored = json.loads(k8s.kubectl("get", "configmap", "chunked", "-n", "default", "-o", "json").stdout)
+    assert stored["data"] == body["data"]
+

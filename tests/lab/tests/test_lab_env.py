@@ -221,3 +221,15 @@ def test_lab_control_api_restarts_a_killed_peer(lab: Lab) -> None:
 @pytest.mark.parametrize("service", ["kubernetes", "keycloak", "vault_proxy", "control"])
 def test_lab_admin_clients_answer(lab: Lab, service: str) -> None:
     assert lab.admin(service).health()
+
+
+def test_every_lab_file_that_holds_a_secret_is_readable_by_its_owner_only(lab: Lab) -> None:
+    """docs/lab.md: files holding secrets are 0600. OpenBao's dev mode prints its root token in its log."""
+    secrets = [lab.vault_token, lab.keycloak_admin_password, lab.vars["AWS_SECRET_ACCESS_KEY"]]
+    holding = []
+    for path in sorted(p for p in lab.dir.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if any(secret.encode() in data for secret in secrets):
+            holding.append(path)
+            assert path.stat().st_mode & 0o077 == 0, f"{path} holds a secret and is mode {path.stat().st_mode:o}"
+    assert lab.dir / "openbao" / "openbao.log" in holding  # the root token is in it: the check looked there

@@ -120,10 +120,25 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from the base class
         LOG.debug("%s %s", self.address_string(), format % args)
 
+    def _read_body(self) -> bytes:
+        """The request body, sent with Content-Length or chunked (RFC 9112 7.1: size lines, data, trailers)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size_line = self.rfile.readline(65537)
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailer fields: none that the emulators use
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(3)  # the CRLF after the chunk's data
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
     def _dispatch(self) -> None:
         app = self.server.app
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
         split = urlsplit(self.path)
         request = Request(
             method=self.command,

@@ -102,7 +102,10 @@ class ManagedProcess:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
+        # Logs may hold secrets (OpenBao's dev mode prints its root token): readable by the owner only.
+        descriptor = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "ab") as log:
             try:
                 # Same process group as the supervisor: `down` can still find the group if the
                 # supervisor itself was killed.
