@@ -384,4 +384,3 @@ def test_a_chunked_request_body_is_read_whole(k8s, tmp_path):
     k8s.kubectl("create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", str(path))
     stored = json.loads(k8s.kubectl("get", "configmap", "chunked", "-n", "default", "-o", "json").stdout)
     assert stored["data"] == body["data"]
-
