@@ -11,6 +11,7 @@ here from the rotation's own variables, so the job can do its job and nothing el
 from __future__ import annotations
 
 import json
+import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,79 @@ def _check(settings: Mapping[str, Any]) -> None:
             "as reachable from inside the cluster. Got "
             + ", ".join(f"{key}={_json_text(settings.get(key))}" for key in ("image", "vault_url", "keycloak_url"))
             + ".")
+    problem = cron_problem(str(settings.get("cron") or ""))
+    if problem:
+        raise ScheduleSettingsError(f"keycloak_rotation_schedule_cron {settings.get('cron')!r} is not a schedule the API "
+                                    f"server accepts: {problem}. Use five fields, e.g. \"17 3 * * *\" (03:17 daily).")
+    zone = str(settings.get("time_zone") or "")
+    if not known_time_zone(zone):
+        raise ScheduleSettingsError(f"keycloak_rotation_schedule_time_zone {zone!r} is not an IANA time zone (such as "
+                                    "Etc/UTC or Europe/Paris): the API server would refuse the CronJob.")
+    _check_secret_refs(dict(settings["rotation_vars"]))
+
+
+def _check_secret_refs(rotation_vars: dict[str, Any]) -> None:
+    """The rotation's Secret references must be complete before any grant is derived from them."""
+    copies = rotation_vars.get("keycloak_admin_rotation_secret_copies") or []
+    if not isinstance(copies, list):
+        raise ScheduleSettingsError("keycloak_admin_rotation_secret_copies must be a list of {namespace, name} "
+                                    f"mappings, not a {type(copies).__name__}.")
+    adopt = rotation_vars.get("keycloak_admin_rotation_adopt_from_secret") or {}
+    refs = [(f"keycloak_admin_rotation_secret_copies[{index}]", copy) for index, copy in enumerate(copies)]
+    refs += [("keycloak_admin_rotation_adopt_from_secret", adopt)] if adopt else []
+    for label, ref in refs:
+        missing = [key for key in ("namespace", "name")
+                   if not isinstance(ref, Mapping) or not isinstance(ref.get(key), str) or not ref.get(key)]
+        if missing:
+            raise ScheduleSettingsError(f"{label} needs {' and '.join(missing)} (the Secret's namespace and name); "
+                                        f"got {_json_text(ref)}.")
+
+
+# The fields of a standard cron schedule and their ranges (day of week 0-6, as robfig/cron parses it).
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+_CRON_NAMES = ({}, {}, {}, {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)},
+    {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))})
+_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def cron_problem(schedule: str) -> str:
+    """What is wrong with a CronJob schedule (five fields or a descriptor), or "" when it is valid."""
+    text = schedule.strip()
+    if text.startswith(("TZ=", "CRON_TZ=")):
+        return "set the time zone with keycloak_rotation_schedule_time_zone, not in the schedule"
+    if text.startswith("@"):
+        return "" if text in _CRON_DESCRIPTORS or text.startswith("@every ") else f"unknown descriptor {text}"
+    fields = text.split()
+    if len(fields) != 5:
+        return f"{len(fields)} fields instead of 5 (minute hour day-of-month month day-of-week)"
+    for field, (low, high), names in zip(fields, _CRON_RANGES, _CRON_NAMES):
+        for item in field.split(","):
+            span, _, step = item.partition("/")
+            if step and not (step.isdigit() and int(step) > 0):
+                return f"step {step!r} in {item!r} must be a positive number"
+            if span in ("*", "?"):
+                continue
+            bounds = span.split("-")
+            values = [names.get(bound.lower(), int(bound) if bound.isdigit() else None) for bound in bounds]
+            if len(bounds) > 2 or None in values:
+                return f"{item!r} is not a number, a name or a range"
+            if any(not low <= value <= high for value in values if value is not None):
+                return f"{item!r} is outside {low}-{high}"
+            if len(values) == 2 and values[0] > values[1]:
+                return f"{item!r} is a range that ends before it starts"
+    return ""
+
+
+def known_time_zone(name: str) -> bool:
+    """True for an IANA zone this machine knows (Go's time.LoadLocation answers the same on the API server)."""
+    if not name or name.lower() == "local" or any(part in ("", ".", "..") for part in name.split("/")):
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return not zoneinfo.available_timezones()  # no time zone database here: leave it to the API server
+    return True
 
 
 def _json_text(value: Any) -> str:

@@ -518,3 +518,35 @@ def test_custom_resource_schema_extensions(k8s):
     assert status == 422
     assert error["details"]["causes"][0]["message"] == ('Invalid value: "UPPER": spec.name in body should match '
                                                         "'^[a-z]+$'")
+
+
+CRONJOB = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "bad", "namespace": "default"},
+           "spec": {"schedule": "17 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+               "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}}
+
+
+@pytest.mark.parametrize("spec, field, detail", [
+    ({"schedule": "99 * * * *"}, "spec.schedule", 'Invalid value: "99 * * * *": end of range (99) above maximum (59): 99'),
+    ({"schedule": "0 0 * * 7"}, "spec.schedule", 'Invalid value: "0 0 * * 7": end of range (7) above maximum (6): 7'),
+    ({"schedule": "1 2 3"}, "spec.schedule", "expected exactly 5 fields, found 3: [1 2 3]"),
+    ({"timeZone": "Mars/Olympus"}, "spec.timeZone", 'Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus'),
+    ({"timeZone": "Local"}, "spec.timeZone", "timeZone must be an explicit time zone"),
+])
+def test_cronjob_schedule_and_time_zone_are_validated_as_kube_apiserver_does(k8s, spec, field, detail):
+    obj = json.loads(json.dumps(CRONJOB))
+    obj["spec"].update(spec)
+    status, body = k8s.request("POST", "/apis/batch/v1/namespaces/default/cronjobs", obj)
+    assert status == 422, body
+    assert body["message"].startswith(f'CronJob.batch "bad" is invalid: {field}: '), body["message"]
+    assert detail in body["message"]
+    assert [cause["field"] for cause in body["details"]["causes"]] == [field]
+
+
+def test_a_pdb_percentage_above_100_is_refused(k8s):
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p", "namespace": "default"},
+           "spec": {"minAvailable": "200%", "selector": {"matchLabels": {"app": "x"}}}}
+    status, body = k8s.request("POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets", pdb)
+    assert status == 422, body
+    assert 'spec.minAvailable: Invalid value: "200%": must not be greater than 100%' in body["message"]
+    pdb["spec"]["minAvailable"] = "100%"
+    assert k8s.request("POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets", pdb)[0] == 201

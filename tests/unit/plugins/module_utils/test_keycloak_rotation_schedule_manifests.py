@@ -79,3 +79,34 @@ def test_job_variables_and_cronjob() -> None:
 def test_what_the_job_needs_is_checked_first(missing: str) -> None:
     with pytest.raises(ScheduleSettingsError, match="needs keycloak_rotation_schedule_image"):
         keycloak_rotation_schedule_manifests(settings(**{missing: ""}))
+
+
+@pytest.mark.parametrize("cron, problem", [
+    ("99 * * * *", "'99' is outside 0-59"), ("0 0 * * 7", "'7' is outside 0-6"), ("1 2 3", "3 fields instead of 5"),
+    ("*/0 * * * *", "step '0'"), ("5-3 * * * *", "ends before it starts"), ("TZ=UTC 0 0 * * *", "time_zone"),
+])
+def test_a_schedule_the_api_server_refuses_is_refused_first(cron: str, problem: str) -> None:
+    with pytest.raises(ScheduleSettingsError, match="keycloak_rotation_schedule_cron") as raised:
+        keycloak_rotation_schedule_manifests(settings(cron=cron))
+    assert problem in str(raised.value)
+
+
+@pytest.mark.parametrize("cron", ["17 3 * * *", "*/15 * * * *", "0 4 1-7 JAN-MAR mon-fri", "@daily", "@every 6h"])
+def test_valid_schedules_pass(cron: str) -> None:
+    assert keycloak_rotation_schedule_manifests(settings(cron=cron))[-1]["spec"]["schedule"] == cron
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "Local", "", "../../etc/passwd"])
+def test_an_unknown_time_zone_is_refused_first(zone: str) -> None:
+    with pytest.raises(ScheduleSettingsError, match="is not an IANA time zone"):
+        keycloak_rotation_schedule_manifests(settings(time_zone=zone))
+
+
+@pytest.mark.parametrize("copies, message", [
+    ([{"name": "kc-admin"}], r"secret_copies\[0\] needs namespace"),
+    ("keycloak/kc-admin", "must be a list of"),
+    ([{"namespace": "apps", "name": ""}], r"secret_copies\[0\] needs name"),
+])
+def test_incomplete_secret_references_are_one_clear_message(copies: Any, message: str) -> None:
+    with pytest.raises(ScheduleSettingsError, match=message):
+        keycloak_rotation_schedule_manifests(settings(rotation_vars={"keycloak_admin_rotation_secret_copies": copies}))

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import zoneinfo
 from typing import Any, Callable
 
+from atlas_lab.services.kubernetes.cron import CronError, parse_standard
 from atlas_lab.services.kubernetes.errors import (
     FieldError,
     RawValue,
@@ -350,26 +352,39 @@ def _job(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
     return errors
 
 
-CRON_FIELD = r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*"
-
-
-def valid_cron(schedule: str) -> bool:
-    text = schedule.strip()
-    if text.startswith("@"):
-        return text in ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly") or \
-            text.startswith("@every ")
-    if text.startswith("TZ=") or text.startswith("CRON_TZ="):
-        text = text.split(" ", 1)[1] if " " in text else ""
-    parts = text.split()
-    return len(parts) == 5 and all(re.fullmatch(CRON_FIELD, p) for p in parts)
+def time_zone_problem(name: str) -> str:
+    """What kube-apiserver says of a CronJob timeZone (pkg/apis/batch/validation validateTimeZone), or ""."""
+    if not name:
+        return "timeZone must be nil or non-empty string"
+    if name.lower() == "local":
+        return "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
+    for part in name.split("/"):
+        if part in (".", "..") or not re.fullmatch(r"[A-Za-z0-9_+\-.]+", part):
+            return f"unknown time zone {name}"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name}"  # Go's time.LoadLocation error
+    return ""
 
 
 def _cronjob(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
     spec = obj.get("spec") or {}
     errors: list[FieldError] = []
     schedule = spec.get("schedule")
-    if schedule is not None and not valid_cron(schedule):
-        errors.append(invalid("spec.schedule", schedule, f"unparseable schedule: {json.dumps(schedule)}"))
+    if isinstance(schedule, str):
+        try:
+            parse_standard(schedule)
+        except CronError as exc:
+            errors.append(invalid("spec.schedule", schedule, str(exc)))
+        if "TZ" in schedule and spec.get("timeZone") is not None:
+            errors.append(invalid("spec.schedule", schedule,
+                                  "cannot use both timeZone field and TZ or CRON_TZ in schedule"))
+    time_zone = spec.get("timeZone")
+    if isinstance(time_zone, str):
+        problem = time_zone_problem(time_zone)
+        if problem:
+            errors.append(invalid("spec.timeZone", time_zone, problem))
     policy = spec.get("concurrencyPolicy")
     if policy and policy not in ("Allow", "Forbid", "Replace"):
         errors.append(not_supported("spec.concurrencyPolicy", policy, ["Allow", "Forbid", "Replace"]))
@@ -489,6 +504,9 @@ def _pdb(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
             errors.append(invalid(f"spec.{name}", value, "a valid percent string must be a numeric string "
                                                          "followed by an ending '%' (e.g. '1%',  or '93%', regex "
                                                          "used for validation is '[0-9]+%')"))
+        elif isinstance(value, str) and int(value[:-1]) > 100:
+            # pkg/apis/policy/validation: IsNotMoreThan100Percent
+            errors.append(invalid(f"spec.{name}", value, "must not be greater than 100%"))
     return errors
 
 
