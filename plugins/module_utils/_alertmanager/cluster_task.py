@@ -17,6 +17,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.clus
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.replicas import Replica, UrlReplicaClient
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._common.option_checks import check_range
 from ansible_collections.atlas.hardening.plugins.module_utils._common.urls import is_http_url
 
 # The options both modules share (documented by the atlas.hardening.alertmanager_cluster fragment).
@@ -47,6 +48,11 @@ def cluster_verify_task(module: HardeningModule) -> dict[str, Any]:
 
 def _examine(module: HardeningModule, gossip: bool, gossip_timeout: float) -> dict[str, Any]:
     params = module.params
+    check_range(params["wait_timeout"], "wait_timeout", 0, 3600)
+    check_range(params["request_timeout"], "request_timeout", 0.1, 300)
+    check_range(params["expected_replicas"], "expected_replicas", 1)
+    if gossip:
+        check_range(gossip_timeout, "gossip_timeout", 0.1, 600)
     if params["urls"]:
         bad = [url for url in params["urls"] if not is_http_url(url)]
         if bad:

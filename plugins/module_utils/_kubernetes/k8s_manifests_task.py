@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._common.option_checks import check_range
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import ApplyOptions, apply_manifests
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import secret_values
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import load_manifests
@@ -16,6 +17,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manife
 def apply_manifests_task(module: HardeningModule) -> dict[str, Any]:
     """Load the manifests, hide their secret values, apply them (or delete them) as one set."""
     params = module.params
+    check_range(params["wait_timeout"], "wait_timeout", 0, 86400)
     manifests = load_manifests(params["manifests"], params["definition"], params["src"])
     # Before any request: a value in a manifest must not leak through an error message either.
     for manifest in manifests:

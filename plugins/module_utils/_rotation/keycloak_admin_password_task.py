@@ -13,6 +13,7 @@ from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._common.option_checks import check_range, check_vault_path
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.adapters import (
     KeycloakAdminPort,
     KubernetesCluster,
@@ -23,6 +24,10 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.ports im
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import KeycloakAdminRotation
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.state import RotationSettings
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
+
+# A generated admin password: long, but within what Keycloak and its hashing accept comfortably.
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 512
 
 
 def settings_from_params(params: dict[str, Any], check_mode: bool) -> RotationSettings:
@@ -35,10 +40,12 @@ def settings_from_params(params: dict[str, Any], check_mode: bool) -> RotationSe
         length=params["password_length"], min_digits=params["password_min_digits"],
         min_lowercase=params["password_min_lowercase"], min_uppercase=params["password_min_uppercase"],
         min_special=params["password_min_special"], special_characters=params["password_special_characters"])
-    for name in ("password_length", "password_min_digits", "password_min_lowercase", "password_min_uppercase",
-                 "password_min_special"):
+    for name in ("password_min_digits", "password_min_lowercase", "password_min_uppercase", "password_min_special"):
         if params[name] < 0:
             raise HardeningError(f"{name} must not be negative (got {params[name]}).")
+    check_range(params["password_length"], "password_length", MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH,
+                "the master realm's admin password is generated, so there is no reason for a short one")
+    check_range(params["max_age_days"], "max_age_days", 1, 3650)
     return RotationSettings(
         username=params["username"], realm=params["realm"], max_age_days=params["max_age_days"],
         force=params["force"], check_mode=check_mode, requirements=requirements,
@@ -55,8 +62,10 @@ def rotate_keycloak_admin_password_task(module: HardeningModule) -> dict[str, An
     params = module.params
     register = module.no_log_values.add
     settings = settings_from_params(params, module.check_mode)
+    mount_point = check_vault_path(params["kv_mount_point"], "kv_mount_point")
+    kv_path = check_vault_path(params["kv_path"], "kv_path")
     vault = module.vault()
-    store = VaultSecretStore(VaultKV2(vault, params["kv_mount_point"]), params["kv_path"])
+    store = VaultSecretStore(VaultKV2(vault, mount_point), kv_path)
     keycloak = KeycloakAdminPort(params, register)
     if keycloak.ignored_own_credentials:
         module.warn("keycloak_username is the user being rotated, so its configured password is ignored (the "

@@ -3,6 +3,7 @@ the mapping of module parameters to settings, and the Keycloak identity rules.""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -108,3 +109,28 @@ def test_keycloak_identity_rules() -> None:
     assert client.service_session() is not None
     with pytest.raises(HardeningError, match="not an http"):
         KeycloakAdminPort(params(keycloak_url="sso.example"), registered.add)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"password_length": 3}, "password_length must be between 12 and 512 (got 3)"),
+    ({"password_length": 10000}, "password_length must be between 12 and 512"),
+    ({"max_age_days": 0}, "max_age_days must be between 1 and 3650"),
+])
+def test_out_of_bounds_options_are_refused_before_any_request(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(HardeningError, match=re.escape(message)):
+        settings_from_params(params(**overrides), check_mode=False)
+
+
+@pytest.mark.parametrize("path", ["../../sys/policy/x", "keycloak/../admin", "keycloak//admin", "a b", "/", "."])
+def test_a_vault_path_that_climbs_or_is_not_plain_is_refused(path: str) -> None:
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.option_checks import check_vault_path
+
+    with pytest.raises(HardeningError, match="is not a plain Vault path"):
+        check_vault_path(path, "kv_path")
+
+
+def test_plain_vault_paths_pass() -> None:
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.option_checks import check_vault_path
+
+    assert check_vault_path("/keycloak/admin/", "kv_path") == "keycloak/admin"
+    assert check_vault_path("team-a/keycloak_admin.v2", "kv_path") == "team-a/keycloak_admin.v2"

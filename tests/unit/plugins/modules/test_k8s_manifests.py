@@ -140,3 +140,10 @@ def test_invalid_base64_in_data_never_shows_the_value(k8s: Any, capsys: pytest.C
                                      _ansible_diff=True)
     assert result["failed"] is True
     assert_no_secret(output, BROKEN_VALUE, f"{BROKEN_VALUE}!")
+
+
+def test_a_negative_wait_timeout_is_refused_before_any_request(k8s: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(capsys, **k8s.params(definition=DEFINITION, namespace="atlas-module", wait=True, wait_timeout=-5))
+    assert result["failed"] is True
+    assert result["msg"] == "wait_timeout must be between 0 and 86400 (got -5)."
+    assert k8s.writes() == {}
