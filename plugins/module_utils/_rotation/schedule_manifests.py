@@ -109,7 +109,7 @@ def _check_secret_refs(rotation_vars: dict[str, Any]) -> None:
 
 # The fields of a standard cron schedule and their ranges (day of week 0-6, as robfig/cron parses it).
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
-_CRON_NAMES = ({}, {}, {}, {name: number for number, name in enumerate(
+_CRON_NAMES: tuple[dict[str, int], ...] = ({}, {}, {}, {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)},
     {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))})
 _CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
@@ -133,10 +133,11 @@ def cron_problem(schedule: str) -> str:
             if span in ("*", "?"):
                 continue
             bounds = span.split("-")
-            values = [names.get(bound.lower(), int(bound) if bound.isdigit() else None) for bound in bounds]
-            if len(bounds) > 2 or None in values:
+            found = [names.get(bound.lower(), int(bound) if bound.isdigit() else None) for bound in bounds]
+            values = [value for value in found if value is not None]
+            if len(bounds) > 2 or len(values) != len(found):
                 return f"{item!r} is not a number, a name or a range"
-            if any(not low <= value <= high for value in values if value is not None):
+            if any(not low <= value <= high for value in values):
                 return f"{item!r} is outside {low}-{high}"
             if len(values) == 2 and values[0] > values[1]:
                 return f"{item!r} is a range that ends before it starts"
