@@ -60,13 +60,32 @@ def find_live(run: RotationRun, candidates: Sequence[tuple[str, str | None]]) ->
     return None
 
 
-def unknown_live_password(run: RotationRun, context: str) -> RotationError:
+def unknown_live_password(run: RotationRun, context: str, new_password_sent: str = "") -> RotationError:
+    """No stored password logs in. ``new_password_sent`` says how this run already sent its new
+    password to Keycloak (then it is stored as pending, and the message must not say nothing changed)."""
     settings = run.settings
+    if new_password_sent:
+        return RotationError(
+            f"{context} Keycloak refused both the current and the new password for user {settings.username!r} in "
+            f"realm {settings.realm!r} (401). This run stored the new password in {run.store.location} as "
+            f"pending_password and {new_password_sent}, so nothing is lost: the next run logs in with every stored "
+            "password again and finishes the rotation. If it fails the same way, the password was changed outside "
+            f"this automation; see {RECOVERY_DOC}.")
     return RotationError(
         f"{context} Keycloak refused every password stored in {run.store.location} for user {settings.username!r} "
         f"in realm {settings.realm!r} (401). Either the user does not exist (check the username option and realm) "
         "or its password was changed outside this automation. No new password was generated and nothing was "
         f"changed; see {RECOVERY_DOC}.")
+
+
+def another_run_moved_on(run: RotationRun, version_read: int) -> str:
+    """Before concluding that the live password is unknown: has Vault moved past the version this run
+    read? Then another run rotated meanwhile (why our password no longer logs in); say so, else ""."""
+    current = run.store.read()
+    if current is None or current.version <= version_read:
+        return ""
+    return (f"another run changed {run.store.location} (version {version_read} -> {current.version}) while this "
+            "one was logging in to Keycloak")
 
 
 def find_user(run: RotationRun, session: AdminSession) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.due impo
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.logins import (
     LiveCredential,
+    another_run_moved_on,
     find_live,
     find_user,
     try_login,
@@ -174,6 +175,9 @@ def _resume(run: RotationRun, secret: StoredSecret) -> RotationResult:
                                         admin_call_done=admin is pending_session)
     credential = find_live(run, [("password", data.get(PASSWORD)), ("previous_password", data.get(PREVIOUS_PASSWORD))])
     if credential is None:
+        moved_on = another_run_moved_on(run, secret.version)
+        if moved_on:
+            return run.stopped(moved_on)
         raise unknown_live_password(run, "Cannot resume the pending rotation:")
     user = find_user(run, run.admin_session(credential.session))
     return set_pending_password(run, secret, credential, user, "resumed")

@@ -23,6 +23,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.copies import update_copies_and_record_event
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.logins import (
     LiveCredential,
+    another_run_moved_on,
     find_live,
     find_user,
     try_login,
@@ -57,6 +58,10 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.secret_f
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.state import RotationResult, RotationRun
 
 
+class _AnotherRunAtWork(Exception):
+    """Vault moved past the version this run wrote: another run took the rotation over."""
+
+
 def create_pending(run: RotationRun, secret: StoredSecret, live: tuple[LiveCredential, dict[str, Any]] | None,
                    action: str) -> RotationResult:
     settings = run.settings
@@ -64,6 +69,9 @@ def create_pending(run: RotationRun, secret: StoredSecret, live: tuple[LiveCrede
         credential = find_live(run, [("password", secret.data.get(PASSWORD)),
                                      ("previous_password", secret.data.get(PREVIOUS_PASSWORD))])
         if credential is None:
+            moved_on = another_run_moved_on(run, secret.version)
+            if moved_on:
+                return run.stopped(moved_on)
             raise unknown_live_password(run, "Cannot rotate:")
         user = find_user(run, run.admin_session(credential.session))
     else:
@@ -115,7 +123,10 @@ def set_pending_password(run: RotationRun, state: StoredSecret, credential: Live
     except HardeningError as err:
         # Outcome unknown (timeout, lost answer, 5xx): only a login can tell which password is live.
         return _after_unknown_reset(run, state, credential, user, err, action)
-    session = _login_with_new_password(run, state, credential, None)
+    try:
+        session = _login_with_new_password(run, state, credential, None)
+    except _AnotherRunAtWork as other:
+        return run.stopped(str(other))
     return verify_admin_and_promote(run, state, session, user, credential.password, action)
 
 
@@ -167,7 +178,11 @@ def _after_unknown_reset(run: RotationRun, state: StoredSecret, credential: Live
             "Keycloak did not apply the new password (%s). The admin password is unchanged (it is still the "
             "one in %s 'password'); the pending password stays stored and the next run retries it."
             % (error, run.store.location))
-    raise unknown_live_password(run, "The password reset failed (%s) and afterwards" % error)
+    moved_on = another_run_moved_on(run, state.version)
+    if moved_on:
+        return run.stopped(moved_on)
+    raise unknown_live_password(run, f"The password reset failed ({error}) and afterwards",
+                                new_password_sent="sent it to Keycloak (the answer was lost)")
 
 
 def _login_with_new_password(run: RotationRun, state: StoredSecret, credential: LiveCredential,
@@ -190,7 +205,11 @@ def _login_with_new_password(run: RotationRun, state: StoredSecret, credential: 
             "Keycloak confirmed the password reset but still accepts only the old password. The admin password "
             "is unchanged (%s 'password'); the pending password stays stored and the next run retries it."
             % run.store.location)
-    raise unknown_live_password(run, "Keycloak confirmed the password reset, but afterwards")
+    moved_on = another_run_moved_on(run, state.version)
+    if moved_on:
+        raise _AnotherRunAtWork(moved_on)
+    raise unknown_live_password(run, "Keycloak confirmed the password reset, but afterwards",
+                                new_password_sent="Keycloak confirmed setting it")
 
 
 def verify_admin_and_promote(run: RotationRun, state: StoredSecret, session: AdminSession, user: dict[str, Any],

@@ -674,3 +674,45 @@ def test_max_age_must_be_positive() -> None:
     world = make_world()
     with pytest.raises(HardeningError, match="max_age_days"):
         world.run(max_age_days=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile timing: two runs, and a login that lies
+def test_a_run_overtaken_by_another_stops_cleanly_instead_of_a_lockout_alarm() -> None:
+    """Run A reads version N; before A logs in, run B rotates completely; A's old password gets a 401.
+    A must re-read Vault, see that another run moved on, and stop (not claim the password is unknown)."""
+    world = make_world()
+    results: list[Any] = []
+    runs_before = {"b": False}
+
+    def run_b_first(original: Callable[[], Any]) -> Callable[[], Any]:
+        def wrapped() -> Any:
+            if not runs_before["b"]:
+                runs_before["b"] = True
+                results.append(world.run())  # B, start to finish, while A waits to log in
+            return original()
+        return wrapped
+
+    login = world.keycloak.login
+    world.keycloak.login = lambda realm, username, password: run_b_first(  # type: ignore[method-assign]
+        lambda: login(realm, username, password))()
+    result_a = world.run()
+    assert results[0].action == "rotated"
+    assert result_a.action == "stopped" and result_a.changed is False
+    assert "another run changed Vault secret/keycloak/admin (version 1 -> 3)" in result_a.message
+    world.assert_consistent()
+
+
+def test_a_spurious_401_after_a_confirmed_reset_says_what_really_happened() -> None:
+    """Keycloak confirms the reset, then refuses the check login (a flaky 401) and the old password: the
+    message must say the new password is stored as pending, never that nothing was changed."""
+    world = make_world()
+    world.faults.add("keycloak.login", nth=2, how=lambda: CredentialsRefused("invalid_grant"))
+    with pytest.raises(RotationError) as raised:
+        world.run()
+    message = str(raised.value)
+    assert "nothing was changed" not in message and "No new password was generated" not in message
+    assert "stored the new password in Vault secret/keycloak/admin as pending_password" in message
+    assert world.vault.current.get("pending_password") == world.keycloak.user.password
+    assert world.run().action == "resumed"  # the next run finishes it
+    world.assert_consistent()
