@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import secrets
-import signal
 import subprocess
 import time
 import uuid
@@ -26,6 +24,7 @@ import hvac
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from atlas_lab.core.processes import descendants, kill_tree  # pylint: disable=import-error
 from atlas_lab.pytest_plugin import REPO_ROOT, VENV_BIN, AnsibleResult, Lab, parse_recap  # pylint: disable=import-error
 from atlas_lab.services.keycloak.lab_client import KeycloakLabClient  # pylint: disable=import-error
 
@@ -192,8 +191,13 @@ class RotationCase:
 
     @staticmethod
     def kill(process: subprocess.Popen[str]) -> None:
-        os.killpg(process.pid, signal.SIGKILL)
+        """SIGKILL the run's whole process tree (ansible-playbook, its setsid workers, the module), then
+        check that none of it is left before anything else happens."""
+        tree = [process.pid, *descendants(process.pid)]
+        survivors = kill_tree(process.pid)
         process.wait(timeout=30)
+        assert survivors == [], f"processes of the killed run still alive: {survivors}"
+        assert len(tree) > 2, f"the run's tree was only {tree}: the module was not running yet"
 
     def finish(self, process: subprocess.Popen[str], timeout: float = 300) -> Run:
         stdout, _stderr = process.communicate(timeout=timeout)

@@ -194,3 +194,64 @@ def marked_processes(instance: str) -> list[tuple[int, int | None]]:
             if start_time is not None:
                 found.append((int(entry.name), start_time))
     return found
+
+
+def _process_state(pid: int) -> str:
+    """The state letter of /proc/<pid>/stat ("R", "S", "Z"...), "" when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` by parent links, whatever its session or process group (ansible's
+    workers call setsid, so a process-group kill misses them)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def kill_tree(pid: int, timeout: float = 30.0) -> list[int]:
+    """SIGKILL ``pid`` and its whole process tree, as a crash would; return the pids still alive after
+    ``timeout`` (zombies count as dead). Every process is stopped first, so none can fork a child
+    that the kill would miss, and the tree is read before any kill (a killed parent's children are
+    re-parented and would drop out of it)."""
+    frozen: set[int] = set()
+    while True:
+        tree = [pid, *descendants(pid)]
+        new = [member for member in tree if member not in frozen]
+        if not new:
+            break
+        for member in new:
+            try:
+                os.kill(member, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+            frozen.add(member)
+    for member in frozen:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    alive = sorted(frozen)
+    while alive and time.monotonic() < deadline:
+        alive = [member for member in alive if _process_state(member) not in ("", "Z", "X")]
+        if alive:
+            time.sleep(0.05)
+    return alive
