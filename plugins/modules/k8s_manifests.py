@@ -79,6 +79,17 @@ options:
     type: str
     choices: [Strict, Warn, Ignore]
     default: Strict
+  update_only:
+    description:
+      - Kinds (for example V(Alertmanager)) whose objects are only ever updated, never created. A missing
+        object of these kinds is an error before anything is written.
+      - The apply carries the C(resourceVersion) read just before, so that an object deleted meanwhile is
+        not re-created (the API server refuses) and one changed meanwhile is read again (up to 3 times).
+      - For objects another tool owns (a Helm release's custom resource): a wrong name must fail, not make a
+        second object.
+    type: list
+    elements: str
+    default: []
   wait:
     description:
       - Wait until the objects are ready (O(state=present)) or gone (O(state=absent)).
@@ -275,6 +286,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     field_manager=dict(type="str", default=DEFAULT_FIELD_MANAGER),
     force_conflicts=dict(type="bool", default=False),
     field_validation=dict(type="str", choices=list(FIELD_VALIDATION_CHOICES), default="Strict"),
+    update_only=dict(type="list", elements="str", default=[]),
     wait=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=120),
     wait_condition=dict(type="dict", options=dict(

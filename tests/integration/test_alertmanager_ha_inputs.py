@@ -107,3 +107,23 @@ def test_development_scales_down_to_one_replica_removes_the_pdb_and_does_not_fai
     assert other.get("policy/v1", "PodDisruptionBudget", NAME) is None  # it would block every drain
     result = other.wait_for(lambda r: [x["cluster_status"] for x in r["replicas"]] == ["disabled"], timeout=30)[0]
     assert result["verdict"] == "not_ha"
+
+
+@pytest.mark.parametrize("environment", ["Production", "prod"])
+def test_production_by_another_name_still_needs_three_replicas(lab: Any, release: Release, environment: str) -> None:
+    lab.k8s.reset_requests()
+    run = harden(lab, release, alertmanager_ha_replicas=1, atlas_hardening_environment=environment)
+    assert run.rc == 2, run
+    assert "production needs at least 3 Alertmanager replicas" in fatal_message(run)
+    assert lab.k8s.counts() == {}
+
+
+def test_skipping_the_read_never_creates_an_alertmanager(lab: Any, release: Release) -> None:
+    """--start-at-task past the read that checks the name: the apply itself refuses to create one."""
+    lab.k8s.reset_requests()
+    run = harden(lab, release, "--start-at-task", "Set replicas*", alertmanager_ha_name="alertmanager-main")
+    assert run.rc == 2, run
+    assert (f"Alertmanager {release.namespace}/alertmanager-main does not exist, and Alertmanager objects are "
+            "only updated here, never created") in fatal_message(run)
+    assert object_writes(lab) == {}
+    assert release.get("monitoring.coreos.com/v1", "Alertmanager", "alertmanager-main") is None

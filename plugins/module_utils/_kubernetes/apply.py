@@ -65,6 +65,8 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait i
 
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
 FIELD_VALIDATION_CHOICES = ("Strict", "Warn", "Ignore")
+# Reads and applies of an update_only object when a controller keeps updating it.
+UPDATE_ONLY_ATTEMPTS = 3
 
 
 class ApplyOptions:
@@ -73,7 +75,7 @@ class ApplyOptions:
     def __init__(self, state: str = "present", field_manager: str = DEFAULT_FIELD_MANAGER,
                  force_conflicts: bool = False, field_validation: str = "Strict", check_mode: bool = False,
                  diff: bool = False, wait: bool = False, wait_timeout: float = 120.0,
-                 wait_condition: dict[str, Any] | None = None) -> None:
+                 wait_condition: dict[str, Any] | None = None, update_only: tuple[str, ...] = ()) -> None:
         if state not in ("present", "absent"):
             raise KubernetesError(f"state must be present or absent, not {state!r}.")
         if field_validation not in FIELD_VALIDATION_CHOICES:
@@ -87,6 +89,8 @@ class ApplyOptions:
         self.wait = wait
         self.wait_timeout = float(wait_timeout)
         self.wait_condition = wait_condition
+        # Kinds whose objects are only ever updated: a missing one is an error, never created.
+        self.update_only = frozenset(update_only)
 
 
 class ObjectResult:
@@ -168,6 +172,7 @@ class ManifestApplier:
             planned = self._plan(manifests, default_namespace)
             self._read_live(planned)
             if self.options.state == "present":
+                self._refuse_missing_update_only(planned)
                 self._apply_all(planned)
                 if self.options.wait and not self.options.check_mode:
                     self._wait_ready(planned)
@@ -254,6 +259,16 @@ class ManifestApplier:
             item.live = by_name.get(item.ref.name)
 
     # -- applying ------------------------------------------------------------------------------
+    def _is_update_only(self, item: _Planned) -> bool:
+        return item.ref.kind in self.options.update_only
+
+    def _refuse_missing_update_only(self, planned: list[_Planned]) -> None:
+        missing = [str(item.ref) for item in planned if self._is_update_only(item) and item.live is None]
+        if missing:
+            raise ManifestError(f"{', '.join(missing)} does not exist, and {', '.join(sorted(self.options.update_only))} "
+                                "objects are only updated here, never created (update_only): check the name and "
+                                "namespace. Nothing was written.")
+
     def _apply_all(self, planned: list[_Planned]) -> None:
         crds_written: list[_Planned] = []
         for item in planned:
@@ -278,24 +293,52 @@ class ManifestApplier:
             item.after = item.manifest
             warnings.append(f"{item.ref}: not validated by the API server in check mode, {item.absent_because}.")
         else:
-            try:
-                action = self._apply_request(item, warnings)
-            except KubernetesApiError as exc:
-                raise self._object_error("Applying", item, exc) from None
+            action = self._apply_with_retries(item, warnings)
         result = ObjectResult(item.ref, action, warnings)
         self._record(item, result)
         return result
+
+    def _apply_with_retries(self, item: _Planned, warnings: list[str]) -> str:
+        """One apply; an update_only object carries the resourceVersion read, so that the API server
+        refuses to re-create it if it was deleted meanwhile ("resourceVersion should not be set on
+        objects to be created"), and a newer version (a controller's status update) is read again."""
+        for attempt in range(1, UPDATE_ONLY_ATTEMPTS + 1):
+            try:
+                return self._apply_request(item, warnings)
+            except KubernetesApiError as exc:
+                stale = exc.status == 409 and "has been modified" in exc.api_message
+                if not (self._is_update_only(item) and stale and attempt < UPDATE_ONLY_ATTEMPTS):
+                    if self._is_update_only(item) and "should not be set on objects to be created" in exc.api_message:
+                        raise ManifestError(f"{item.ref} was deleted while it was being updated, and update_only "
+                                            "objects are never re-created: nothing was written to it.") from None
+                    raise self._object_error("Applying", item, exc) from None
+                item.live = self.objects.get(item.ref)
+                if item.live is None:
+                    raise ManifestError(f"{item.ref} was deleted while it was being updated, and update_only objects "
+                                        "are never re-created: nothing was written to it.") from None
+                if is_up_to_date(item.manifest, item.live, self.options.field_manager):
+                    item.after = item.live
+                    return UNCHANGED
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request_body(self, item: _Planned) -> dict[str, Any]:
+        if not self._is_update_only(item) or item.live is None:
+            return item.manifest
+        body = dict(item.manifest)
+        body["metadata"] = dict(body.get("metadata") or {},
+                                resourceVersion=(item.live.get("metadata") or {}).get("resourceVersion"))
+        return body
 
     def _apply_request(self, item: _Planned, warnings: list[str]) -> str:
         options = self.options
         apply_kwargs: dict[str, Any] = {"field_manager": options.field_manager, "force": options.force_conflicts,
                                         "field_validation": options.field_validation}
         if item.live is None:
-            response = self.objects.apply(item.manifest, dry_run=options.check_mode, **apply_kwargs)
+            response = self.objects.apply(self._request_body(item), dry_run=options.check_mode, **apply_kwargs)
             warnings.extend(response.warnings)
             item.after = response.data
             return CREATED if response.status == 201 or options.check_mode or item.live is None else UPDATED
-        preview = self.objects.apply(item.manifest, dry_run=True, **apply_kwargs)
+        preview = self.objects.apply(self._request_body(item), dry_run=True, **apply_kwargs)
         if not dry_run_changes(item.live, preview.data or {}):
             item.after = item.live
             return UNCHANGED
@@ -303,7 +346,7 @@ class ManifestApplier:
             warnings.extend(preview.warnings)
             item.after = preview.data
             return UPDATED
-        response = self.objects.apply(item.manifest, dry_run=False, **apply_kwargs)
+        response = self.objects.apply(self._request_body(item), dry_run=False, **apply_kwargs)
         warnings.extend(response.warnings)
         item.after = response.data
         before_version = (item.live.get("metadata") or {}).get("resourceVersion")

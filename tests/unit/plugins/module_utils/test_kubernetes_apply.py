@@ -344,3 +344,56 @@ def test_wait_timeout_says_what_it_last_saw(slow_controllers: Any) -> None:
     assert str(error.value).startswith("Timed out after 1 s waiting for 1 object(s): StatefulSet default/db to have "
                                        "every replica ready (last seen: 0/2 ready replicas")
     assert error.value.details["results"][0]["action"] == "created"
+
+
+# ---------------------------------------------------------------------------------------------
+# update_only: objects another tool owns are updated, never created
+def _configmap(name: str, value: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"},
+            "data": {"key": value}}
+
+
+def test_update_only_refuses_a_missing_object_before_any_write(k8s: Any) -> None:
+    connection = connect(k8s.params(), environ={})
+    with pytest.raises(ManifestError, match="ConfigMap default/absent-cm does not exist.*Nothing was written"):
+        apply_manifests(connection, [_configmap("other-cm", "a"), _configmap("absent-cm", "b")],
+                        ApplyOptions(update_only=("ConfigMap",)))
+    assert k8s.writes() == {}
+
+
+def test_update_only_never_recreates_an_object_deleted_during_the_run(k8s: Any) -> None:
+    connection = connect(k8s.params(), environ={})
+    apply_manifests(connection, [_configmap("vanishing-cm", "a")])
+    objects = KubernetesObjects(connection)
+    real_apply = objects.apply
+
+    def delete_first(manifest: dict[str, Any], **kwargs: Any) -> Any:
+        if not kwargs.get("dry_run"):
+            objects.delete(ObjectRef("v1", "ConfigMap", "vanishing-cm", "default"))
+        return real_apply(manifest, **kwargs)
+
+    objects.apply = delete_first  # type: ignore[method-assign]
+    with pytest.raises(ManifestError, match="was deleted while it was being updated"):
+        apply_manifests(objects, [_configmap("vanishing-cm", "b")], ApplyOptions(update_only=("ConfigMap",)))
+    assert objects.get(ObjectRef("v1", "ConfigMap", "vanishing-cm", "default")) is None
+
+
+def test_update_only_reads_again_when_a_controller_updated_the_object(k8s: Any) -> None:
+    connection = connect(k8s.params(), environ={})
+    apply_manifests(connection, [_configmap("busy-cm", "a")])
+    objects = KubernetesObjects(connection)
+    real_apply = objects.apply
+    bumped = {"done": False}
+
+    def bump_first(manifest: dict[str, Any], **kwargs: Any) -> Any:
+        if not bumped["done"]:
+            bumped["done"] = True  # someone else writes between our read and our apply
+            real_apply({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": "busy-cm", "namespace": "default", "labels": {"touched": "yes"}}},
+                       field_manager="someone-else")
+        return real_apply(manifest, **kwargs)
+
+    objects.apply = bump_first  # type: ignore[method-assign]
+    report = apply_manifests(objects, [_configmap("busy-cm", "b")], ApplyOptions(update_only=("ConfigMap",)))
+    assert [result.action for result in report.results] == ["updated"]
+    assert objects.get(ObjectRef("v1", "ConfigMap", "busy-cm", "default"))["data"] == {"key": "b"}

@@ -526,6 +526,10 @@ class ObjectService:
             merged.setdefault("metadata", {})["name"] = name
             self._place(rt, merged, namespace)
             if current is None:
+                if meta.get("resourceVersion"):
+                    # An apply that becomes a create keeps the resourceVersion it carries; etcd3's store
+                    # refuses it, and the API server answers that error as is (500, StatusReasonUnknown).
+                    raise E.internal("resourceVersion should not be set on objects to be created")
                 return self._create_applied(rt, version, namespace, merged, encoded, options)
             requested_rv = meta.get("resourceVersion")
             merged_meta = _meta(merged)
