@@ -14,6 +14,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.schedule_manifests import (
+    image_warnings,
     keycloak_rotation_schedule_manifests,
 )
 
@@ -32,4 +33,5 @@ def _manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"keycloak_rotation_schedule_manifests": _manifests}
+        return {"keycloak_rotation_schedule_manifests": _manifests,
+                "keycloak_rotation_schedule_warnings": lambda settings: image_warnings(_plain(settings))}

@@ -90,6 +90,14 @@ options:
     type: list
     elements: str
     default: []
+  create_only:
+    description:
+      - Kinds (for example V(Namespace)) whose objects are created when missing and left exactly as they are
+        when they exist (no field of the manifest is applied to an existing object).
+      - For an object that this set brings only if nobody else did, such as the namespace of a job.
+    type: list
+    elements: str
+    default: []
   wait:
     description:
       - Wait until the objects are ready (O(state=present)) or gone (O(state=absent)).
@@ -287,6 +295,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     force_conflicts=dict(type="bool", default=False),
     field_validation=dict(type="str", choices=list(FIELD_VALIDATION_CHOICES), default="Strict"),
     update_only=dict(type="list", elements="str", default=[]),
+    create_only=dict(type="list", elements="str", default=[]),
     wait=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=120),
     wait_condition=dict(type="dict", options=dict(

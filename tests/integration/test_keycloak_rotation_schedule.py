@@ -13,6 +13,7 @@ import shlex
 import uuid
 from pathlib import Path
 
+import hvac
 import pytest
 import yaml
 from keycloak_rotation_support import REPO_ROOT, VENV_BIN, RotationCase, module_result
@@ -151,12 +152,13 @@ path "secret/metadata/{case.kv_path}" {{ capabilities = ["read", "update"] }}
 ''')
     case.vault.write(f"auth/{mount}/role/{name}", bound_service_account_names=name,
                      bound_service_account_namespaces=case.namespace, token_policies=policy,
-                     token_ttl="15m", token_max_ttl="30m")
+                     token_ttl="15m", token_max_ttl="30m", audience="vault")
 
-    # The job's ServiceAccount token (what the kubelet mounts), its variables file and command line.
+    # The job's projected Vault token (what the kubelet mounts: audience vault, 600 s), its variables
+    # file and command line.
     token = case.core.create_namespaced_service_account_token(
         name, case.namespace, k8s_client.AuthenticationV1TokenRequest(spec=k8s_client.V1TokenRequestSpec(
-            audiences=[], expiration_seconds=3600))).status.token
+            audiences=["vault"], expiration_seconds=600))).status.token
     token_file = tmp_path / "token"
     token_file.write_text(token)
     vars_file = tmp_path / "rotation-vars.yml"
@@ -174,11 +176,20 @@ path "secret/metadata/{case.kv_path}" {{ capabilities = ["read", "update"] }}
     assert completed.returncode == 0, shlex.join(command) + "\n" + completed.stdout + completed.stderr
     result = module_result(completed.stdout)
     assert result["rotated"] and result["action"] == "rotated", result
-    assert result["api_requests"]["vault"] == 7  # the Kubernetes login, then the 6 of a rotation
+    # The Kubernetes login, the 6 requests of a rotation, and the revocation of the login token.
+    assert result["api_requests"]["vault"] == 8
     assert case.lab.vault_proxy.counts().get("auth.login") == 1
+    assert case.lab.vault_proxy.counts().get("auth.write") == 1  # auth/token/revoke-self
     case.assert_consistent()
     assert case.vault_metadata()["custom_metadata"]["rotated_by"] == f"cronjob/{case.namespace}/{name}"
     assert token not in completed.stdout + completed.stderr
+
+    # The same ServiceAccount's token for the Kubernetes API (its default audience) is no key to Vault.
+    api_token = case.core.create_namespaced_service_account_token(
+        name, case.namespace, k8s_client.AuthenticationV1TokenRequest(spec=k8s_client.V1TokenRequestSpec(
+            audiences=[], expiration_seconds=600))).status.token
+    with pytest.raises(hvac.exceptions.VaultError):
+        hvac.Client(url=case.lab.openbao_url).auth.kubernetes.login(role=name, jwt=api_token, mount_point=mount)
 
     # A ServiceAccount the Vault role does not bind is refused, with a message saying what to check.
     other = case.core.create_namespaced_service_account(case.namespace, k8s_client.V1ServiceAccount(

@@ -75,7 +75,8 @@ class ApplyOptions:
     def __init__(self, state: str = "present", field_manager: str = DEFAULT_FIELD_MANAGER,
                  force_conflicts: bool = False, field_validation: str = "Strict", check_mode: bool = False,
                  diff: bool = False, wait: bool = False, wait_timeout: float = 120.0,
-                 wait_condition: dict[str, Any] | None = None, update_only: tuple[str, ...] = ()) -> None:
+                 wait_condition: dict[str, Any] | None = None, update_only: tuple[str, ...] = (),
+                 create_only: tuple[str, ...] = ()) -> None:
         if state not in ("present", "absent"):
             raise KubernetesError(f"state must be present or absent, not {state!r}.")
         if field_validation not in FIELD_VALIDATION_CHOICES:
@@ -91,6 +92,11 @@ class ApplyOptions:
         self.wait_condition = wait_condition
         # Kinds whose objects are only ever updated: a missing one is an error, never created.
         self.update_only = frozenset(update_only)
+        # Kinds whose objects are created when missing and left as they are when they exist.
+        self.create_only = frozenset(create_only)
+        both = self.update_only & self.create_only
+        if both:
+            raise KubernetesError(f"{', '.join(sorted(both))} cannot be both update_only and create_only.")
 
 
 class ObjectResult:
@@ -285,7 +291,8 @@ class ManifestApplier:
         options = self.options
         warnings = list(item.warnings)
         action = UNCHANGED
-        if item.live is not None and is_up_to_date(item.manifest, item.live, options.field_manager):
+        if item.live is not None and (item.ref.kind in options.create_only
+                                      or is_up_to_date(item.manifest, item.live, options.field_manager)):
             item.after = item.live
         elif item.absent_because and options.check_mode:
             # The dry run would fail: the namespace or CRD it needs exists only after the real run.

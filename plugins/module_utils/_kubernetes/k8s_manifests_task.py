@@ -27,7 +27,7 @@ def apply_manifests_task(module: HardeningModule) -> dict[str, Any]:
         state=params["state"], field_manager=params["field_manager"], force_conflicts=params["force_conflicts"],
         field_validation=params["field_validation"], check_mode=module.check_mode, diff=module.diff_mode,
         wait=params["wait"], wait_timeout=params["wait_timeout"], wait_condition=params["wait_condition"],
-        update_only=tuple(params["update_only"]),
+        update_only=tuple(params["update_only"]), create_only=tuple(params["create_only"]),
     )
     report = apply_manifests(connection, manifests, options, default_namespace=params["namespace"])
     module.hide(report.secret_values)

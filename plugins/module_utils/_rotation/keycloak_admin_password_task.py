@@ -23,6 +23,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.password
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.ports import RotationError, SecretCopy
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import KeycloakAdminRotation
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.state import RotationSettings
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.auth import revoke_self
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
 # A generated admin password: long, but within what Keycloak and its hashing accept comfortably.
@@ -80,7 +81,10 @@ def rotate_keycloak_admin_password_task(module: HardeningModule) -> dict[str, An
                 "kubernetes": sum(cluster.request_counts.values()) if cluster is not None else 0}
 
     try:
-        result = rotation.run()
+        try:
+            result = rotation.run()
+        finally:
+            _revoke_login_token(module, vault)
     except RotationError as err:
         partial = rotation.result.as_dict()
         partial.pop("msg", None)
@@ -98,3 +102,13 @@ def rotate_keycloak_admin_password_task(module: HardeningModule) -> dict[str, An
     if module.diff_mode and result.diff:
         output["diff"] = result.diff
     return output
+
+
+def _revoke_login_token(module: HardeningModule, vault: Any) -> None:
+    """A token this run obtained by logging in (AppRole, Kubernetes) dies with the run, whatever its TTL."""
+    if vault.auth_method == "token":
+        return  # the caller's own token: not ours to revoke
+    try:
+        revoke_self(vault)
+    except HardeningError as err:
+        module.warn(f"Could not revoke the Vault token of this run ({err}); it expires with its TTL.")

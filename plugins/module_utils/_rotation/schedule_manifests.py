@@ -24,12 +24,27 @@ LABEL_NAME = "keycloak-admin-rotation"
 MANAGED_BY = "atlas.hardening"
 VARS_MOUNT = "/etc/atlas-hardening/vars"
 VAULT_CA_MOUNT = "/etc/atlas-hardening/vault-ca"
+KUBE_API_ACCESS_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+VAULT_TOKEN_MOUNT = "/var/run/secrets/atlas-hardening/vault"
+# Pod Security Standard of the namespace the role creates for the job.
+RESTRICTED_NAMESPACE_LABELS = {"pod-security.kubernetes.io/enforce": "restricted",
+                               "pod-security.kubernetes.io/audit": "restricted",
+                               "pod-security.kubernetes.io/warn": "restricted"}
 # Same default as the keycloak_admin_rotation role.
 DEFAULT_EVENT_NAMESPACE = "keycloak"
 
 
 class ScheduleSettingsError(HardeningError):
     """The scheduled job cannot run with these settings."""
+
+
+def image_warnings(settings: Mapping[str, Any]) -> list[str]:
+    """A mutable image tag runs whatever the registry serves today: recommend a digest."""
+    image = str(settings.get("image") or "")
+    if not image or "@sha256:" in image:
+        return []
+    return [f"keycloak_rotation_schedule_image {image} is a tag, which the registry can point at another image: "
+            "pin it by digest (registry/atlas-hardening-ee@sha256:...), above all in production."]
 
 
 def secret_grants(rotation_vars: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -170,6 +185,7 @@ def keycloak_rotation_schedule_manifests(settings: Mapping[str, Any]) -> list[di
     job_vars = {
         "atlas_hardening_hosts": "localhost",
         "atlas_hardening_vault_auth_method": "kubernetes",
+        "atlas_hardening_vault_kubernetes_token_path": f"{VAULT_TOKEN_MOUNT}/token",
         "atlas_hardening_vault_kubernetes_role": settings["vault_kubernetes_role"],
         "atlas_hardening_vault_auth_mount_point": settings["vault_auth_mount_point"],
     }
@@ -182,7 +198,9 @@ def keycloak_rotation_schedule_manifests(settings: Mapping[str, Any]) -> list[di
     objects: list[dict[str, Any]] = []
     if boolean(settings["create_namespace"], strict=False):
         # Created when missing; an existing namespace is left as it is (the manifest sets no field).
-        objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        # Applied create-only by the role: an existing namespace (Keycloak's own) is left exactly as it is.
+        objects.append({"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": namespace, "labels": dict(RESTRICTED_NAMESPACE_LABELS)}})
     objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata()})
     allow_creation = boolean(settings["allow_secret_creation"], strict=False)
     for target, grant in sorted(secret_grants(rotation_vars).items()):
@@ -211,16 +229,30 @@ def _cronjob(settings: Mapping[str, Any], metadata: dict[str, Any], labels: dict
             {"name": "HOME", "value": "/tmp"},
             {"name": "ANSIBLE_LOCAL_TEMP", "value": "/tmp/.ansible/tmp"},
             {"name": "ANSIBLE_NOCOLOR", "value": "1"}]
-    mounts = [{"name": "rotation-vars", "mountPath": VARS_MOUNT, "readOnly": True},
+    mounts = [{"name": "kube-api-access", "mountPath": KUBE_API_ACCESS_MOUNT, "readOnly": True},
+              {"name": "vault-token", "mountPath": VAULT_TOKEN_MOUNT, "readOnly": True},
+              {"name": "rotation-vars", "mountPath": VARS_MOUNT, "readOnly": True},
               {"name": "tmp", "mountPath": "/tmp"}]
-    volumes: list[dict[str, Any]] = [{"name": "rotation-vars", "configMap": {"name": name}},
-                                     {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    volumes: list[dict[str, Any]] = [
+        # What automountServiceAccountToken would mount, for the Kubernetes API only (its audience).
+        {"name": "kube-api-access", "projected": {"sources": [
+            {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
+                                                                          "fieldPath": "metadata.namespace"}}]}}]}},
+        # A token for Vault alone: bound to Vault's audience and short-lived, so that Vault never holds a
+        # token that the Kubernetes API would accept.
+        {"name": "vault-token", "projected": {"sources": [{"serviceAccountToken": {
+            "path": "token", "audience": settings["vault_token_audience"],
+            "expirationSeconds": int(settings["vault_token_expiration_seconds"])}}]}},
+        {"name": "rotation-vars", "configMap": {"name": name}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
     if vault_ca:
         mounts.append({"name": "vault-ca", "mountPath": VAULT_CA_MOUNT, "readOnly": True})
         volumes.append({"name": "vault-ca", "configMap": {"name": vault_ca}})
     pod_spec: dict[str, Any] = {
         "serviceAccountName": name,
-        "automountServiceAccountToken": True,
+        "automountServiceAccountToken": False,
         "restartPolicy": "Never",
     }
     if settings.get("image_pull_secrets"):

@@ -60,6 +60,11 @@ def lookup_self(connection: VaultConnection) -> dict[str, Any] | None:
     return data
 
 
+def revoke_self(connection: VaultConnection) -> None:
+    """Revoke the connection's own token (a login token at the end of a run); one request."""
+    connection.request("POST", "auth/token/revoke-self", action="revoke this run's token")
+
+
 def read_service_account_token(path: str) -> str:
     """The JWT of the Pod's service account (or of the file given), checked non-empty."""
     try:

@@ -24,6 +24,7 @@ def settings(**overrides: Any) -> dict[str, Any]:
         "resources": {"requests": {"cpu": "50m"}}, "vault_url": "https://vault:8200", "vault_namespace": "",
         "vault_kubernetes_role": "keycloak-admin-rotation", "vault_auth_mount_point": "kubernetes",
         "vault_ca_configmap": "", "keycloak_url": "https://sso", "allow_secret_creation": False,
+        "vault_token_audience": "vault", "vault_token_expiration_seconds": 600,
         "rotation_vars": {
             "keycloak_admin_rotation_secret_copies": [{"namespace": "apps", "name": "kc-admin"},
                                                       {"namespace": "keycloak", "name": "kc-copy"}],
@@ -110,3 +111,31 @@ def test_an_unknown_time_zone_is_refused_first(zone: str) -> None:
 def test_incomplete_secret_references_are_one_clear_message(copies: Any, message: str) -> None:
     with pytest.raises(ScheduleSettingsError, match=message):
         keycloak_rotation_schedule_manifests(settings(rotation_vars={"keycloak_admin_rotation_secret_copies": copies}))
+
+
+def test_the_job_sends_vault_a_token_minted_for_vault_only() -> None:
+    objects = keycloak_rotation_schedule_manifests(settings())
+    pod = by_kind(objects, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    vault_token = volumes["vault-token"]["projected"]["sources"][0]["serviceAccountToken"]
+    assert vault_token == {"path": "token", "audience": "vault", "expirationSeconds": 600}
+    api_token = volumes["kube-api-access"]["projected"]["sources"][0]["serviceAccountToken"]
+    assert "audience" not in api_token  # the API server's own audience, for the Secret copies and Events
+    mounts = {mount["name"]: mount["mountPath"] for mount in pod["containers"][0]["volumeMounts"]}
+    job_vars = yaml.safe_load(by_kind(objects, "ConfigMap")[0]["data"]["rotation-vars.yml"])
+    assert job_vars["atlas_hardening_vault_kubernetes_token_path"] == mounts["vault-token"] + "/token"
+    assert mounts["kube-api-access"] == "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def test_the_namespace_it_creates_is_restricted() -> None:
+    namespace = by_kind(keycloak_rotation_schedule_manifests(settings()), "Namespace")[0]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_an_image_tag_is_warned_about_and_a_digest_is_not() -> None:
+    from ansible_collections.atlas.hardening.plugins.module_utils._rotation.schedule_manifests import image_warnings
+
+    assert image_warnings(settings()) == []  # pinned by digest
+    warnings = image_warnings(settings(image="registry.example/ee:0.1.0"))
+    assert len(warnings) == 1 and "pin it by digest" in warnings[0]

@@ -397,3 +397,20 @@ def test_update_only_reads_again_when_a_controller_updated_the_object(k8s: Any) 
     report = apply_manifests(objects, [_configmap("busy-cm", "b")], ApplyOptions(update_only=("ConfigMap",)))
     assert [result.action for result in report.results] == ["updated"]
     assert objects.get(ObjectRef("v1", "ConfigMap", "busy-cm", "default"))["data"] == {"key": "b"}
+
+
+def test_create_only_creates_a_missing_object_and_leaves_an_existing_one_alone(k8s: Any) -> None:
+    connection = connect(k8s.params(), environ={})
+    labelled = {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": "created-only", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
+    first = apply_manifests(connection, [labelled], ApplyOptions(create_only=("Namespace",)))
+    assert [result.action for result in first.results] == ["created"]
+    k8s.admin.reset_requests()
+    objects = KubernetesObjects(connection)
+    live = objects.get(ObjectRef("v1", "Namespace", "default"))
+    existing = {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": "default", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
+    second = apply_manifests(connection, [existing], ApplyOptions(create_only=("Namespace",)))
+    assert [result.action for result in second.results] == ["unchanged"]
+    assert k8s.writes() == {}
+    assert objects.get(ObjectRef("v1", "Namespace", "default"))["metadata"].get("labels") == live["metadata"].get("labels")

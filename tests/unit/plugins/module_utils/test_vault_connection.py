@@ -471,3 +471,17 @@ def test_module_fails_with_the_readable_message(capsys: pytest.CaptureFixture[st
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] is True
     assert result["msg"].startswith("No Vault address: set vault_url or the VAULT_ADDR environment variable")
+
+
+def test_a_login_token_revoked_at_the_end_of_a_run_is_dead(openbao: Any, approle: dict[str, str]) -> None:
+    from ansible_collections.atlas.hardening.plugins.module_utils._vault.auth import revoke_self
+
+    connection = vault_client_from_params(openbao.params(
+        vault_token=None, vault_auth_method="approle", vault_role_id=approle["role_id"],
+        vault_secret_id=approle["secret_id"]))
+    token = connection.client.token
+    assert connection.lookup_self() is not None
+    revoke_self(connection)
+    assert connection.lookup_self() is None  # Vault no longer accepts it
+    with pytest.raises(Exception, match="(?i)bad token|invalid|not found|permission denied"):
+        openbao.admin.auth.token.lookup(token)
