@@ -98,6 +98,34 @@ options:
     type: list
     elements: str
     default: []
+  prune:
+    description:
+      - Delete the objects of O(prune.kinds) that carry the labels of O(prune.selector) but are not in this
+        set, in every namespace: what the set rendered before and no longer does (a Role of a namespace that
+        the set stopped using). Ownership is recorded on the objects by their labels, never in a local file.
+      - Only with O(state=present), after every object of the set is applied. Check mode reports what
+        would be pruned (dry-run deletes).
+    type: dict
+    suboptions:
+      selector:
+        description: The label selector that marks the objects this set owns, for example
+          C(app.kubernetes.io/managed-by=atlas.hardening,app.kubernetes.io/instance=keycloak-admin-rotation).
+        type: str
+        required: true
+      kinds:
+        description: The kinds to prune.
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          api_version:
+            description: The kind's apiVersion.
+            type: str
+            required: true
+          kind:
+            description: The kind.
+            type: str
+            required: true
   wait:
     description:
       - Wait until the objects are ready (O(state=present)) or gone (O(state=absent)).
@@ -296,6 +324,13 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     field_validation=dict(type="str", choices=list(FIELD_VALIDATION_CHOICES), default="Strict"),
     update_only=dict(type="list", elements="str", default=[]),
     create_only=dict(type="list", elements="str", default=[]),
+    prune=dict(type="dict", options=dict(
+        selector=dict(type="str", required=True),
+        kinds=dict(type="list", elements="dict", required=True, options=dict(
+            api_version=dict(type="str", required=True),
+            kind=dict(type="str", required=True),
+        )),
+    )),
     wait=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=120),
     wait_condition=dict(type="dict", options=dict(

@@ -200,3 +200,34 @@ path "secret/metadata/{case.kv_path}" {{ capabilities = ["read", "update"] }}
     refused = case.lab.run(command + ["-e", json.dumps({"keycloak_admin_rotation_force": True})], env=env)
     assert refused.returncode != 0
     assert "rejected the Kubernetes login" in refused.stdout and "vault_kubernetes_role" in refused.stdout
+
+
+def test_a_grant_no_longer_needed_is_pruned(case: RotationCase, tmp_path: Path) -> None:
+    """A Secret copy removed from the variables: the Role and RoleBinding of its namespace go too (they
+    carry the job's labels); a Role of another owner in that namespace stays."""
+    other = "apps-" + uuid.uuid4().hex[:6]
+    case.core.create_namespace(k8s_client.V1Namespace(metadata=k8s_client.V1ObjectMeta(name=other)))
+    case.create(vault=False, keycloak_user=False, rotated_days_ago=None)
+    rbac = k8s_client.RbacAuthorizationV1Api(case.core.api_client)
+    name = "keycloak-admin-rotation"
+    rbac.create_namespaced_role(other, k8s_client.V1Role(
+        metadata=k8s_client.V1ObjectMeta(name="someone-elses", labels={"app.kubernetes.io/instance": name}),
+        rules=[k8s_client.V1PolicyRule(api_groups=[""], resources=["configmaps"], verbs=["get"])]))
+    with_copy = case.copies + [{"namespace": other, "name": "sso-admin", "password_key": "admin-password"}]
+    assert apply_schedule(case, tmp_path, keycloak_admin_rotation_secret_copies=with_copy).rc == 0
+    assert rbac.read_namespaced_role(name, other).rules[0].resource_names == ["sso-admin"]
+
+    check = apply_schedule(case, tmp_path, "--check")
+    assert check.rc == 0 and check.changed > 0, check
+    assert rbac.read_namespaced_role(name, other) is not None  # check mode deletes nothing
+    result = apply_schedule(case, tmp_path)
+    assert result.rc == 0 and result.changed > 0, result
+    remaining = {(role.metadata.namespace, role.metadata.name) for role in rbac.list_role_for_all_namespaces().items
+                 if role.metadata.namespace in (other, case.namespace)}
+    assert remaining == {(other, "someone-elses"), (case.namespace, name)}
+    bindings = {binding.metadata.namespace for binding in rbac.list_role_binding_for_all_namespaces().items
+                if binding.metadata.name == name}
+    assert other not in bindings and case.namespace in bindings
+    case.lab.k8s.reset_requests()
+    again = apply_schedule(case, tmp_path)
+    assert again.rc == 0 and again.changed == 0, again

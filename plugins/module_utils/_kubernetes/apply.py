@@ -76,7 +76,7 @@ class ApplyOptions:
                  force_conflicts: bool = False, field_validation: str = "Strict", check_mode: bool = False,
                  diff: bool = False, wait: bool = False, wait_timeout: float = 120.0,
                  wait_condition: dict[str, Any] | None = None, update_only: tuple[str, ...] = (),
-                 create_only: tuple[str, ...] = ()) -> None:
+                 create_only: tuple[str, ...] = (), prune: dict[str, Any] | None = None) -> None:
         if state not in ("present", "absent"):
             raise KubernetesError(f"state must be present or absent, not {state!r}.")
         if field_validation not in FIELD_VALIDATION_CHOICES:
@@ -94,6 +94,12 @@ class ApplyOptions:
         self.update_only = frozenset(update_only)
         # Kinds whose objects are created when missing and left as they are when they exist.
         self.create_only = frozenset(create_only)
+        # {"selector": label selector, "kinds": [(apiVersion, kind)...]}: objects of these kinds that carry
+        # the labels but are not in the set are deleted (what the set owned before and no longer renders).
+        self.prune = prune
+        if prune is not None and (not prune.get("selector") or not prune.get("kinds")):
+            raise KubernetesError("prune needs a selector (the labels that mark the objects this set owns) and "
+                                  "the kinds to prune.")
         both = self.update_only & self.create_only
         if both:
             raise KubernetesError(f"{', '.join(sorted(both))} cannot be both update_only and create_only.")
@@ -180,6 +186,8 @@ class ManifestApplier:
             if self.options.state == "present":
                 self._refuse_missing_update_only(planned)
                 self._apply_all(planned)
+                if self.options.prune is not None:
+                    self._prune(planned)
                 if self.options.wait and not self.options.check_mode:
                     self._wait_ready(planned)
             else:
@@ -398,6 +406,33 @@ class ManifestApplier:
         if self.options.wait and not self.options.check_mode and deleted:
             targets = [WaitTarget(item.ref, item.resource, Absent(), item.live) for item in deleted]
             wait_for(self.objects, targets, self.options.wait_timeout)
+
+    def _prune(self, planned: list[_Planned]) -> None:
+        """Delete what carries this set's labels but is no longer in it (a grant for a Secret copy that was
+        removed from the variables, say). Ownership is recorded on the objects themselves (labels), so
+        any controller node prunes the same objects."""
+        wanted = {item.ref.key() for item in planned}
+        selector = str(self.options.prune["selector"])  # type: ignore[index]
+        for api_version, kind in self.options.prune["kinds"]:  # type: ignore[index]
+            resource = self.objects.resource(api_version, kind)
+            try:
+                items = self.objects.list(resource, None, label_selector=selector)[0]
+            except KubernetesApiError as exc:
+                raise KubernetesError(f"Listing the {kind} objects labelled {selector} to prune failed: "
+                                      f"{exc.api_message or exc}") from None
+            for live in sorted(items, key=lambda obj: (obj["metadata"].get("namespace") or "", obj["metadata"]["name"])):
+                ref = ObjectRef.of(dict(live, apiVersion=api_version, kind=kind))
+                if ref.key() in wanted:
+                    continue
+                item = _Planned({"apiVersion": api_version, "kind": kind, "metadata": dict(live["metadata"])},
+                                resource, [])
+                item.live = live
+                try:
+                    response = self.objects.delete(ref, dry_run=self.options.check_mode)
+                except KubernetesApiError as exc:
+                    raise self._object_error("Deleting", item, exc) from None
+                if response is not None:
+                    self._record(item, ObjectResult(ref, DELETED, [f"{ref}: pruned, it is no longer in the set"]))
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _record(self, item: _Planned, result: ObjectResult) -> None:
