@@ -194,6 +194,9 @@ class ManifestApplier:
                 self._delete_all(planned)
         except (KubernetesError, ManifestError) as exc:
             exc.details.setdefault("results", self.report.result_dicts())
+            written = self._written_so_far()
+            if written:
+                exc.args = (f"{str(exc).rstrip()} {written}",)
             raise
         finally:
             self._count_requests()
@@ -433,6 +436,13 @@ class ManifestApplier:
                     raise self._object_error("Deleting", item, exc) from None
                 if response is not None:
                     self._record(item, ObjectResult(ref, DELETED, [f"{ref}: pruned, it is no longer in the set"]))
+
+    def _written_so_far(self) -> str:
+        """Exactly what a failed call changed before failing, for its message ("" when nothing)."""
+        written = [f"{result.ref} ({result.action})" for result in self.report.results if result.changed]
+        if self.options.check_mode or not written:
+            return ""
+        return f"Written before the failure: {', '.join(written)}; run the task again once the failure is fixed."
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _record(self, item: _Planned, result: ObjectResult) -> None:

@@ -207,7 +207,8 @@ def test_failure_half_way_reports_what_was_done(k8s: Any) -> None:
         apply(k8s, manifests)
     assert str(error.value) == ("Applying ConfigMap nowhere/second failed: namespace 'nowhere' does not exist. Add "
                                 "the Namespace to the same set of manifests (it is applied first) or create it "
-                                "beforehand.")
+                                "beforehand. Written before the failure: ConfigMap default/first (created); run the "
+                                "task again once the failure is fixed.")
     assert [(r["name"], r["action"]) for r in error.value.details["results"]] == [("first", "created")]
 
 
@@ -414,3 +415,18 @@ def test_create_only_creates_a_missing_object_and_leaves_an_existing_one_alone(k
     assert [result.action for result in second.results] == ["unchanged"]
     assert k8s.writes() == {}
     assert objects.get(ObjectRef("v1", "Namespace", "default"))["metadata"].get("labels") == live["metadata"].get("labels")
+
+
+def test_a_failure_part_way_names_exactly_what_was_written(k8s: Any) -> None:
+    connection = connect(k8s.params(), environ={})
+    good = _configmap("written-first", "a")
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad", "namespace": "default"},
+           "spec": {"selector": {"matchLabels": {"app": "x"}},
+                    "template": {"metadata": {"labels": {"app": "other"}},
+                                 "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    with pytest.raises(KubernetesError) as raised:
+        apply_manifests(connection, [good, bad])
+    message = str(raised.value)
+    assert message.endswith("Written before the failure: ConfigMap default/written-first (created); run the task "
+                            "again once the failure is fixed.")
+    assert [(r["name"], r["action"]) for r in raised.value.details["results"]] == [("written-first", "created")]
