@@ -204,8 +204,10 @@ notes:
     C(<mount>/metadata/<path>). See docs/keycloak-admin-rotation.md in the collection for the policy, the
     Kubernetes auth role, the failure matrix and recovery by hand."
   - "Cost of a run: a run that is not due makes 2 Vault requests (mount check, read), 1 Kubernetes read per
-    Secret copy and no Keycloak request; a due rotation adds 3 Vault writes and 1 metadata read,
-    6 Keycloak requests, 1 Kubernetes write per changed copy and 1 Event."
+    Secret copy and 1 Keycloak token request (the stored password still logs in; a password changed by hand
+    fails the run with a drift message the same day); a due rotation adds 3 Vault writes and 1 metadata read,
+    6 Keycloak requests, 1 Kubernetes write per changed copy and 1 Event. A Vault login (AppRole, Kubernetes)
+    adds the login and the revocation of its token at the end."
 requirements:
   - hvac
   - kubernetes (only with O(secret_copies), O(adopt_from_secret) or O(event_namespace))

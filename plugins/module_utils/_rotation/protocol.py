@@ -66,6 +66,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.secret_f
     PENDING_ROTATION_ID,
     PENDING_SINCE,
     PREVIOUS_PASSWORD,
+    RECOVERY_DOC,
     USERNAME,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.state import (
@@ -136,6 +137,10 @@ class KeycloakAdminRotation:
         if is_promoted_but_unrecorded(secret):
             secret = record_unrecorded_promotion(run, secret)
         evaluate_due(run, secret)
+        if not result.due and not run.settings.check_mode and result.action not in ("completed",):
+            repaired = _prove_stored_password(run, secret)
+            if repaired is not None:
+                return repaired
         if not result.due:
             sync_copies_when_not_due(run, secret)
             return result
@@ -181,6 +186,33 @@ def _resume(run: RotationRun, secret: StoredSecret) -> RotationResult:
         raise unknown_live_password(run, "Cannot resume the pending rotation:")
     user = find_user(run, run.admin_session(credential.session))
     return set_pending_password(run, secret, credential, user, "resumed")
+
+
+def _prove_stored_password(run: RotationRun, secret: StoredSecret) -> RotationResult | None:
+    """A run that is not due still proves that the stored password logs in (one token request), so that
+    a password changed by hand (drift) is reported the day it happens, not at the next due date.
+    Returns a result when this run must do something else than a not-due run."""
+    data = secret.data
+    if try_login(run, data[PASSWORD]) is not None:
+        return None
+    previous = find_live(run, [("previous_password", data.get(PREVIOUS_PASSWORD))])
+    if previous is not None:
+        # Keycloak was restored from an older backup: rotate now, from the password that works.
+        run.result.due = True
+        run.result.due_reason = ("drift: Keycloak accepts the previous password, not the one stored in "
+                                 f"{run.store.location} (restored from a backup?)")
+        user = find_user(run, run.admin_session(previous.session))
+        return create_pending(run, secret, live=(previous, user), action="rotated")
+    moved_on = another_run_moved_on(run, secret.version)
+    if moved_on:
+        return run.stopped(moved_on)
+    run.result.action = "drift"
+    raise RotationError(
+        f"Drift: Keycloak refuses the password stored in {run.store.location} (version {secret.version}) for user "
+        f"{run.settings.username!r} in realm {run.settings.realm!r}: it was changed outside this automation after "
+        f"the last rotation ({run.result.last_rotated}). Nothing was changed, and the Kubernetes Secret copies "
+        f"keep the stored password. Store the live password in Vault (see {RECOVERY_DOC}); the next run proves it "
+        "and brings the copies in line.")
 
 
 def _register_passwords(run: RotationRun, data: dict[str, Any]) -> None:

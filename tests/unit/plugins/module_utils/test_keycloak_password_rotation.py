@@ -327,8 +327,8 @@ def test_due_rotation_changes_everything_and_second_run_is_a_no_op() -> None:
     second = world.run()
     assert not second.changed and second.action == "not_due"
     assert (world.vault.writes, world.cluster.writes, world.keycloak.resets) == writes
-    # A run that is not due does not talk to Keycloak at all.
-    assert world.faults.calls == ["vault.read", "k8s.sync"]
+    # A run that is not due proves the stored password with one login (drift), then checks the copies.
+    assert world.faults.calls == ["vault.read", "keycloak.login", "k8s.sync"]
 
 
 def test_keycloak_request_sequence_of_a_due_rotation() -> None:
@@ -344,7 +344,7 @@ def test_not_due_reports_next_due_date() -> None:
     result = world.run()
     assert not result.due and not result.changed
     assert result.next_due == format_time(NOW + datetime.timedelta(days=80))
-    assert world.vault.writes == 0 and world.keycloak.logins == 0
+    assert world.vault.writes == 0 and world.keycloak.logins == 1  # the drift check
 
 
 def test_force_rotates_before_the_due_date() -> None:
@@ -715,4 +715,37 @@ def test_a_spurious_401_after_a_confirmed_reset_says_what_really_happened() -> N
     assert "stored the new password in Vault secret/keycloak/admin as pending_password" in message
     assert world.vault.current.get("pending_password") == world.keycloak.user.password
     assert world.run().action == "resumed"  # the next run finishes it
+    world.assert_consistent()
+
+
+# ---------------------------------------------------------------------------------------------
+# Drift: the password changed by hand between two rotations
+def test_a_password_changed_by_hand_is_reported_by_the_next_daily_run() -> None:
+    world = make_world(rotated_days_ago=10)
+    world.keycloak.user.password = "changed-by-hand-yesterday"
+    with pytest.raises(RotationError, match=r"^Drift: Keycloak refuses the password stored in Vault secret/keycloak/"
+                                            r"admin \(version 1\)") as raised:
+        world.run()
+    assert "Store the live password in Vault" in str(raised.value)
+    assert world.vault.writes == 0 and world.keycloak.resets == 0 and world.cluster.writes == 0
+
+
+def test_the_documented_recovery_brings_the_copies_in_line() -> None:
+    """docs/keycloak-admin-rotation.md: put the live password in Vault; the next run proves it and updates
+    the Secret copies (without rotating: the date is not due)."""
+    world = make_world(rotated_days_ago=10)
+    world.keycloak.user.password = "changed-by-hand-yesterday"
+    world.vault.versions.append(dict(world.vault.current, password="changed-by-hand-yesterday"))  # vault kv patch
+    world.vault.created.append(format_time(NOW))
+    result = world.run()
+    assert result.action == "copies_synced" and not result.rotated
+    assert world.cluster.secrets["keycloak/keycloak-admin"]["password"] == "changed-by-hand-yesterday"
+
+
+def test_a_keycloak_restored_from_an_older_backup_is_rotated_at_once() -> None:
+    world = make_world(rotated_days_ago=10)
+    world.vault.versions[-1] = dict(world.vault.current, password="rotated-after-the-backup",
+                                    previous_password=INITIAL)
+    result = world.run()
+    assert result.rotated and "drift" in result.due_reason
     world.assert_consistent()
