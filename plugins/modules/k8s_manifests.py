@@ -85,7 +85,7 @@ options:
         object of these kinds is an error before anything is written.
       - The apply carries the C(resourceVersion) read just before, so that an object deleted meanwhile is
         not re-created (the API server refuses) and one changed meanwhile is read again (up to 3 times).
-      - For objects another tool owns (a Helm release's custom resource): a wrong name must fail, not make a
+      - For objects another tool owns, such as a Helm release's custom resource, where a wrong name must fail, not make a
         second object.
     type: list
     elements: str
@@ -101,8 +101,8 @@ options:
   prune:
     description:
       - Delete the objects of O(prune.kinds) that carry the labels of O(prune.selector) but are not in this
-        set, in every namespace: what the set rendered before and no longer does (a Role of a namespace that
-        the set stopped using). Ownership is recorded on the objects by their labels, never in a local file.
+        set, in every namespace, that is what the set rendered before and no longer does (a Role of a namespace
+        that the set stopped using). Ownership is recorded on the objects by their labels, never in a local file.
       - Only with O(state=present), after every object of the set is applied. Check mode reports what
         would be pruned (dry-run deletes).
     type: dict

@@ -142,7 +142,7 @@ def cron_problem(schedule: str) -> str:
         return f"{len(fields)} fields instead of 5 (minute hour day-of-month month day-of-week)"
     for field, (low, high), names in zip(fields, _CRON_RANGES, _CRON_NAMES):
         for item in field.split(","):
-            span, _, step = item.partition("/")
+            span, _slash, step = item.partition("/")
             if step and not (step.isdigit() and int(step) > 0):
                 return f"step {step!r} in {item!r} must be a positive number"
             if span in ("*", "?"):

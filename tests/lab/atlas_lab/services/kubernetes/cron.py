@@ -28,7 +28,7 @@ def parse_standard(schedule: str) -> None:
     """Raise :class:`CronError` as ``cron.ParseStandard`` would; return when the schedule parses."""
     text = schedule
     if text.startswith(("TZ=", "CRON_TZ=")):
-        head, _, text = text.partition(" ")
+        head, _space, text = text.partition(" ")
         zone = head.split("=", 1)[1]
         if not zone:
             raise CronError(f"provided bad location {zone}: unknown time zone {zone}")
