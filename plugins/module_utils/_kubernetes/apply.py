@@ -320,24 +320,26 @@ class ManifestApplier:
         """One apply; an update_only object carries the resourceVersion read, so that the API server
         refuses to re-create it if it was deleted meanwhile ("resourceVersion should not be set on
         objects to be created"), and a newer version (a controller's status update) is read again."""
-        for attempt in range(1, UPDATE_ONLY_ATTEMPTS + 1):
+        attempt = 1
+        while True:
+            deleted = False
             try:
                 return self._apply_request(item, warnings)
             except KubernetesApiError as exc:
-                stale = exc.status == 409 and "has been modified" in exc.api_message
-                if not (self._is_update_only(item) and stale and attempt < UPDATE_ONLY_ATTEMPTS):
-                    if self._is_update_only(item) and "should not be set on objects to be created" in exc.api_message:
-                        raise ManifestError(f"{item.ref} was deleted while it was being updated, and update_only "
-                                            "objects are never re-created: nothing was written to it.") from None
+                if not self._is_update_only(item):
                     raise self._object_error("Applying", item, exc) from None
-                item.live = self.objects.get(item.ref)
-                if item.live is None:
-                    raise ManifestError(f"{item.ref} was deleted while it was being updated, and update_only objects "
-                                        "are never re-created: nothing was written to it.") from None
-                if is_up_to_date(item.manifest, item.live, self.options.field_manager):
-                    item.after = item.live
-                    return UNCHANGED
-        raise AssertionError("unreachable")  # pragma: no cover
+                deleted = "should not be set on objects to be created" in exc.api_message
+                stale = exc.status == 409 and "has been modified" in exc.api_message
+                if not deleted and not (stale and attempt < UPDATE_ONLY_ATTEMPTS):
+                    raise self._object_error("Applying", item, exc) from None
+            item.live = None if deleted else self.objects.get(item.ref)
+            if item.live is None:
+                raise ManifestError(f"{item.ref} was deleted while it was being updated, and update_only objects "
+                                    "are never re-created: nothing was written to it.")
+            if is_up_to_date(item.manifest, item.live, self.options.field_manager):
+                item.after = item.live
+                return UNCHANGED
+            attempt += 1
 
     def _request_body(self, item: _Planned) -> dict[str, Any]:
         if not self._is_update_only(item) or item.live is None:
