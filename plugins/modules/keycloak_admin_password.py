@@ -266,7 +266,8 @@ action:
     - What the run did. V(not_due), V(rotated), V(resumed) (finished a pending rotation),
       V(adopted_and_rotated), V(completed) (recorded an interrupted rotation's metadata),
       V(copies_synced) (repaired Secret copies), V(stopped) (another run holds the rotation).
-    - On failure V(failed), or V(refused) for a temporary bootstrap admin or a password Keycloak refused.
+    - On failure V(failed), V(refused) for a temporary bootstrap admin or a password Keycloak refused, or
+      V(drift) when Keycloak refuses the stored password of a run that was not due (changed by hand).
     - In check mode V(would_rotate), V(would_resume), V(would_adopt), V(would_complete), V(would_sync_copies).
   returned: always
   type: str

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
 from keycloak_rotation_support import RotationCase, free_port, unique_mount
@@ -68,6 +69,20 @@ def test_password_changed_outside_the_automation(case: RotationCase) -> None:
     assert run.rc != 0 and "refused every password stored" in run.message, run
     assert case.writes() == {"vault": 0, "keycloak": 0, "kubernetes": 0}
     assert "pending_password" not in case.vault_data()
+
+
+def test_password_changed_by_hand_between_rotations_is_reported_as_drift(case: RotationCase) -> None:
+    """A run that is not due still proves the stored password, so a hand change is caught the same day."""
+    ten_days_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 10 * 86400))
+    case.vault.secrets.kv.v2.update_metadata(case.kv_path, mount_point="secret",
+                                             custom_metadata={"rotated_at": ten_days_ago, "owner": "tests"})
+    case.keycloak.seed_user(case.username, "Changed-by-hand-2!", admin=True)
+    case.seen_passwords.add("Changed-by-hand-2!")
+    case.reset_counters()
+    run = case.run()
+    assert run.rc != 0 and run.module["action"] == "drift" and not run.module["changed"], run
+    assert run.message.startswith("Drift: Keycloak refuses the password stored in"), run.message
+    assert case.writes() == {"vault": 0, "keycloak": 0, "kubernetes": 0}
 
 
 def test_impossible_generation_options(case: RotationCase) -> None:

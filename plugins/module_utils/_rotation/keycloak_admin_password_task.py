@@ -88,7 +88,7 @@ def rotate_keycloak_admin_password_task(module: HardeningModule) -> dict[str, An
     except RotationError as err:
         partial = rotation.result.as_dict()
         partial.pop("msg", None)
-        if partial["action"] not in ("refused",):
+        if partial["action"] not in ("refused", "drift"):
             partial["action"] = "failed"
         partial["changed"] = rotation.wrote
         partial["api_requests"] = requests()
