@@ -56,6 +56,54 @@ def apply_schedule(case: RotationCase, tmp_path: Path, *args: str, **extra: obje
     return case.lab.ansible_playbook(schedule_playbook(tmp_path), "-v", *args, extra_vars=variables)
 
 
+JOB_NAME = "keycloak-admin-rotation"
+
+
+def service_account_token(case: RotationCase, name: str, audiences: list[str]) -> str:
+    return case.core.create_namespaced_service_account_token(
+        name, case.namespace, k8s_client.AuthenticationV1TokenRequest(spec=k8s_client.V1TokenRequestSpec(
+            audiences=audiences, expiration_seconds=600))).status.token
+
+
+def vault_kubernetes_auth(case: RotationCase) -> str:
+    """Vault's Kubernetes auth method for the job, as docs/keycloak-admin-rotation.md tells operators to
+    set it up (a unique mount per test); returns the mount."""
+    mount = "k8s-" + uuid.uuid4().hex[:8]
+    policy = "kc-rotation-" + uuid.uuid4().hex[:8]
+    kubeconfig = yaml.safe_load(case.lab.kubeconfig.read_text())
+    case.vault.sys.enable_auth_method("kubernetes", path=mount)
+    case.vault.write(f"auth/{mount}/config", kubernetes_host=case.lab.kubernetes_url,
+                     kubernetes_ca_cert=case.lab.ca_file.read_text(),
+                     token_reviewer_jwt=kubeconfig["users"][0]["user"]["token"], disable_local_ca_jwt=True)
+    case.vault.sys.create_or_update_policy(policy, f'''
+path "secret/data/{case.kv_path}" {{ capabilities = ["create", "read", "update"] }}
+path "secret/metadata/{case.kv_path}" {{ capabilities = ["read", "update"] }}
+''')
+    case.vault.write(f"auth/{mount}/role/{JOB_NAME}", bound_service_account_names=JOB_NAME,
+                     bound_service_account_namespaces=case.namespace, token_policies=policy,
+                     token_ttl="15m", token_max_ttl="30m", audience="vault")
+    return mount
+
+
+def job_command(case: RotationCase, tmp_path: Path, mount: str) -> tuple[list[str], dict[str, str]]:
+    """The CronJob container's command line and environment, run on this machine: the job's projected
+    Vault token (what the kubelet mounts: audience vault, 600 s) and its variables file as files."""
+    token_file = tmp_path / "token"
+    token_file.write_text(service_account_token(case, JOB_NAME, ["vault"]))
+    vars_file = tmp_path / "rotation-vars.yml"
+    vars_file.write_text(case.core.read_namespaced_config_map(JOB_NAME, case.namespace).data["rotation-vars.yml"])
+    container = k8s_client.BatchV1Api(case.core.api_client).read_namespaced_cron_job(
+        JOB_NAME, case.namespace).spec.job_template.spec.template.spec.containers[0]
+    command = [str(VENV_BIN / "ansible-playbook"), str(REPO_ROOT / "playbooks" / "rotate-secrets.yml")]
+    command += [arg.replace("@/etc/atlas-hardening/vars/rotation-vars.yml", f"@{vars_file}")
+                for arg in container.command[2:]]
+    command += ["-e", json.dumps({"atlas_hardening_vault_auth_mount_point": mount,
+                                  "atlas_hardening_vault_kubernetes_token_path": str(token_file)}), "-v"]
+    env = case.env({item.name: item.value for item in container.env if item.name in ("VAULT_ADDR", "KEYCLOAK_URL")})
+    env.pop("VAULT_TOKEN")  # no token: the Kubernetes login is the only way in
+    return command, env
+
+
 def test_job_objects_least_privilege_and_idempotence(case: RotationCase, tmp_path: Path) -> None:
     other = "apps-" + uuid.uuid4().hex[:6]
     case.copies.append({"namespace": other, "name": "sso-admin", "password_key": "admin-password"})
@@ -136,42 +184,10 @@ def test_the_jobs_command_and_variables_rotate_with_vault_kubernetes_auth(case: 
     a unique mount per test), and the kubeconfig stands in for the in-cluster configuration."""
     case.create(rotated_days_ago=120)
     assert apply_schedule(case, tmp_path).rc == 0
-    name = "keycloak-admin-rotation"
-
-    # Vault side, as docs/keycloak-admin-rotation.md tells operators to set it up.
-    mount = "k8s-" + uuid.uuid4().hex[:8]
-    policy = "kc-rotation-" + uuid.uuid4().hex[:8]
-    kubeconfig = yaml.safe_load(case.lab.kubeconfig.read_text())
-    case.vault.sys.enable_auth_method("kubernetes", path=mount)
-    case.vault.write(f"auth/{mount}/config", kubernetes_host=case.lab.kubernetes_url,
-                     kubernetes_ca_cert=case.lab.ca_file.read_text(),
-                     token_reviewer_jwt=kubeconfig["users"][0]["user"]["token"], disable_local_ca_jwt=True)
-    case.vault.sys.create_or_update_policy(policy, f'''
-path "secret/data/{case.kv_path}" {{ capabilities = ["create", "read", "update"] }}
-path "secret/metadata/{case.kv_path}" {{ capabilities = ["read", "update"] }}
-''')
-    case.vault.write(f"auth/{mount}/role/{name}", bound_service_account_names=name,
-                     bound_service_account_namespaces=case.namespace, token_policies=policy,
-                     token_ttl="15m", token_max_ttl="30m", audience="vault")
-
-    # The job's projected Vault token (what the kubelet mounts: audience vault, 600 s), its variables
-    # file and command line.
-    token = case.core.create_namespaced_service_account_token(
-        name, case.namespace, k8s_client.AuthenticationV1TokenRequest(spec=k8s_client.V1TokenRequestSpec(
-            audiences=["vault"], expiration_seconds=600))).status.token
-    token_file = tmp_path / "token"
-    token_file.write_text(token)
-    vars_file = tmp_path / "rotation-vars.yml"
-    vars_file.write_text(case.core.read_namespaced_config_map(name, case.namespace).data["rotation-vars.yml"])
-    container = k8s_client.BatchV1Api(case.core.api_client).read_namespaced_cron_job(
-        name, case.namespace).spec.job_template.spec.template.spec.containers[0]
-    command = [str(VENV_BIN / "ansible-playbook"), str(REPO_ROOT / "playbooks" / "rotate-secrets.yml")]
-    command += [arg.replace("@/etc/atlas-hardening/vars/rotation-vars.yml", f"@{vars_file}")
-                for arg in container.command[2:]]
-    command += ["-e", json.dumps({"atlas_hardening_vault_auth_mount_point": mount,
-                                  "atlas_hardening_vault_kubernetes_token_path": str(token_file)}), "-v"]
-    env = case.env({item.name: item.value for item in container.env if item.name in ("VAULT_ADDR", "KEYCLOAK_URL")})
-    env.pop("VAULT_TOKEN")  # no token: the Kubernetes login is the only way in
+    name = JOB_NAME
+    mount = vault_kubernetes_auth(case)
+    command, env = job_command(case, tmp_path, mount)
+    token = (tmp_path / "token").read_text()
     completed = case.lab.run(command, env=env)
     assert completed.returncode == 0, shlex.join(command) + "\n" + completed.stdout + completed.stderr
     result = module_result(completed.stdout)
@@ -185,21 +201,84 @@ path "secret/metadata/{case.kv_path}" {{ capabilities = ["read", "update"] }}
     assert token not in completed.stdout + completed.stderr
 
     # The same ServiceAccount's token for the Kubernetes API (its default audience) is no key to Vault.
-    api_token = case.core.create_namespaced_service_account_token(
-        name, case.namespace, k8s_client.AuthenticationV1TokenRequest(spec=k8s_client.V1TokenRequestSpec(
-            audiences=[], expiration_seconds=600))).status.token
+    api_token = service_account_token(case, name, [])
     with pytest.raises(hvac.exceptions.VaultError):
         hvac.Client(url=case.lab.openbao_url).auth.kubernetes.login(role=name, jwt=api_token, mount_point=mount)
 
     # A ServiceAccount the Vault role does not bind is refused, with a message saying what to check.
     other = case.core.create_namespaced_service_account(case.namespace, k8s_client.V1ServiceAccount(
         metadata=k8s_client.V1ObjectMeta(name="intruder")))
-    token_file.write_text(case.core.create_namespaced_service_account_token(
-        other.metadata.name, case.namespace, k8s_client.AuthenticationV1TokenRequest(
-            spec=k8s_client.V1TokenRequestSpec(audiences=[]))).status.token)
+    (tmp_path / "token").write_text(service_account_token(case, other.metadata.name, []))
     refused = case.lab.run(command + ["-e", json.dumps({"keycloak_admin_rotation_force": True})], env=env)
     assert refused.returncode != 0
     assert "rejected the Kubernetes login" in refused.stdout and "vault_kubernetes_role" in refused.stdout
+
+
+def test_the_job_runs_as_its_service_account_and_is_refused_everything_else(case: RotationCase, tmp_path: Path) -> None:
+    """Least privilege, proven: the emulator authorises by RBAC, the job's command talks to the API with
+    the job ServiceAccount's own token (what the projected kube-api-access volume holds) and rotates;
+    then the same identity is refused every other Secret, Secrets of other namespaces and every other
+    write. The real kubectl's `auth can-i --as` (impersonation + SelfSubjectAccessReview) gives the same
+    answers as the requests themselves, for every case of the table."""
+    other = "apps-" + uuid.uuid4().hex[:6]
+    case.core.create_namespace(k8s_client.V1Namespace(metadata=k8s_client.V1ObjectMeta(name=other)))
+    case.create(rotated_days_ago=120)
+    case.put_secret(case.namespace, "unrelated", {"token": "not-for-the-job"})
+    case.put_secret(case.namespace, "keycloak-initial-admin", {"password": case.initial_password})
+    case.put_secret(other, "keycloak-admin", {"password": "another-namespace"})
+    assert apply_schedule(case, tmp_path).rc == 0
+    kubeconfig = yaml.safe_load(case.lab.kubeconfig.read_text())
+    kubeconfig["users"][0]["user"] = {"token": service_account_token(case, JOB_NAME, [])}
+    job_kubeconfig = tmp_path / "job-kubeconfig"
+    job_kubeconfig.write_text(yaml.safe_dump(kubeconfig))
+    job_kubeconfig.chmod(0o600)
+
+    command, env = job_command(case, tmp_path, vault_kubernetes_auth(case))
+    env.update(KUBECONFIG=str(job_kubeconfig), K8S_AUTH_KUBECONFIG=str(job_kubeconfig))
+    completed = case.lab.run(command, env=env)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert module_result(completed.stdout)["action"] == "rotated"
+    case.assert_consistent()
+
+    account = f"system:serviceaccount:{case.namespace}:{JOB_NAME}"
+    ns = ["-n", case.namespace]
+    # (kubectl auth can-i arguments, the same request, allowed?)
+    table = [
+        (["patch", "secrets/keycloak-admin", *ns], ["patch", "secret", "keycloak-admin", *ns, "-p", "{}"], True),
+        (["get", "secrets/sso-consumer", *ns], ["get", "secret", "sso-consumer", *ns], True),
+        (["get", "secrets/keycloak-initial-admin", *ns], ["get", "secret", "keycloak-initial-admin", *ns], True),
+        (["patch", "secrets/keycloak-initial-admin", *ns], ["patch", "secret", "keycloak-initial-admin", *ns,
+                                                            "-p", "{}"], False),
+        (["get", "secrets/unrelated", *ns], ["get", "secret", "unrelated", *ns], False),
+        (["list", "secrets", *ns], ["get", "secrets", *ns], False),
+        (["delete", "secrets/keycloak-admin", *ns], ["delete", "secret", "keycloak-admin", *ns], False),
+        (["get", "secrets/keycloak-admin", "-n", other], ["get", "secret", "keycloak-admin", "-n", other], False),
+        (["list", "secrets", "--all-namespaces"], ["get", "secrets", "--all-namespaces"], False),
+        (["create", "configmaps", *ns], ["create", "configmap", "x", *ns], False),
+        (["patch", "cronjobs.batch/" + JOB_NAME, *ns], ["patch", "cronjob", JOB_NAME, *ns, "-p", "{}"], False),
+        (["create", "rolebindings.rbac.authorization.k8s.io", *ns],
+         ["create", "rolebinding", "x", "--clusterrole=admin", f"--serviceaccount={case.namespace}:{JOB_NAME}", *ns],
+         False),
+        (["get", "secrets/keycloak-admin", "-n", "kube-system"], ["get", "secret", "keycloak-admin", "-n",
+                                                                  "kube-system"], False),
+    ]
+    kubectl = str(VENV_BIN / "kubectl")
+    admin_env = dict(case.lab.env, KUBECONFIG=str(case.lab.kubeconfig))
+    job_env = dict(case.lab.env, KUBECONFIG=str(job_kubeconfig))
+    for can_i, request, allowed in table:
+        answer = case.lab.run([kubectl, "auth", "can-i", *can_i, f"--as={account}"], env=admin_env)
+        assert answer.stdout.strip() == ("yes" if allowed else "no"), (can_i, answer.stdout, answer.stderr)
+        done = case.lab.run([kubectl, *request], env=job_env)
+        assert ("forbidden: User" in done.stderr) is not allowed, (request, done.stdout, done.stderr)
+        assert done.returncode == (0 if allowed else 1), (request, done.stderr)
+    assert case.lab.run([kubectl, "get", "secret", "unrelated", *ns], env=job_env).stderr.strip() == (
+        f'Error from server (Forbidden): secrets "unrelated" is forbidden: User "{account}" cannot get resource '
+        f'"secrets" in API group "" in the namespace "{case.namespace}"')
+    # Events: the rotation wrote its audit trail under the same identity; the job may create, not read them.
+    events = case.core.list_namespaced_event(case.namespace).items
+    assert any(event.reason == "PasswordRotated" for event in events), [e.reason for e in events]
+    assert case.lab.run([kubectl, "auth", "can-i", "list", "events", *ns, f"--as={account}"],
+                        env=admin_env).stdout.strip() == "no"
 
 
 def test_a_grant_no_longer_needed_is_pruned(case: RotationCase, tmp_path: Path) -> None:

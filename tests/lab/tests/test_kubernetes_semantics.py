@@ -456,6 +456,12 @@ def test_token_request_and_token_review(k8s):
     _code, account, _headers = http.call("GET", "/api/v1/namespaces/default/serviceaccounts/rotator")
     assert user["uid"] == account["metadata"]["uid"]
     as_account = Http(k8s, token=token)
+    # Authenticated, then authorised by RBAC: nothing is granted to the new account until a binding does.
+    assert as_account.call("GET", CM)[0] == 403
+    http.call("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings", {
+        "metadata": {"name": "rotator-view"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "rotator", "namespace": "default"}]})
     assert as_account.call("GET", CM)[0] == 200
     _code, wrong_audience, _headers = http.call("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
                                                 {"spec": {"token": token, "audiences": ["other"]}})

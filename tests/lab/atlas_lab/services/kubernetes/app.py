@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from atlas_lab.core import http_base
-from atlas_lab.services.kubernetes import discovery, protobuf
+from atlas_lab.services.kubernetes import discovery
 from atlas_lab.services.kubernetes import errors as E
-from atlas_lab.services.kubernetes.auth import TokenAuthenticator, User, forbidden
+from atlas_lab.services.kubernetes.auth import TokenAuthenticator, User
+from atlas_lab.services.kubernetes.authorization import AUTHORIZATION_GROUP, REVIEWS, RequestAuthorizer
 from atlas_lab.services.kubernetes.controllers.base import Controller, ControllerManager
-from atlas_lab.services.kubernetes.controllers.cluster import ServiceAccountController
+from atlas_lab.services.kubernetes.controllers.cluster import ClusterRoleAggregationController, ServiceAccountController
 from atlas_lab.services.kubernetes.controllers.workloads import (
     DeploymentController,
     NamespaceController,
@@ -23,6 +24,7 @@ from atlas_lab.services.kubernetes.customresources import CRDRegistrar, bundled_
 from atlas_lab.services.kubernetes.objects import ObjectService, WriteOptions, now
 from atlas_lab.services.kubernetes.openapi import OpenAPIDocuments
 from atlas_lab.services.kubernetes.proxy import ProxyTargets
+from atlas_lab.services.kubernetes.rbac import Authorizer, bootstrap_objects
 from atlas_lab.services.kubernetes.resources import ResourceRegistry, builtin_resource_types
 from atlas_lab.services.kubernetes.rest import ResourceHandler, error_response, parse_resource_path
 from atlas_lab.services.kubernetes.store import ObjectStore
@@ -72,6 +74,7 @@ class KubernetesApp(http_base.EmulatorApp):
         self.openapi = OpenAPIDocuments(self.registry, git_version)
         self.proxy_targets = ProxyTargets()
         self.auth = TokenAuthenticator()
+        self.authorizer = RequestAuthorizer(Authorizer(self.store))
         self.controllers = ControllerManager(self.objects, self.proxy_targets)
         self.token_issuer = TokenIssuer()
         self.handler = ResourceHandler(self.objects, self.proxy_targets, self.closing, self.version_info,
@@ -79,6 +82,7 @@ class KubernetesApp(http_base.EmulatorApp):
         self.server_address = "127.0.0.1:6443"
         if controllers:
             for controller in (NamespaceController(), ServiceAccountController(ca_data),
+                               ClusterRoleAggregationController(),
                                DeploymentController(ready_delay), StatefulSetController(ready_delay)):
                 self.controllers.add(controller)
         self._initialize()
@@ -94,6 +98,10 @@ class KubernetesApp(http_base.EmulatorApp):
         assert namespaces is not None
         for name in INITIAL_NAMESPACES:
             self.objects.create(namespaces, "v1", "", {"metadata": {"name": name}}, options)
+        for obj in bootstrap_objects():
+            rt = self.registry.get("rbac.authorization.k8s.io", obj["kind"].lower() + "s")
+            assert rt is not None
+            self.objects.create(rt, "v1", "", obj, options)
         if self.load_crds:
             self.install_crds(self.crd_files if self.crd_files is not None else bundled_crd_files())
         self.mark_initial_state()
@@ -147,9 +155,12 @@ class KubernetesApp(http_base.EmulatorApp):
         return self.controllers.add(controller)
 
     def add_token(self, token: str, user: str, verbs: Iterable[str] | None = None,
-                  resources: Iterable[str] | None = None, namespaces: Iterable[str] | None = None) -> None:
-        """Accept another bearer token, optionally restricted (for 403 Forbidden tests)."""
-        self.auth.add(token, User(user, verbs=set(verbs) if verbs is not None else None,
+                  resources: Iterable[str] | None = None, namespaces: Iterable[str] | None = None,
+                  groups: Iterable[str] = ()) -> None:
+        """Accept another bearer token: authorised by RBAC, or by a fixed policy when verbs, resources
+        or namespaces are given (for 403 Forbidden tests without RBAC objects)."""
+        self.auth.add(token, User(user, [*groups, "system:authenticated"],
+                                  verbs=set(verbs) if verbs is not None else None,
                                   resources=set(resources) if resources is not None else None,
                                   namespaces=set(namespaces) if namespaces is not None else None))
 
@@ -183,46 +194,24 @@ class KubernetesApp(http_base.EmulatorApp):
         path = request.path.rstrip("/") or "/"
         if path in HEALTH_PATHS:
             return Response.text("ok")
-        user = self._authenticate(request.headers.get("Authorization"))
+        user = self.authorizer.impersonate(self._authenticate(request.headers.get("Authorization")), request)
+        resource = None
+        if path not in ("/version",) and not path.startswith("/openapi") and not _is_discovery(path):
+            resource = parse_resource_path(request.path, request.raw_path, request.method, request.query)
+        if resource is None:
+            self.authorizer.check_path(user, request.method, request.path)
         if path == "/version":
             return Response.json(self.version_info)
         if path.startswith("/openapi"):
             return self._openapi(request, path)
         if _is_discovery(path):
             return self._discovery(request, path)
-        resource = parse_resource_path(request.path, request.raw_path, request.method, request.query)
         if resource is None:
             raise E.path_not_found(request.path)
-        if (resource.group, resource.plural) == ("authorization.k8s.io", "selfsubjectaccessreviews"):
-            return self._access_review(request, user)
-        if not user.allows(resource.verb, resource.group, resource.plural, resource.namespace):
-            raise forbidden(user, resource.verb, resource.group, resource.plural, resource.subresource,
-                            resource.name or "", resource.namespace)
+        if resource.group == AUTHORIZATION_GROUP and resource.plural in REVIEWS:
+            return self.authorizer.review(user, request, resource)
+        self.authorizer.check_resource(user, request, resource)
         return self.handler.handle(request, resource)
-
-    @staticmethod
-    def _access_review(request: Request, user: User) -> Response:
-        """``kubectl auth can-i``: what this emulator's token policy allows the caller."""
-        if request.method != "POST":
-            raise E.method_not_allowed(request.method, request.path)
-        try:
-            if request.content_type == protobuf.PROTOBUF:
-                body = protobuf.decode_object(request.body, "authorization.k8s.io", "SelfSubjectAccessReview")
-            else:
-                body = json.loads(request.body or b"{}")
-        except ValueError as exc:
-            raise E.bad_request(f"error decoding SelfSubjectAccessReview: {exc}") from exc
-        spec = (body or {}).get("spec") or {}
-        attributes = spec.get("resourceAttributes") or {}
-        allowed = user.allows(attributes.get("verb", ""), attributes.get("group", ""),
-                              attributes.get("resource", ""), attributes.get("namespace") or None) \
-            if attributes else user.verbs is None
-        status = {"allowed": allowed}
-        if allowed:
-            status["reason"] = "the lab's token policy allows it"
-        return Response.json({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-                              "metadata": {"creationTimestamp": None}, "spec": spec, "status": status},
-                             status=201)
 
     def _authenticate(self, authorization: str | None) -> User:
         try:

@@ -1,9 +1,10 @@
-"""Bearer-token authentication and a small authorization policy.
+"""Bearer-token authentication, impersonation, and the messages of a refusal.
 
-The lab's main token is an administrator (``system:masters``). Extra tokens can be restricted to
-verbs, resources and namespaces to test how clients report ``403 Forbidden``; their messages are
-those of the RBAC authorizer (``User "x" cannot create resource "secrets" in API group "" in the
-namespace "y"``).
+The lab's main token is an administrator (``system:masters``). Other users (ServiceAccount tokens,
+extra tokens added with a user name and groups) are authorised by RBAC (:mod:`.rbac`). An extra token
+may instead carry a fixed policy (verbs, resources, namespaces), to test how clients report
+``403 Forbidden`` without writing RBAC objects; its refusals read as RBAC's (``User "x" cannot create
+resource "secrets" in API group "" in the namespace "y"``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ class User:
     verbs: set[str] | None = None  # None: every verb
     resources: set[str] | None = None  # "secrets", "deployments.apps"; None: every resource
     namespaces: set[str] | None = None  # None: every namespace and cluster scope
+
+    @property
+    def fixed_policy(self) -> bool:
+        """True when this user's rights are the fields above rather than RBAC objects."""
+        return self.verbs is not None or self.resources is not None or self.namespaces is not None
 
     def allows(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
         if self.verbs is not None and verb not in self.verbs:
@@ -61,6 +67,10 @@ class TokenAuthenticator:
                 if hmac.compare_digest(token.encode(), presented.encode()):
                     return user
         raise E.unauthorized()
+
+
+def forbidden_path(user: User, verb: str, path: str) -> E.ApiError:
+    return E.ApiError(403, "Forbidden", f'forbidden: User "{user.name}" cannot {verb} path "{path}"', {})
 
 
 def forbidden(user: User, verb: str, group: str, resource: str, subresource: str, name: str,

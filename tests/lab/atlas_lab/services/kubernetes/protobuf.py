@@ -95,6 +95,9 @@ MESSAGES: dict[str, dict[int, Field]] = {
                                 3: ("status", "ignore", "")},
     "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", ""),
                                     2: ("nonResourceAttributes", "NonResourceAttributes", "")},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SelfSubjectRulesReviewSpec", ""),
+                               3: ("status", "ignore", "")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string", "")},
     "ResourceAttributes": {1: ("namespace", "string", ""), 2: ("verb", "string", ""), 3: ("group", "string", ""),
                            4: ("version", "string", ""), 5: ("resource", "string", ""),
                            6: ("subresource", "string", ""), 7: ("name", "string", "")},
@@ -110,7 +113,8 @@ TOP_LEVEL = {("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "Service
              ("apps", "Deployment"), ("batch", "Job"), ("batch", "CronJob"), ("policy", "PodDisruptionBudget"),
              ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole"),
              ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-             ("authentication.k8s.io", "TokenRequest"), ("authorization.k8s.io", "SelfSubjectAccessReview")}
+             ("authentication.k8s.io", "TokenRequest"), ("authorization.k8s.io", "SelfSubjectAccessReview"),
+             ("authorization.k8s.io", "SelfSubjectRulesReview")}
 
 
 def unsupported(detail: str) -> ApiError:

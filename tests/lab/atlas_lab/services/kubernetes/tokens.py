@@ -6,8 +6,8 @@ kubelet use) issues a JWT signed ES256 by the emulator, with the claims of a rea
 namespace and service account name/uid). ``POST /apis/authentication.k8s.io/v1/tokenreviews`` (what
 Vault's Kubernetes auth method calls) answers ``authenticated: true`` with the service account's user
 for such a token while it is valid and its service account still exists (same uid), ``false`` with an
-error otherwise. Issued tokens also authenticate API requests as that service account (the lab does not
-enforce RBAC objects).
+error otherwise. Issued tokens also authenticate API requests as that service account, which RBAC
+then authorises (:mod:`.rbac`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from atlas_lab.services.kubernetes.controllers.base import Controller, ControllerContext, ControllerEvent
+from atlas_lab.services.kubernetes.rbac import aggregated_rules
 
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 
@@ -40,3 +41,32 @@ class ServiceAccountController(Controller):
                                          "kubernetes.default.svc. No other usage is guaranteed across "
                                          "distributions of Kubernetes clusters.")}},
                         "data": {"ca.crt": self.ca_data}})
+
+
+class ClusterRoleAggregationController(Controller):
+    """Writes into each ClusterRole with an ``aggregationRule`` the rules of the ClusterRoles it selects
+    (kube-controller-manager's clusterrole-aggregation controller), again whenever one of them changes."""
+
+    name = "clusterrole-aggregation-controller"
+    watches = (("rbac.authorization.k8s.io", "ClusterRole"),)
+
+    def start(self, ctx: ControllerContext) -> None:
+        self._aggregate(ctx)
+
+    def reconcile(self, ctx: ControllerContext, event: ControllerEvent) -> None:
+        self._aggregate(ctx)
+
+    def _aggregate(self, ctx: ControllerContext) -> None:
+        # Aggregated roles may select each other (view -> edit -> admin): repeat until nothing changes.
+        for _round in range(8):
+            changed = False
+            roles = ctx.list("rbac.authorization.k8s.io/v1", "ClusterRole")
+            for role in roles:
+                if not role.get("aggregationRule"):
+                    continue
+                rules = aggregated_rules(role, roles)
+                if rules != (role.get("rules") or []):
+                    ctx.update(dict(role, rules=rules))
+                    changed = True
+            if not changed:
+                return
