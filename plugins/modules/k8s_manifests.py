@@ -98,6 +98,18 @@ options:
     type: list
     elements: str
     default: []
+  validate_first:
+    description:
+      - Before writing, send every object that would change as a dry-run apply, so that the API server
+        validates all of them (schema, semantic checks, admission webhooks, RBAC) and a set with one object it
+        would refuse writes nothing; the error then lists every refused object.
+      - Done per level, Namespaces and CustomResourceDefinitions first; objects in a Namespace or of a
+        CustomResourceDefinition that the set creates are validated once that level is written.
+      - Costs one dry-run request per new object (updated objects are dry-run anyway, to detect changes);
+        a level with a single object to write skips it. V(false) writes directly, and a refusal part-way then
+        lists what was written before it.
+    type: bool
+    default: true
   prune:
     description:
       - Delete the objects of O(prune.kinds) that carry the labels of O(prune.selector) but are not in this
@@ -324,6 +336,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     field_validation=dict(type="str", choices=list(FIELD_VALIDATION_CHOICES), default="Strict"),
     update_only=dict(type="list", elements="str", default=[]),
     create_only=dict(type="list", elements="str", default=[]),
+    validate_first=dict(type="bool", default=True),
     prune=dict(type="dict", options=dict(
         selector=dict(type="str", required=True),
         kinds=dict(type="list", elements="dict", required=True, options=dict(

@@ -310,3 +310,36 @@ def test_a_grant_no_longer_needed_is_pruned(case: RotationCase, tmp_path: Path) 
     case.lab.k8s.reset_requests()
     again = apply_schedule(case, tmp_path)
     assert again.rc == 0 and again.changed == 0, again
+
+
+def test_the_adopt_grant_goes_once_the_job_has_succeeded(case: RotationCase, tmp_path: Path) -> None:
+    """`get` on the adopted Secret is needed by the first run only (adoption happens while Vault holds
+    nothing): once the CronJob records a success, the next apply drops it; `always` keeps it."""
+    case.create(vault=False, keycloak_user=False, rotated_days_ago=None)
+    rbac = k8s_client.RbacAuthorizationV1Api(case.core.api_client)
+
+    def adopted_grant() -> list[list[str]]:
+        rules = rbac.read_namespaced_role(JOB_NAME, case.namespace).rules
+        return [rule.verbs for rule in rules if "keycloak-initial-admin" in (rule.resource_names or [])]
+
+    assert apply_schedule(case, tmp_path).rc == 0
+    assert adopted_grant() == [["get"]]
+    again = apply_schedule(case, tmp_path)  # no success recorded yet: the grant stays, nothing written
+    assert again.rc == 0 and again.changed == 0, again
+
+    # What the CronJob controller records when a Job of the CronJob completes.
+    k8s_client.BatchV1Api(case.core.api_client).patch_namespaced_cron_job_status(
+        JOB_NAME, case.namespace, {"status": {"lastScheduleTime": "2026-12-01T03:17:00Z",
+                                              "lastSuccessfulTime": "2026-12-01T03:18:02Z"}})
+    kept = apply_schedule(case, tmp_path, keycloak_rotation_schedule_adopt_grant="always")
+    assert kept.rc == 0 and kept.changed == 0 and adopted_grant() == [["get"]], kept
+    check = apply_schedule(case, tmp_path, "--check")
+    assert check.rc == 0 and check.changed == 1 and adopted_grant() == [["get"]], check
+    dropped = apply_schedule(case, tmp_path)
+    assert dropped.rc == 0 and dropped.changed == 1 and adopted_grant() == [], dropped
+    assert apply_schedule(case, tmp_path).changed == 0
+    account = f"system:serviceaccount:{case.namespace}:{JOB_NAME}"
+    answer = case.lab.run([str(VENV_BIN / "kubectl"), "auth", "can-i", "get", "secrets/keycloak-initial-admin",
+                           "-n", case.namespace, f"--as={account}"],
+                          env=dict(case.lab.env, KUBECONFIG=str(case.lab.kubeconfig)))
+    assert answer.stdout.strip() == "no", answer

@@ -9,11 +9,16 @@ For ``state=present`` a run:
 2. reads the live objects: one GET for a lone object, one LIST per (resource, namespace) when the
    set has several objects there; objects in a Namespace, or of a CRD, that the set creates and
    that does not exist yet are known to be absent and are not read;
-3. applies in order (Namespaces, CRDs, then the rest; CRDs are waited for until Established):
-   - an absent object: one server-side apply (it creates the object);
+3. applies in two levels, Namespaces and CRDs first (CRDs are waited for until Established), then
+   the rest:
    - a live object whose values and field ownership already match: nothing;
-   - otherwise a dry-run apply; when its result equals the live object nothing is written,
-     else the real apply follows;
+   - every other object of the level is first sent as a dry-run apply (validate_first): the API
+     server validates it, admission included, exactly as it would the write. When any object would
+     be refused, the level writes nothing and the error lists every refused object. (An object in a
+     Namespace or of a CRD the set creates can only be dry-run once that level is written.) A dry
+     run whose result equals the live object writes nothing;
+   - then each remaining object: one server-side apply.
+   A level with a single object to write skips the dry run: its write is its validation.
 4. optionally waits until the objects are ready (see kubernetes_wait).
 
 Check mode sends dry-run requests only (``dryRun=All``): the API server validates and defaults the
@@ -76,7 +81,8 @@ class ApplyOptions:
                  force_conflicts: bool = False, field_validation: str = "Strict", check_mode: bool = False,
                  diff: bool = False, wait: bool = False, wait_timeout: float = 120.0,
                  wait_condition: dict[str, Any] | None = None, update_only: tuple[str, ...] = (),
-                 create_only: tuple[str, ...] = (), prune: dict[str, Any] | None = None) -> None:
+                 create_only: tuple[str, ...] = (), prune: dict[str, Any] | None = None,
+                 validate_first: bool = True) -> None:
         if state not in ("present", "absent"):
             raise KubernetesError(f"state must be present or absent, not {state!r}.")
         if field_validation not in FIELD_VALIDATION_CHOICES:
@@ -97,6 +103,8 @@ class ApplyOptions:
         # {"selector": label selector, "kinds": [(apiVersion, kind)...]}: objects of these kinds that carry
         # the labels but are not in the set are deleted (what the set owned before and no longer renders).
         self.prune = prune
+        # Dry-run every object of a level that would change before writing any of them.
+        self.validate_first = validate_first
         if prune is not None and (not prune.get("selector") or not prune.get("kinds")):
             raise KubernetesError("prune needs a selector (the labels that mark the objects this set owns) and "
                                   "the kinds to prune.")
@@ -160,6 +168,7 @@ class _Planned:
         self.read = False
         self.absent_because = ""  # set when the object cannot exist yet (its namespace/CRD is new)
         self.after: dict[str, Any] | None = None
+        self.preview: Any = None  # the dry-run answer of the validation, reused by the write
 
 
 def apply_manifests(connection_or_objects: Any, manifests: list[dict[str, Any]],
@@ -287,23 +296,50 @@ class ManifestApplier:
                                 "namespace. Nothing was written.")
 
     def _apply_all(self, planned: list[_Planned]) -> None:
-        crds_written: list[_Planned] = []
-        for item in planned:
-            if item.rank == 2 and crds_written:
+        for level in ([item for item in planned if item.rank < 2], [item for item in planned if item.rank == 2]):
+            self._validate_level([item for item in level if not self._settled(item)])
+            crds_written = []
+            for item in level:
+                result = self._apply_one(item)
+                if item.rank == 1 and result.changed and not self.options.check_mode:
+                    crds_written.append(item)
+            if crds_written:
                 self._wait_established(crds_written)
-                crds_written = []
-            result = self._apply_one(item)
-            if item.rank == 1 and result.changed and not self.options.check_mode:
-                crds_written.append(item)
-        if crds_written:
-            self._wait_established(crds_written)
+
+    def _settled(self, item: _Planned) -> bool:
+        """Nothing to send: the live object holds the applied values (or is create-only and exists)."""
+        return item.live is not None and (item.ref.kind in self.options.create_only
+                                          or is_up_to_date(item.manifest, item.live, self.options.field_manager))
+
+    def _validate_level(self, pending: list[_Planned]) -> None:
+        """Dry-run each object of the level that would change; refuse the level, before its first write,
+        when the API server would refuse any of them (every refusal in one message)."""
+        if not self.options.validate_first or self.options.check_mode or len(pending) < 2:
+            return
+        refusals: list[KubernetesError] = []
+        for item in pending:
+            try:
+                item.preview = self.objects.apply(self._request_body(item), dry_run=True, **self._apply_kwargs())
+            except KubernetesApiError as exc:
+                if self._is_update_only(item) and exc.status == 409:
+                    continue  # changed or deleted meanwhile: the write's own read-and-retry decides
+                refusals.append(self._object_error("Validating", item, exc))
+        if refusals:
+            count = f"{len(refusals)} of the {len(pending)} objects to write" if len(pending) > 1 else "The object"
+            raise KubernetesError(f"{count} would be refused, so none of them was written: "
+                                  + " ".join(str(error).rstrip() for error in refusals),
+                                  status=refusals[0].details.get("status"),
+                                  refused=[error.details.get("object") for error in refusals])
+
+    def _apply_kwargs(self) -> dict[str, Any]:
+        return {"field_manager": self.options.field_manager, "force": self.options.force_conflicts,
+                "field_validation": self.options.field_validation}
 
     def _apply_one(self, item: _Planned) -> ObjectResult:
         options = self.options
         warnings = list(item.warnings)
         action = UNCHANGED
-        if item.live is not None and (item.ref.kind in options.create_only
-                                      or is_up_to_date(item.manifest, item.live, options.field_manager)):
+        if self._settled(item):
             item.after = item.live
         elif item.absent_because and options.check_mode:
             # The dry run would fail: the namespace or CRD it needs exists only after the real run.
@@ -351,14 +387,15 @@ class ManifestApplier:
 
     def _apply_request(self, item: _Planned, warnings: list[str]) -> str:
         options = self.options
-        apply_kwargs: dict[str, Any] = {"field_manager": options.field_manager, "force": options.force_conflicts,
-                                        "field_validation": options.field_validation}
+        apply_kwargs = self._apply_kwargs()
         if item.live is None:
             response = self.objects.apply(self._request_body(item), dry_run=options.check_mode, **apply_kwargs)
             warnings.extend(response.warnings)
             item.after = response.data
             return CREATED if response.status == 201 or options.check_mode or item.live is None else UPDATED
-        preview = self.objects.apply(self._request_body(item), dry_run=True, **apply_kwargs)
+        preview, item.preview = item.preview, None
+        if preview is None:
+            preview = self.objects.apply(self._request_body(item), dry_run=True, **apply_kwargs)
         if not dry_run_changes(item.live, preview.data or {}):
             item.after = item.live
             return UNCHANGED

@@ -28,6 +28,7 @@ def apply_manifests_task(module: HardeningModule) -> dict[str, Any]:
         field_validation=params["field_validation"], check_mode=module.check_mode, diff=module.diff_mode,
         wait=params["wait"], wait_timeout=params["wait_timeout"], wait_condition=params["wait_condition"],
         update_only=tuple(params["update_only"]), create_only=tuple(params["create_only"]),
+        validate_first=params["validate_first"],
         prune=None if not params["prune"] else {
             "selector": params["prune"]["selector"],
             "kinds": [(kind["api_version"], kind["kind"]) for kind in params["prune"]["kinds"]]},

@@ -47,8 +47,18 @@ def image_warnings(settings: Mapping[str, Any]) -> list[str]:
             "pin it by digest (registry/atlas-hardening-ee@sha256:...), above all in production."]
 
 
-def secret_grants(rotation_vars: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per namespace: the Secret copies to read and patch, the Secret to adopt, whether Events are written."""
+def adoption_finished(settings: Mapping[str, Any]) -> bool:
+    """True once the job has succeeded: Vault then holds the password, and the job no longer needs to read
+    the Secret it adopts from (adoption happens only while Vault holds nothing)."""
+    if str(settings.get("adopt_grant") or "until_first_success") == "always":
+        return False
+    cronjobs = settings.get("current_cronjob") or []
+    return any(((cronjob or {}).get("status") or {}).get("lastSuccessfulTime") for cronjob in cronjobs)
+
+
+def secret_grants(rotation_vars: Mapping[str, Any], adopting: bool = True) -> dict[str, dict[str, Any]]:
+    """Per namespace: the Secret copies to read and patch, the Secret to adopt (while ``adopting``),
+    whether Events are written."""
     grants: dict[str, dict[str, Any]] = {}
 
     def grant(namespace: str) -> dict[str, Any]:
@@ -57,7 +67,7 @@ def secret_grants(rotation_vars: Mapping[str, Any]) -> dict[str, dict[str, Any]]
     for copy in rotation_vars.get("keycloak_admin_rotation_secret_copies") or []:
         if copy["name"] not in grant(copy["namespace"])["copies"]:
             grant(copy["namespace"])["copies"].append(copy["name"])
-    adopt = rotation_vars.get("keycloak_admin_rotation_adopt_from_secret") or {}
+    adopt = (rotation_vars.get("keycloak_admin_rotation_adopt_from_secret") or {}) if adopting else {}
     if adopt and adopt["name"] not in grant(adopt["namespace"])["copies"] + grant(adopt["namespace"])["adopted"]:
         grant(adopt["namespace"])["adopted"].append(adopt["name"])
     event_namespace = rotation_vars.get("keycloak_admin_rotation_event_namespace", DEFAULT_EVENT_NAMESPACE)
@@ -103,6 +113,9 @@ def _check(settings: Mapping[str, Any]) -> None:
         raise ScheduleSettingsError(f"keycloak_rotation_schedule_time_zone {zone!r} is not an IANA time zone (such as "
                                     "Etc/UTC or Europe/Paris): the API server would refuse the CronJob.")
     _check_secret_refs(dict(settings["rotation_vars"]))
+    if str(settings.get("adopt_grant") or "until_first_success") not in ("until_first_success", "always"):
+        raise ScheduleSettingsError(f"keycloak_rotation_schedule_adopt_grant must be until_first_success or always, "
+                                    f"not {_json_text(settings.get('adopt_grant'))}.")
 
 
 def _check_secret_refs(rotation_vars: dict[str, Any]) -> None:
@@ -203,7 +216,7 @@ def keycloak_rotation_schedule_manifests(settings: Mapping[str, Any]) -> list[di
                         "metadata": {"name": namespace, "labels": dict(RESTRICTED_NAMESPACE_LABELS)}})
     objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata()})
     allow_creation = boolean(settings["allow_secret_creation"], strict=False)
-    for target, grant in sorted(secret_grants(rotation_vars).items()):
+    for target, grant in sorted(secret_grants(rotation_vars, adopting=not adoption_finished(settings)).items()):
         objects.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata(target),
                         "rules": _role_rules(grant, allow_creation)})
         objects.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",

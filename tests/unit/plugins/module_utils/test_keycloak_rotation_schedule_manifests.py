@@ -63,6 +63,28 @@ def test_an_adopted_secret_that_is_also_a_copy_gets_no_second_grant() -> None:
     assert grants == {"keycloak": {"copies": ["a"], "adopted": [], "events": False}}
 
 
+@pytest.mark.parametrize(("adopt_grant", "status", "granted"), [
+    ("until_first_success", None, True),  # no CronJob yet
+    ("until_first_success", {"lastScheduleTime": "2026-12-01T03:17:00Z"}, True),  # scheduled, never succeeded
+    ("until_first_success", {"lastSuccessfulTime": "2026-12-01T03:18:00Z"}, False),
+    ("always", {"lastSuccessfulTime": "2026-12-01T03:18:00Z"}, True),
+])
+def test_the_adopt_grant_lasts_until_the_first_success(adopt_grant: str, status: Any, granted: bool) -> None:
+    current = [] if status is None else [{"kind": "CronJob", "status": status}]
+    values = settings(adopt_grant=adopt_grant, current_cronjob=current)
+    values["rotation_vars"]["keycloak_admin_rotation_adopt_from_secret"] = {"namespace": "keycloak",
+                                                                            "name": "keycloak-initial-admin"}
+    roles = [obj for obj in keycloak_rotation_schedule_manifests(values)
+             if obj["kind"] == "Role" and obj["metadata"]["namespace"] == "keycloak"]
+    names = [name for rule in roles[0]["rules"] for name in rule.get("resourceNames", [])]
+    assert ("keycloak-initial-admin" in names) is granted
+
+
+def test_an_unknown_adopt_grant_is_refused() -> None:
+    with pytest.raises(ScheduleSettingsError, match="adopt_grant must be until_first_success or always"):
+        keycloak_rotation_schedule_manifests(settings(adopt_grant="forever"))
+
+
 def test_job_variables_and_cronjob() -> None:
     objects = keycloak_rotation_schedule_manifests(settings(vault_ca_configmap="vault-ca"))
     job_vars = yaml.safe_load(by_kind(objects, "ConfigMap")[0]["data"]["rotation-vars.yml"])

@@ -77,12 +77,14 @@ def test_first_apply_creates_second_writes_nothing(k8s: Any) -> None:
     assert first.changed
     assert {pair[1] for pair in actions(first)} == {"created"}
     assert actions(first)[0] == ("Namespace/atlas-apply", "created")
-    # One read (the namespace: it is new, so nothing in it is read), one apply per object.
-    assert k8s.admin.counts() == {"get namespaces": 1, "patch namespaces": 1, "patch serviceaccounts": 1,
-                                  "patch configmaps": 2, "patch secrets": 1, "patch services": 1,
-                                  "patch deployments": 1, "patch roles": 1, "patch rolebindings": 1,
-                                  "patch networkpolicies": 1}
-    assert first.api_requests == {"GET": 1, "PATCH": 10}
+    # One read (the namespace: it is new, so nothing in it is read), one apply per object, and before
+    # the first write in the new namespace one dry run of each of its nine objects (validate_first); the
+    # Namespace alone in its level is not dry-run.
+    writes = {"patch serviceaccounts": 1, "patch configmaps": 2, "patch secrets": 1, "patch services": 1,
+              "patch deployments": 1, "patch roles": 1, "patch rolebindings": 1, "patch networkpolicies": 1}
+    assert k8s.admin.counts() == {"get namespaces": 1, "patch namespaces": 1, **writes,
+                                  **{f"{kind} (dry-run)": count for kind, count in writes.items()}}
+    assert first.api_requests == {"GET": 1, "PATCH": 19}
 
     k8s.admin.reset_requests()
     second = apply(k8s, ten_objects())
@@ -205,6 +207,13 @@ def test_failure_half_way_reports_what_was_done(k8s: Any) -> None:
                  {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "second", "namespace": "nowhere"}}]
     with pytest.raises(KubernetesError) as error:
         apply(k8s, manifests)
+    assert str(error.value) == ("1 of the 2 objects to write would be refused, so none of them was written: "
+                                "Validating ConfigMap nowhere/second failed: namespace 'nowhere' does not exist. Add "
+                                "the Namespace to the same set of manifests (it is applied first) or create it "
+                                "beforehand.")
+    assert error.value.details["results"] == []
+    with pytest.raises(KubernetesError) as error:
+        apply(k8s, manifests, validate_first=False)
     assert str(error.value) == ("Applying ConfigMap nowhere/second failed: namespace 'nowhere' does not exist. Add "
                                 "the Namespace to the same set of manifests (it is applied first) or create it "
                                 "beforehand. Written before the failure: ConfigMap default/first (created); run the "
@@ -349,8 +358,8 @@ def test_wait_timeout_says_what_it_last_saw(slow_controllers: Any) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # update_only: objects another tool owns are updated, never created
-def _configmap(name: str, value: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"},
+def _configmap(name: str, value: str, namespace: str = "default") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
             "data": {"key": value}}
 
 
@@ -417,15 +426,65 @@ def test_create_only_creates_a_missing_object_and_leaves_an_existing_one_alone(k
     assert objects.get(ObjectRef("v1", "Namespace", "default"))["metadata"].get("labels") == live["metadata"].get("labels")
 
 
+def _mismatched_deployment(name: str = "bad", namespace: str = "default") -> dict[str, Any]:
+    """Valid for the schema, refused by the API server's semantic validation (selector vs template labels)."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": {"matchLabels": {"app": "x"}},
+                     "template": {"metadata": {"labels": {"app": "other"}},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+
+
+def test_a_set_with_an_object_the_server_refuses_writes_nothing(k8s: Any) -> None:
+    """Every object that would change is dry-run before the first write; all refusals in one message."""
+    connection = connect(k8s.params(), environ={})
+    typo = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typo", "namespace": "default"},
+            "datta": {"a": "b"}}
+    with pytest.raises(KubernetesError) as raised:
+        apply_manifests(connection, [_configmap("would-be-first", "a"), _mismatched_deployment(), typo])
+    message = str(raised.value)
+    assert message.startswith("2 of the 3 objects to write would be refused, so none of them was written: "
+                              "The Kubernetes API server rejected Deployment default/bad: "), message
+    assert "selector` does not match template `labels`" in message and "ConfigMap default/typo" in message
+    assert "Written before the failure" not in message
+    assert raised.value.details["results"] == []
+    # One dry run per object, no write.
+    assert k8s.admin.counts() == {"list configmaps": 1, "get deployments": 1, "patch configmaps (dry-run)": 2,
+                                  "patch deployments (dry-run)": 1}
+    assert objects(k8s).get(ObjectRef("v1", "ConfigMap", "would-be-first", "default")) is None
+
+
+def test_objects_of_a_new_namespace_are_validated_once_it_exists(k8s: Any) -> None:
+    """The Namespace level is written first (its objects cannot be dry-run before): exactly that is
+    reported, and the next run, manifest fixed, completes."""
+    connection = connect(k8s.params(), environ={})
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh-ns"}}
+    with pytest.raises(KubernetesError) as raised:
+        apply_manifests(connection, [namespace, _configmap("cm", "a", "fresh-ns"),
+                                     _mismatched_deployment("web", "fresh-ns")])
+    message = str(raised.value)
+    assert message.startswith("1 of the 2 objects to write would be refused, so none of them was written: ")
+    assert message.endswith("Written before the failure: Namespace fresh-ns (created); run the task again once "
+                            "the failure is fixed.")
+    assert objects(k8s).get(ObjectRef("v1", "ConfigMap", "cm", "fresh-ns")) is None
+    fixed = _mismatched_deployment("web", "fresh-ns")
+    fixed["spec"]["template"]["metadata"]["labels"] = {"app": "x"}
+    report = apply_manifests(connection, [namespace, _configmap("cm", "a", "fresh-ns"), fixed])
+    assert [result.action for result in report.results] == ["unchanged", "created", "created"]
+
+
+def test_a_single_object_to_write_is_not_dry_run_first(k8s: Any) -> None:
+    connection = connect(k8s.params(), environ={})
+    apply_manifests(connection, [_configmap("alone", "a")])
+    assert k8s.admin.counts() == {"get configmaps": 1, "patch configmaps": 1}
+
+
 def test_a_failure_part_way_names_exactly_what_was_written(k8s: Any) -> None:
+    """Without validate_first (or for a refusal the dry run could not foresee) the error lists the writes."""
     connection = connect(k8s.params(), environ={})
     good = _configmap("written-first", "a")
-    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad", "namespace": "default"},
-           "spec": {"selector": {"matchLabels": {"app": "x"}},
-                    "template": {"metadata": {"labels": {"app": "other"}},
-                                 "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    bad = _mismatched_deployment()
     with pytest.raises(KubernetesError) as raised:
-        apply_manifests(connection, [good, bad])
+        apply_manifests(connection, [good, bad], ApplyOptions(validate_first=False))
     message = str(raised.value)
     assert message.endswith("Written before the failure: ConfigMap default/written-first (created); run the task "
                             "again once the failure is fixed.")

@@ -253,12 +253,12 @@ def bootstrap_objects() -> list[dict[str, Any]]:
              {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]
     discovery_urls = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
                       "/readyz", "/version", "/version/"]
+    public_urls = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
     return [
         _cluster_role("cluster-admin", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
                                         {"nonResourceURLs": ["*"], "verbs": ["*"]}]),
         _cluster_role("system:discovery", [{"nonResourceURLs": discovery_urls, "verbs": ["get"]}]),
-        _cluster_role("system:public-info-viewer", [{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version",
-                                                                          "/version/"], "verbs": ["get"]}]),
+        _cluster_role("system:public-info-viewer", [{"nonResourceURLs": public_urls, "verbs": ["get"]}]),
         _cluster_role("system:basic-user", [{"apiGroups": ["authorization.k8s.io"],
                                              "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
                                              "verbs": ["create"]},
