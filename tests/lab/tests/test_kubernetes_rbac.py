@@ -12,6 +12,7 @@ ServiceAccount's token (allowed, or ``Error from server (Forbidden)``), and a Su
 
 from __future__ import annotations
 
+import base64
 import json
 import textwrap
 
@@ -206,3 +207,43 @@ def test_aggregated_roles_follow_the_roles_they_select(k8s, account_token) -> No
     view = json.loads(k8s.kubectl("get", "clusterrole", "admin", "-o", "json").stdout)["rules"]
     assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "create", "delete",
                                                                    "deletecollection", "patch", "update"]} in view
+
+
+def test_a_token_for_another_audience_is_no_key_to_the_api(k8s, account_token) -> None:
+    """kube-apiserver accepts only tokens meant for it: one bound to Vault's audience is refused (401)."""
+    vault_token = k8s.kubectl("create", "token", "job", "-n", NS, "--audience=vault").stdout.strip()
+    refused = k8s.kubectl(f"--token={vault_token}", "get", "secret", "named", "-n", NS, check=False)
+    assert "error: You must be logged in to the server (Unauthorized)" in refused.stderr, refused
+    assert k8s.kubectl(f"--token={account_token}", "get", "secret", "named", "-n", NS, check=False).returncode == 0
+
+
+def test_a_legacy_token_secret_is_filled_and_authenticates_while_it_exists(k8s, account_token) -> None:
+    k8s.kubectl("apply", "-f", "-", stdin=textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: job-token
+          namespace: {NS}
+          annotations: {{kubernetes.io/service-account.name: job}}
+        type: kubernetes.io/service-account-token
+        """))
+    k8s.wait_idle()
+    secret = json.loads(k8s.kubectl("get", "secret", "job-token", "-n", NS, "-o", "json").stdout)
+    assert set(secret["data"]) == {"token", "ca.crt", "namespace"}
+    uid = json.loads(k8s.kubectl("get", "serviceaccount", "job", "-n", NS, "-o", "json").stdout)["metadata"]["uid"]
+    assert secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == uid
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["iss"] == "kubernetes/serviceaccount" and "exp" not in claims
+    # Same identity and rights as the account's bound tokens...
+    assert k8s.kubectl(f"--token={token}", "get", "secret", "named", "-n", NS).returncode == 0
+    assert "forbidden: User" in k8s.kubectl(f"--token={token}", "get", "secret", "other", "-n", NS,
+                                            check=False).stderr
+    review = json.loads(k8s.kubectl("create", "--raw", "/apis/authentication.k8s.io/v1/tokenreviews", "-f", "-",
+                                    stdin=json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                                                      "spec": {"token": token}})).stdout)
+    assert review["status"]["authenticated"] is True and review["status"]["user"]["username"] == ACCOUNT
+    # ...until the Secret is deleted.
+    k8s.kubectl("delete", "secret", "job-token", "-n", NS)
+    gone = k8s.kubectl(f"--token={token}", "get", "secret", "named", "-n", NS, check=False)
+    assert "(Unauthorized)" in gone.stderr, gone

@@ -455,7 +455,10 @@ def test_token_request_and_token_review(k8s):
     assert user["groups"] == ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"]
     _code, account, _headers = http.call("GET", "/api/v1/namespaces/default/serviceaccounts/rotator")
     assert user["uid"] == account["metadata"]["uid"]
-    as_account = Http(k8s, token=token)
+    # A token bound to Vault's audience is no key to the API server; one for the API's audience is.
+    assert Http(k8s, token=token).call("GET", CM)[0] == 401
+    api_token = k8s.kubectl("create", "token", "rotator", "-n", "default").stdout.strip()
+    as_account = Http(k8s, token=api_token)
     # Authenticated, then authorised by RBAC: nothing is granted to the new account until a binding does.
     assert as_account.call("GET", CM)[0] == 403
     http.call("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings", {
@@ -472,7 +475,7 @@ def test_token_request_and_token_review(k8s):
     assert deleted["status"] == {"authenticated": False, "user": {},
                                  "error": "[invalid bearer token, service account has been deleted]"}
     assert as_account.call("GET", CM)[0] == 401
-    assert k8s.counts()["create serviceaccounts/token"] == 1 and k8s.counts()["create tokenreviews"] == 3
+    assert k8s.counts()["create serviceaccounts/token"] == 2 and k8s.counts()["create tokenreviews"] == 3
 
 
 def test_reset_returns_to_the_marked_initial_state(k8s):

@@ -14,7 +14,11 @@ from atlas_lab.services.kubernetes import errors as E
 from atlas_lab.services.kubernetes.auth import TokenAuthenticator, User
 from atlas_lab.services.kubernetes.authorization import AUTHORIZATION_GROUP, REVIEWS, RequestAuthorizer
 from atlas_lab.services.kubernetes.controllers.base import Controller, ControllerManager
-from atlas_lab.services.kubernetes.controllers.cluster import ClusterRoleAggregationController, ServiceAccountController
+from atlas_lab.services.kubernetes.controllers.cluster import (
+    ClusterRoleAggregationController,
+    ServiceAccountController,
+    TokenSecretController,
+)
 from atlas_lab.services.kubernetes.controllers.workloads import (
     DeploymentController,
     NamespaceController,
@@ -28,7 +32,8 @@ from atlas_lab.services.kubernetes.rbac import Authorizer, bootstrap_objects
 from atlas_lab.services.kubernetes.resources import ResourceRegistry, builtin_resource_types
 from atlas_lab.services.kubernetes.rest import ResourceHandler, error_response, parse_resource_path
 from atlas_lab.services.kubernetes.store import ObjectStore
-from atlas_lab.services.kubernetes.tokens import TokenIssuer, user_info
+from atlas_lab.services.kubernetes.tokens import DEFAULT_AUDIENCES as API_AUDIENCES
+from atlas_lab.services.kubernetes.tokens import TokenIssuer, authenticate_token
 
 LOG = logging.getLogger(__name__)
 Request = http_base.Request
@@ -82,7 +87,7 @@ class KubernetesApp(http_base.EmulatorApp):
         self.server_address = "127.0.0.1:6443"
         if controllers:
             for controller in (NamespaceController(), ServiceAccountController(ca_data),
-                               ClusterRoleAggregationController(),
+                               ClusterRoleAggregationController(), TokenSecretController(self.token_issuer, ca_data),
                                DeploymentController(ready_delay), StatefulSetController(ready_delay)):
                 self.controllers.add(controller)
         self._initialize()
@@ -99,9 +104,9 @@ class KubernetesApp(http_base.EmulatorApp):
         for name in INITIAL_NAMESPACES:
             self.objects.create(namespaces, "v1", "", {"metadata": {"name": name}}, options)
         for obj in bootstrap_objects():
-            rt = self.registry.get("rbac.authorization.k8s.io", obj["kind"].lower() + "s")
-            assert rt is not None
-            self.objects.create(rt, "v1", "", obj, options)
+            rbac_type = self.registry.get("rbac.authorization.k8s.io", obj["kind"].lower() + "s")
+            assert rbac_type is not None
+            self.objects.create(rbac_type, "v1", "", obj, options)
         if self.load_crds:
             self.install_crds(self.crd_files if self.crd_files is not None else bundled_crd_files())
         self.mark_initial_state()
@@ -217,16 +222,12 @@ class KubernetesApp(http_base.EmulatorApp):
         try:
             return self.auth.authenticate(authorization)
         except E.ApiError:
-            # A service account token issued by the TokenRequest API, while its account exists.
-            claims = self.token_issuer.verify((authorization or "")[7:].strip()) \
-                if (authorization or "").lower().startswith("bearer ") else None
-            if claims is None:
+            # A service account token (TokenRequest API or legacy token Secret) meant for this API server.
+            if not (authorization or "").lower().startswith("bearer "):
                 raise
-            info = user_info(claims)
-            account = (claims.get("kubernetes.io") or {}).get("serviceaccount") or {}
-            namespace = (claims.get("kubernetes.io") or {}).get("namespace", "")
-            current = self.store.get(("", "serviceaccounts"), namespace, account.get("name", ""))
-            if current is None or current["metadata"].get("uid") != account.get("uid"):
+            info, audiences, _error = authenticate_token(self.token_issuer, (authorization or "")[7:].strip(),
+                                                       self.store.get)
+            if info is None or not set(audiences) & set(API_AUDIENCES):
                 raise
             return User(info["username"], info["groups"])
 

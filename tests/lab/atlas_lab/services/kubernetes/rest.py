@@ -210,7 +210,7 @@ class ResourceHandler:
         if rt.key == ("authentication.k8s.io", "tokenreviews"):
             if verb != "create" or resource.name:
                 raise E.method_not_allowed(request.method, request.path)
-            review = tokens.token_review(self.issuer, self._body(request, rt), self._service_account_uid)
+            review = tokens.token_review(self.issuer, self._body(request, rt), self.service.store.get)
             return encode(review, fmt, 201)
         if verb == "get":
             obj = self.service.get(rt, resource.namespace or "", resource.name or "")
@@ -250,10 +250,6 @@ class ResourceHandler:
             return encode(self._list_body(rt, resource.version, deleted, str(self.service.store.resource_version)),
                           fmt)
         raise E.method_not_allowed(request.method, request.path)
-
-    def _service_account_uid(self, namespace: str, name: str) -> str | None:
-        account = self.service.store.get(("", "serviceaccounts"), namespace, name)
-        return (account or {}).get("metadata", {}).get("uid")
 
     # Bodies and options ----------------------------------------------------------------------
     @staticmethod

@@ -7,7 +7,14 @@ namespace and service account name/uid). ``POST /apis/authentication.k8s.io/v1/t
 Vault's Kubernetes auth method calls) answers ``authenticated: true`` with the service account's user
 for such a token while it is valid and its service account still exists (same uid), ``false`` with an
 error otherwise. Issued tokens also authenticate API requests as that service account, which RBAC
-then authorises (:mod:`.rbac`).
+then authorises (:mod:`.rbac`), when their audiences include the API server's (a token bound to Vault's
+audience is refused by the API, as kube-apiserver refuses it).
+
+Legacy tokens: a Secret of type ``kubernetes.io/service-account-token`` annotated
+``kubernetes.io/service-account.name`` gets ``data.token`` (a JWT with the legacy claims, issuer
+``kubernetes/serviceaccount``, no expiry), ``ca.crt`` and ``namespace`` from the token controller
+(:class:`~.controllers.cluster.TokenSecretController`); such a token authenticates while its Secret
+still holds it and its ServiceAccount exists, for the API server's audiences only.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from atlas_lab.services.kubernetes import errors as E
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
+LEGACY_ISSUER = "kubernetes/serviceaccount"
+LEGACY_PREFIX = "kubernetes.io/serviceaccount/"
+TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
 DEFAULT_AUDIENCES = [ISSUER]
 DEFAULT_EXPIRATION = 3600
 MIN_EXPIRATION = 600
@@ -64,12 +74,22 @@ class TokenIssuer:
             "kubernetes.io": {"namespace": namespace,
                               "serviceaccount": {"name": meta["name"], "uid": meta["uid"]}},
         }
+        return self._sign(claims), expires
+
+    def issue_legacy(self, namespace: str, service_account: dict[str, Any], secret_name: str) -> str:
+        meta = service_account["metadata"]
+        claims = {"iss": LEGACY_ISSUER, "sub": f"system:serviceaccount:{namespace}:{meta['name']}",
+                  f"{LEGACY_PREFIX}namespace": namespace, f"{LEGACY_PREFIX}secret.name": secret_name,
+                  f"{LEGACY_PREFIX}service-account.name": meta["name"],
+                  f"{LEGACY_PREFIX}service-account.uid": meta["uid"]}
+        return self._sign(claims)
+
+    def _sign(self, claims: dict[str, Any]) -> str:
         header = {"alg": "ES256", "kid": self.key_id, "typ": "JWT"}
         signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
         der = self._key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        return f"{signing_input}.{_b64(signature)}", expires
+        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
     def verify(self, token: str) -> dict[str, Any] | None:
         """The claims of a token this issuer signed and that has not expired, else ``None``."""
@@ -85,19 +105,51 @@ class TokenIssuer:
             claims = json.loads(_unb64(parts[1]))
         except (InvalidSignature, ValueError):
             return None
-        if claims.get("exp", 0) < time.time():
+        if claims.get("iss") != LEGACY_ISSUER and claims.get("exp", 0) < time.time():
             return None
         return claims
 
 
-def user_info(claims: dict[str, Any]) -> dict[str, Any]:
+def _account_of(claims: dict[str, Any]) -> tuple[str, str, str]:
+    """(namespace, service account name, uid) named by a bound or a legacy token."""
+    if claims.get("iss") == LEGACY_ISSUER:
+        return (str(claims.get(f"{LEGACY_PREFIX}namespace") or ""),
+                str(claims.get(f"{LEGACY_PREFIX}service-account.name") or ""),
+                str(claims.get(f"{LEGACY_PREFIX}service-account.uid") or ""))
     kubernetes = claims.get("kubernetes.io") or {}
-    namespace = kubernetes.get("namespace", "")
     account = kubernetes.get("serviceaccount") or {}
-    return {"username": f"system:serviceaccount:{namespace}:{account.get('name', '')}",
-            "uid": account.get("uid", ""),
-            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
-            "extra": {"authentication.kubernetes.io/credential-id": [f"JTI={claims.get('jti', '')}"]}}
+    return str(kubernetes.get("namespace") or ""), str(account.get("name") or ""), str(account.get("uid") or "")
+
+
+def user_info(claims: dict[str, Any]) -> dict[str, Any]:
+    namespace, name, uid = _account_of(claims)
+    info: dict[str, Any] = {"username": f"system:serviceaccount:{namespace}:{name}", "uid": uid,
+            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]}
+    if claims.get("iss") != LEGACY_ISSUER:
+        info["extra"] = {"authentication.kubernetes.io/credential-id": [f"JTI={claims.get('jti', '')}"]}
+    return info
+
+
+# get(resource key, namespace, name) -> the stored object or None
+StoreGet = Callable[[tuple[str, str], str, str], "dict[str, Any] | None"]
+
+
+def authenticate_token(issuer: TokenIssuer, token: str, get: StoreGet) -> tuple[dict[str, Any] | None, list[str], str]:
+    """(user info, the token's audiences, "") for a valid service account token, else (None, [], error)."""
+    claims = issuer.verify(token)
+    if claims is None:
+        return None, [], "[invalid bearer token, token lookup failed]"
+    namespace, name, uid = _account_of(claims)
+    account = get(("", "serviceaccounts"), namespace, name)
+    if account is None or account["metadata"].get("uid") != uid:
+        return None, [], "[invalid bearer token, service account has been deleted]"
+    if claims.get("iss") == LEGACY_ISSUER:
+        secret = get(("", "secrets"), namespace, str(claims.get(f"{LEGACY_PREFIX}secret.name") or ""))
+        stored = ((secret or {}).get("data") or {}).get("token") or ""
+        if not stored or base64.b64decode(stored).decode("utf-8", "replace") != token:
+            return None, [], "[invalid bearer token, token lookup failed]"
+        return user_info(claims), list(DEFAULT_AUDIENCES), ""
+    return user_info(claims), list(claims.get("aud") or []), ""
 
 
 def token_request(issuer: TokenIssuer, namespace: str, service_account: dict[str, Any],
@@ -117,27 +169,18 @@ def token_request(issuer: TokenIssuer, namespace: str, service_account: dict[str
             "status": {"token": token, "expirationTimestamp": _rfc3339(expires)}}
 
 
-def token_review(issuer: TokenIssuer, body: dict[str, Any] | None,
-                 service_account_uid: Callable[[str, str], str | None]) -> dict[str, Any]:
-    """Review ``spec.token``; ``service_account_uid(namespace, name)`` gives the current uid."""
+def token_review(issuer: TokenIssuer, body: dict[str, Any] | None, get: StoreGet) -> dict[str, Any]:
+    """Review ``spec.token`` against the stored service accounts (and legacy token Secrets)."""
     spec = dict((body or {}).get("spec") or {})
-    token = str(spec.get("token") or "")
     wanted = list(spec.get("audiences") or [])
     status: dict[str, Any] = {"authenticated": False, "user": {}}
-    claims = issuer.verify(token)
-    if claims is None:
-        status["error"] = "[invalid bearer token, token lookup failed]"
+    info, audiences, error = authenticate_token(issuer, str(spec.get("token") or ""), get)
+    matched = [a for a in wanted if a in audiences] if wanted else list(audiences)
+    if info is None:
+        status["error"] = error
+    elif wanted and not matched:
+        status["error"] = "[invalid bearer token, token audiences don't match]"
     else:
-        kubernetes = claims.get("kubernetes.io") or {}
-        account = kubernetes.get("serviceaccount") or {}
-        current = service_account_uid(kubernetes.get("namespace", ""), account.get("name", ""))
-        audiences = claims.get("aud") or []
-        matched = [a for a in wanted if a in audiences] if wanted else list(audiences)
-        if current is None or current != account.get("uid"):
-            status["error"] = "[invalid bearer token, service account has been deleted]"
-        elif wanted and not matched:
-            status["error"] = "[invalid bearer token, token audiences don't match]"
-        else:
-            status = {"authenticated": True, "user": user_info(claims), "audiences": matched}
+        status = {"authenticated": True, "user": info, "audiences": matched}
     return {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
             "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}

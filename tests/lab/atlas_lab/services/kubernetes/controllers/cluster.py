@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 from atlas_lab.services.kubernetes.controllers.base import Controller, ControllerContext, ControllerEvent
 from atlas_lab.services.kubernetes.rbac import aggregated_rules
+from atlas_lab.services.kubernetes.tokens import TOKEN_SECRET_TYPE, TokenIssuer
 
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
+SERVICE_ACCOUNT_UID_ANNOTATION = "kubernetes.io/service-account.uid"
 
 
 class ServiceAccountController(Controller):
@@ -70,3 +76,47 @@ class ClusterRoleAggregationController(Controller):
                     changed = True
             if not changed:
                 return
+
+
+class TokenSecretController(Controller):
+    """Fills legacy ServiceAccount token Secrets (type ``kubernetes.io/service-account-token``), as
+    kube-controller-manager's token controller does: ``data.token``, ``ca.crt``, ``namespace``, and the
+    ``kubernetes.io/service-account.uid`` annotation."""
+
+    name = "tokens-controller"
+    watches = (("", "Secret"), ("", "ServiceAccount"))
+
+    def __init__(self, issuer: TokenIssuer, ca_data: str = ""):
+        self.issuer = issuer
+        self.ca_data = ca_data
+
+    def reconcile(self, ctx: ControllerContext, event: ControllerEvent) -> None:
+        if event.type == "DELETED":
+            return
+        if event.kind == "ServiceAccount":
+            # A token Secret created before its ServiceAccount is filled once the account exists.
+            for secret in ctx.list("v1", "Secret", event.namespace):
+                self._fill(ctx, secret)
+        else:
+            self._fill(ctx, event.object)
+
+    def _fill(self, ctx: ControllerContext, secret: dict[str, Any]) -> None:
+        meta = secret.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        account_name = annotations.get(SERVICE_ACCOUNT_NAME_ANNOTATION)
+        if secret.get("type") != TOKEN_SECRET_TYPE or not account_name or (secret.get("data") or {}).get("token"):
+            return
+        account = ctx.get("v1", "ServiceAccount", account_name, meta.get("namespace", ""))
+        if account is None:
+            return
+        token = self.issuer.issue_legacy(meta["namespace"], account, meta["name"])
+        data = dict(secret.get("data") or {})
+        data.update({"token": _b64(token), "ca.crt": _b64(self.ca_data), "namespace": _b64(meta["namespace"])})
+        filled = dict(secret, data=data)
+        filled["metadata"] = dict(meta, annotations=dict(annotations, **{
+            SERVICE_ACCOUNT_UID_ANNOTATION: account["metadata"]["uid"]}))
+        ctx.update(filled)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
