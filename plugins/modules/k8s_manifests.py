@@ -100,16 +100,24 @@ options:
     default: []
   validate_first:
     description:
-      - Before writing, send every object that would change as a dry-run apply, so that the API server
-        validates all of them (schema, semantic checks, admission webhooks, RBAC) and a set with one object it
-        would refuse writes nothing; the error then lists every refused object.
+      - How every object that would change is validated before the first write, so that a set with an object
+        the API server would refuse writes nothing; the error then lists every refused object.
+      - V(schema) checks each object against the OpenAPI v3 schema the API server publishes (fields it does not
+        know with O(field_validation=Strict), JSON types, required fields of new objects; for custom resources
+        also enums, bounds and lengths). The documents are fetched once per group version and cached in
+        C($XDG_CACHE_HOME/atlas-hardening/openapi-v3) (C(~/.cache) by default) by their content hash, so
+        validation costs one request per run, not one per object. Semantic validation (a selector that does not
+        match the template) and admission webhooks are not in a schema; a refusal of that kind still happens
+        part-way, and the error lists what was written before it.
+      - V(dry_run) sends each object as a server-side dry run first, which the API server validates exactly as
+        the write (semantics, admission, RBAC included), at the cost of one more request per new object.
+      - V(none) writes directly.
       - Done per level, Namespaces and CustomResourceDefinitions first; objects in a Namespace or of a
-        CustomResourceDefinition that the set creates are validated once that level is written.
-      - Costs one dry-run request per new object (updated objects are dry-run anyway, to detect changes);
-        a level with a single object to write skips it. V(false) writes directly, and a refusal part-way then
-        lists what was written before it.
-    type: bool
-    default: true
+        CustomResourceDefinition that the set creates are validated once that level is written. A level with a
+        single object to write is not validated first (its write is its validation).
+    type: str
+    choices: [schema, dry_run, none]
+    default: schema
   prune:
     description:
       - Delete the objects of O(prune.kinds) that carry the labels of O(prune.selector) but are not in this
@@ -319,7 +327,10 @@ diff:
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import FIELD_VALIDATION_CHOICES
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import (
+    FIELD_VALIDATION_CHOICES,
+    VALIDATE_FIRST_CHOICES,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.k8s_manifests_task import (
     apply_manifests_task,
 )
@@ -336,7 +347,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     field_validation=dict(type="str", choices=list(FIELD_VALIDATION_CHOICES), default="Strict"),
     update_only=dict(type="list", elements="str", default=[]),
     create_only=dict(type="list", elements="str", default=[]),
-    validate_first=dict(type="bool", default=True),
+    validate_first=dict(type="str", choices=list(VALIDATE_FIRST_CHOICES), default="schema"),
     prune=dict(type="dict", options=dict(
         selector=dict(type="str", required=True),
         kinds=dict(type="list", elements="dict", required=True, options=dict(

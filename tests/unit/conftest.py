@@ -101,7 +101,11 @@ def kubernetes_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ku
 
 
 @pytest.fixture
-def k8s(kubernetes_emulator: KubernetesEmulator) -> KubernetesEmulator:  # pylint: disable=redefined-outer-name
-    """The session's Kubernetes emulator, reset first: bundled CRDs only, zero counters, no faults."""
+def k8s(kubernetes_emulator: KubernetesEmulator, tmp_path: Any,  # pylint: disable=redefined-outer-name
+        monkeypatch: pytest.MonkeyPatch) -> KubernetesEmulator:
+    """The session's Kubernetes emulator, reset first: bundled CRDs only, zero counters, no faults; and an
+    empty cache of published schemas (k8s_manifests validate_first), so request counts do not depend on
+    the order of the tests."""
     kubernetes_emulator.admin.reset()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return kubernetes_emulator

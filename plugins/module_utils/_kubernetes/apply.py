@@ -12,13 +12,16 @@ For ``state=present`` a run:
 3. applies in two levels, Namespaces and CRDs first (CRDs are waited for until Established), then
    the rest:
    - a live object whose values and field ownership already match: nothing;
-   - every other object of the level is first sent as a dry-run apply (validate_first): the API
-     server validates it, admission included, exactly as it would the write. When any object would
-     be refused, the level writes nothing and the error lists every refused object. (An object in a
-     Namespace or of a CRD the set creates can only be dry-run once that level is written.) A dry
-     run whose result equals the live object writes nothing;
-   - then each remaining object: one server-side apply.
-   A level with a single object to write skips the dry run: its write is its validation.
+   - every other object of the level is validated before the level's first write (validate_first):
+     against the OpenAPI v3 schema the API server publishes (``schema``, the default: fetched once
+     per group version and cached on disk by its hash, so it costs no request per object), or by a
+     dry-run apply (``dry_run``: also semantic validation, admission and RBAC, one more request per
+     new object). When any object would be refused, the level writes nothing and the error lists
+     every refused object. (Objects in a Namespace or of a CRD the set creates are validated once
+     that level is written.) A level with a single object to write is not validated first: its
+     write is its validation;
+   - then each object: one server-side apply (a live object that may already match: a dry run
+     first, and no write when its result equals the live object).
 4. optionally waits until the objects are ready (see kubernetes_wait).
 
 Check mode sends dry-run requests only (``dryRun=All``): the API server validates and defaults the
@@ -58,6 +61,8 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.object
     KubernetesObjects,
     ObjectRef,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.published_schemas import PublishedSchemas
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.schema_validation import schema_problems
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
     Absent,
     ConditionStatus,
@@ -70,6 +75,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait i
 
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
 FIELD_VALIDATION_CHOICES = ("Strict", "Warn", "Ignore")
+VALIDATE_FIRST_CHOICES = ("schema", "dry_run", "none")
 # Reads and applies of an update_only object when a controller keeps updating it.
 UPDATE_ONLY_ATTEMPTS = 3
 
@@ -82,7 +88,7 @@ class ApplyOptions:
                  diff: bool = False, wait: bool = False, wait_timeout: float = 120.0,
                  wait_condition: dict[str, Any] | None = None, update_only: tuple[str, ...] = (),
                  create_only: tuple[str, ...] = (), prune: dict[str, Any] | None = None,
-                 validate_first: bool = True) -> None:
+                 validate_first: str = "schema", schema_cache_directory: str | None = None) -> None:
         if state not in ("present", "absent"):
             raise KubernetesError(f"state must be present or absent, not {state!r}.")
         if field_validation not in FIELD_VALIDATION_CHOICES:
@@ -103,8 +109,11 @@ class ApplyOptions:
         # {"selector": label selector, "kinds": [(apiVersion, kind)...]}: objects of these kinds that carry
         # the labels but are not in the set are deleted (what the set owned before and no longer renders).
         self.prune = prune
-        # Dry-run every object of a level that would change before writing any of them.
+        # How every object of a level that would change is validated before any of them is written.
+        if validate_first not in VALIDATE_FIRST_CHOICES:
+            raise KubernetesError(f"validate_first must be one of {', '.join(VALIDATE_FIRST_CHOICES)}.")
         self.validate_first = validate_first
+        self.schema_cache_directory = schema_cache_directory
         if prune is not None and (not prune.get("selector") or not prune.get("kinds")):
             raise KubernetesError("prune needs a selector (the labels that mark the objects this set owns) and "
                                   "the kinds to prune.")
@@ -186,6 +195,7 @@ class ManifestApplier:
         self.objects = objects
         self.options = options
         self.report = ApplyReport()
+        self.schemas = PublishedSchemas(objects.connection, options.schema_cache_directory)
         self._counts_before = dict(objects.connection.request_counts)
 
     def run(self, manifests: list[dict[str, Any]], default_namespace: str | None) -> ApplyReport:
@@ -305,6 +315,7 @@ class ManifestApplier:
                     crds_written.append(item)
             if crds_written:
                 self._wait_established(crds_written)
+                self.schemas.forget_index()  # the new kinds' schemas are published now
 
     def _settled(self, item: _Planned) -> bool:
         """Nothing to send: the live object holds the applied values (or is create-only and exists)."""
@@ -312,10 +323,34 @@ class ManifestApplier:
                                           or is_up_to_date(item.manifest, item.live, self.options.field_manager))
 
     def _validate_level(self, pending: list[_Planned]) -> None:
-        """Dry-run each object of the level that would change; refuse the level, before its first write,
+        """Validate each object of the level that would change; refuse the level, before its first write,
         when the API server would refuse any of them (every refusal in one message)."""
-        if not self.options.validate_first or self.options.check_mode or len(pending) < 2:
+        mode = self.options.validate_first
+        if mode == "none" or self.options.check_mode or len(pending) < 2:
             return
+        refusals = self._schema_refusals(pending) if mode == "schema" else self._dry_run_refusals(pending)
+        if refusals:
+            count = f"{len(refusals)} of the {len(pending)} objects to write"
+            raise KubernetesError(f"{count} would be refused, so none of them was written: "
+                                  + " ".join(str(error).rstrip() for error in refusals),
+                                  status=refusals[0].details.get("status"),
+                                  refused=[error.details.get("object") for error in refusals])
+
+    def _schema_refusals(self, pending: list[_Planned]) -> list[KubernetesError]:
+        refusals = []
+        for item in pending:
+            found = self.schemas.schema(item.ref.api_version, item.ref.kind)
+            if found is None:
+                continue  # nothing published for this kind: the API server validates it on write
+            problems = schema_problems(item.manifest, found[0], found[1],
+                                       strict=self.options.field_validation == "Strict", creating=item.live is None)
+            if problems:
+                refusals.append(KubernetesError(
+                    f"{item.ref} does not match the schema the API server publishes for {item.ref.api_version} "
+                    f"{item.ref.kind}: {'; '.join(problems)}.", status=422, object=item.ref.as_dict()))
+        return refusals
+
+    def _dry_run_refusals(self, pending: list[_Planned]) -> list[KubernetesError]:
         refusals: list[KubernetesError] = []
         for item in pending:
             try:
@@ -324,12 +359,7 @@ class ManifestApplier:
                 if self._is_update_only(item) and exc.status == 409:
                     continue  # changed or deleted meanwhile: the write's own read-and-retry decides
                 refusals.append(self._object_error("Validating", item, exc))
-        if refusals:
-            count = f"{len(refusals)} of the {len(pending)} objects to write" if len(pending) > 1 else "The object"
-            raise KubernetesError(f"{count} would be refused, so none of them was written: "
-                                  + " ".join(str(error).rstrip() for error in refusals),
-                                  status=refusals[0].details.get("status"),
-                                  refused=[error.details.get("object") for error in refusals])
+        return refusals
 
     def _apply_kwargs(self) -> dict[str, Any]:
         return {"field_manager": self.options.field_manager, "force": self.options.force_conflicts,

@@ -90,6 +90,17 @@ class KubernetesConnection:
             raise self._api_error(method, path, response.status, data, raw)
         return ApiResponse(response.status, data, warnings)
 
+    def request_bytes(self, path: str, query: dict[str, Any] | None = None) -> bytes:
+        """GET ``path`` and return the body as sent (to check it against a content hash)."""
+        response = self._send("GET", path, query, None, "application/json", stream=False)
+        try:
+            raw = response.data
+        finally:
+            response.release_conn()
+        if response.status >= 400:
+            raise self._api_error("GET", path, response.status, _decode_json(raw), raw)
+        return bytes(raw)
+
     def stream(self, path: str, query: dict[str, Any], timeout: float) -> Iterator[dict[str, Any]]:
         """GET a streaming endpoint (watch) and yield one decoded JSON document per line."""
         response = self._send("GET", path, query, None, "application/json", stream=True, read_timeout=timeout)

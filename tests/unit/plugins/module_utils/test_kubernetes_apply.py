@@ -78,13 +78,13 @@ def test_first_apply_creates_second_writes_nothing(k8s: Any) -> None:
     assert {pair[1] for pair in actions(first)} == {"created"}
     assert actions(first)[0] == ("Namespace/atlas-apply", "created")
     # One read (the namespace: it is new, so nothing in it is read), one apply per object, and before
-    # the first write in the new namespace one dry run of each of its nine objects (validate_first); the
-    # Namespace alone in its level is not dry-run.
-    writes = {"patch serviceaccounts": 1, "patch configmaps": 2, "patch secrets": 1, "patch services": 1,
-              "patch deployments": 1, "patch roles": 1, "patch rolebindings": 1, "patch networkpolicies": 1}
-    assert k8s.admin.counts() == {"get namespaces": 1, "patch namespaces": 1, **writes,
-                                  **{f"{kind} (dry-run)": count for kind, count in writes.items()}}
-    assert first.api_requests == {"GET": 1, "PATCH": 19}
+    # the first write in the new namespace the published schemas (validate_first): the list and the
+    # documents of v1, apps/v1, rbac.authorization.k8s.io/v1 and networking.k8s.io/v1.
+    assert k8s.admin.counts() == {"get namespaces": 1, "patch namespaces": 1, "patch serviceaccounts": 1,
+                                  "patch configmaps": 2, "patch secrets": 1, "patch services": 1,
+                                  "patch deployments": 1, "patch roles": 1, "patch rolebindings": 1,
+                                  "patch networkpolicies": 1, "get openapi": 5}
+    assert first.api_requests == {"GET": 6, "PATCH": 10}
 
     k8s.admin.reset_requests()
     second = apply(k8s, ten_objects())
@@ -206,14 +206,14 @@ def test_failure_half_way_reports_what_was_done(k8s: Any) -> None:
     manifests = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "first", "namespace": "default"}},
                  {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "second", "namespace": "nowhere"}}]
     with pytest.raises(KubernetesError) as error:
-        apply(k8s, manifests)
+        apply(k8s, manifests, validate_first="dry_run")
     assert str(error.value) == ("1 of the 2 objects to write would be refused, so none of them was written: "
                                 "Validating ConfigMap nowhere/second failed: namespace 'nowhere' does not exist. Add "
                                 "the Namespace to the same set of manifests (it is applied first) or create it "
                                 "beforehand.")
     assert error.value.details["results"] == []
-    with pytest.raises(KubernetesError) as error:
-        apply(k8s, manifests, validate_first=False)
+    with pytest.raises(KubernetesError) as error:  # the schema cannot know: the write fails part-way
+        apply(k8s, manifests)
     assert str(error.value) == ("Applying ConfigMap nowhere/second failed: namespace 'nowhere' does not exist. Add "
                                 "the Namespace to the same set of manifests (it is applied first) or create it "
                                 "beforehand. Written before the failure: ConfigMap default/first (created); run the "
@@ -434,13 +434,42 @@ def _mismatched_deployment(name: str = "bad", namespace: str = "default") -> dic
                                   "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
 
 
+def test_a_set_with_an_object_its_schema_refuses_writes_nothing(k8s: Any) -> None:
+    """Checked against the published schemas before the first write: every refusal in one message, no
+    value in it, and no request per object."""
+    connection = connect(k8s.params(), environ={})
+    typo = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typo", "namespace": "default"},
+            "datta": {"a": "b"}}
+    wrong = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad", "namespace": "default"},
+             "spec": {"replicas": "two", "template": {"spec": {"containers": [{"image": "busybox", "tty": "yes"}]}}}}
+    with pytest.raises(KubernetesError) as raised:
+        apply_manifests(connection, [_configmap("would-be-first", "a"), wrong, typo])
+    message = str(raised.value)
+    assert message == (
+        "2 of the 3 objects to write would be refused, so none of them was written: Deployment default/bad does "
+        "not match the schema the API server publishes for apps/v1 Deployment: spec.selector is required; "
+        "spec.replicas must be an integer, not a string; spec.template.spec.containers[0].name is required; "
+        "spec.template.spec.containers[0].tty must be a boolean, not a string. ConfigMap default/typo does not "
+        "match the schema the API server publishes for v1 ConfigMap: datta is not a field the API server knows "
+        "here.")
+    assert raised.value.details["results"] == []
+    assert k8s.admin.counts() == {"list configmaps": 1, "get deployments": 1, "get openapi": 3}
+    # Cached by content hash: the next run fetches the list only.
+    k8s.admin.reset_requests()
+    with pytest.raises(KubernetesError):
+        apply_manifests(connection, [_configmap("would-be-first", "a"), wrong, typo])
+    assert k8s.admin.counts() == {"list configmaps": 1, "get deployments": 1, "get openapi": 1}
+
+
 def test_a_set_with_an_object_the_server_refuses_writes_nothing(k8s: Any) -> None:
-    """Every object that would change is dry-run before the first write; all refusals in one message."""
+    """validate_first=dry_run: every object that would change is dry-run before the first write, which
+    also catches what no schema says (semantic validation); all refusals in one message."""
     connection = connect(k8s.params(), environ={})
     typo = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typo", "namespace": "default"},
             "datta": {"a": "b"}}
     with pytest.raises(KubernetesError) as raised:
-        apply_manifests(connection, [_configmap("would-be-first", "a"), _mismatched_deployment(), typo])
+        apply_manifests(connection, [_configmap("would-be-first", "a"), _mismatched_deployment(), typo],
+                        ApplyOptions(validate_first="dry_run"))
     message = str(raised.value)
     assert message.startswith("2 of the 3 objects to write would be refused, so none of them was written: "
                               "The Kubernetes API server rejected Deployment default/bad: "), message
@@ -460,7 +489,7 @@ def test_objects_of_a_new_namespace_are_validated_once_it_exists(k8s: Any) -> No
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh-ns"}}
     with pytest.raises(KubernetesError) as raised:
         apply_manifests(connection, [namespace, _configmap("cm", "a", "fresh-ns"),
-                                     _mismatched_deployment("web", "fresh-ns")])
+                                     _mismatched_deployment("web", "fresh-ns")], ApplyOptions(validate_first="dry_run"))
     message = str(raised.value)
     assert message.startswith("1 of the 2 objects to write would be refused, so none of them was written: ")
     assert message.endswith("Written before the failure: Namespace fresh-ns (created); run the task again once "
@@ -468,7 +497,8 @@ def test_objects_of_a_new_namespace_are_validated_once_it_exists(k8s: Any) -> No
     assert objects(k8s).get(ObjectRef("v1", "ConfigMap", "cm", "fresh-ns")) is None
     fixed = _mismatched_deployment("web", "fresh-ns")
     fixed["spec"]["template"]["metadata"]["labels"] = {"app": "x"}
-    report = apply_manifests(connection, [namespace, _configmap("cm", "a", "fresh-ns"), fixed])
+    report = apply_manifests(connection, [namespace, _configmap("cm", "a", "fresh-ns"), fixed],
+                             ApplyOptions(validate_first="dry_run"))
     assert [result.action for result in report.results] == ["unchanged", "created", "created"]
 
 
@@ -484,7 +514,7 @@ def test_a_failure_part_way_names_exactly_what_was_written(k8s: Any) -> None:
     good = _configmap("written-first", "a")
     bad = _mismatched_deployment()
     with pytest.raises(KubernetesError) as raised:
-        apply_manifests(connection, [good, bad], ApplyOptions(validate_first=False))
+        apply_manifests(connection, [good, bad], ApplyOptions(validate_first="none"))
     message = str(raised.value)
     assert message.endswith("Written before the failure: ConfigMap default/written-first (created); run the task "
                             "again once the failure is fixed.")

@@ -225,8 +225,8 @@ class KubernetesApp(http_base.EmulatorApp):
             # A service account token (TokenRequest API or legacy token Secret) meant for this API server.
             if not (authorization or "").lower().startswith("bearer "):
                 raise
-            info, audiences, _error = authenticate_token(self.token_issuer, (authorization or "")[7:].strip(),
-                                                       self.store.get)
+            presented = (authorization or "")[7:].strip()
+            info, audiences, _error = authenticate_token(self.token_issuer, presented, self.store.get)
             if info is None or not set(audiences) & set(API_AUDIENCES):
                 raise
             return User(info["username"], info["groups"])

@@ -123,8 +123,8 @@ def _account_of(claims: dict[str, Any]) -> tuple[str, str, str]:
 
 def user_info(claims: dict[str, Any]) -> dict[str, Any]:
     namespace, name, uid = _account_of(claims)
-    info: dict[str, Any] = {"username": f"system:serviceaccount:{namespace}:{name}", "uid": uid,
-            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]}
+    groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
+    info: dict[str, Any] = {"username": f"system:serviceaccount:{namespace}:{name}", "uid": uid, "groups": groups}
     if claims.get("iss") != LEGACY_ISSUER:
         info["extra"] = {"authentication.kubernetes.io/credential-id": [f"JTI={claims.get('jti', '')}"]}
     return info
