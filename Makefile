@@ -99,8 +99,16 @@ lab-status: ## Say what the lab runs (exit 1 if a service is unhealthy)
 demo: deps ## Start the lab and run playbooks/harden.yml against it
 	scripts/demo
 
-bench: deps ## Benchmarks: wall time and API requests per service
-	$(PY) tests/bench/run.py $(BENCH_ARGS)
+# The side-by-side reference: kubernetes.core from the PyPI ansible package, in a venv of its own.
+BENCH_ANSIBLE_VENV ?= $(ROOT)/.bench/ansible-venv
+BENCH_ANSIBLE_PACKAGES ?= ansible==14.5.0 kubernetes==37.0.1
+
+bench: deps $(BENCH_ANSIBLE_VENV)/bin/ansible-playbook ## Benchmarks: wall time and API requests, side by side with kubectl and kubernetes.core
+	BENCH_ANSIBLE_VENV=$(BENCH_ANSIBLE_VENV) $(PY) tests/bench/run.py $(BENCH_ARGS)
+
+$(BENCH_ANSIBLE_VENV)/bin/ansible-playbook:
+	"$$(scripts/find-python)" -m venv $(BENCH_ANSIBLE_VENV)
+	$(BENCH_ANSIBLE_VENV)/bin/pip install --quiet $(BENCH_ANSIBLE_PACKAGES)
 
 clean: lab-down ## Remove build output (keeps .venv)
 	rm -rf .build .bench tests/output atlas-hardening-*.tar.gz

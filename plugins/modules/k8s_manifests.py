@@ -118,6 +118,14 @@ options:
     type: str
     choices: [schema, dry_run, none]
     default: schema
+  concurrency:
+    description:
+      - How many requests may be in flight at once within a level (the reads of the live objects, the dry runs,
+        the writes), over the run's pooled connections. V(1) sends them one after the other.
+      - Results and the diff stay in the manifests' order. When a write fails, no new one starts, the ones in
+        flight finish, and the error lists every object written.
+    type: int
+    default: 4
   prune:
     description:
       - Delete the objects of O(prune.kinds) that carry the labels of O(prune.selector) but are not in this
@@ -328,6 +336,7 @@ from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import (
+    DEFAULT_CONCURRENCY,
     FIELD_VALIDATION_CHOICES,
     VALIDATE_FIRST_CHOICES,
 )
@@ -348,6 +357,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     update_only=dict(type="list", elements="str", default=[]),
     create_only=dict(type="list", elements="str", default=[]),
     validate_first=dict(type="str", choices=list(VALIDATE_FIRST_CHOICES), default="schema"),
+    concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     prune=dict(type="dict", options=dict(
         selector=dict(type="str", required=True),
         kinds=dict(type="list", elements="dict", required=True, options=dict(

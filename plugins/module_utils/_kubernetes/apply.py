@@ -20,8 +20,9 @@ For ``state=present`` a run:
      every refused object. (Objects in a Namespace or of a CRD the set creates are validated once
      that level is written.) A level with a single object to write is not validated first: its
      write is its validation;
-   - then each object: one server-side apply (a live object that may already match: a dry run
-     first, and no write when its result equals the live object).
+   - then each object: one server-side apply. A live object that the manifest certainly changes
+     (a new map key, an integer or boolean set to another value) is written directly; one that may
+     already match is dry-run first, and not written when the dry run's result equals it.
 4. optionally waits until the objects are ready (see kubernetes_wait).
 
 Check mode sends dry-run requests only (``dryRun=All``): the API server validates and defaults the
@@ -36,7 +37,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.atlas.hardening.plugins.module_utils._common.bounded_concurrency import (
+    first_error,
+    run_bounded,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.change_detection import (
+    certainly_changes,
     dry_run_changes,
     is_up_to_date,
 )
@@ -76,6 +82,10 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait i
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
 FIELD_VALIDATION_CHOICES = ("Strict", "Warn", "Ignore")
 VALIDATE_FIRST_CHOICES = ("schema", "dry_run", "none")
+# Requests in flight at once: enough to hide a remote API server's latency, few enough not to be a burst
+# that API Priority and Fairness would queue (its default per-user share is a few concurrent requests).
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 16
 # Reads and applies of an update_only object when a controller keeps updating it.
 UPDATE_ONLY_ATTEMPTS = 3
 
@@ -88,7 +98,8 @@ class ApplyOptions:
                  diff: bool = False, wait: bool = False, wait_timeout: float = 120.0,
                  wait_condition: dict[str, Any] | None = None, update_only: tuple[str, ...] = (),
                  create_only: tuple[str, ...] = (), prune: dict[str, Any] | None = None,
-                 validate_first: str = "schema", schema_cache_directory: str | None = None) -> None:
+                 validate_first: str = "schema", schema_cache_directory: str | None = None,
+                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
         if state not in ("present", "absent"):
             raise KubernetesError(f"state must be present or absent, not {state!r}.")
         if field_validation not in FIELD_VALIDATION_CHOICES:
@@ -114,6 +125,10 @@ class ApplyOptions:
             raise KubernetesError(f"validate_first must be one of {', '.join(VALIDATE_FIRST_CHOICES)}.")
         self.validate_first = validate_first
         self.schema_cache_directory = schema_cache_directory
+        # Requests in flight at once within a level (reads, dry runs, writes); 1 sends them one by one.
+        if not 1 <= int(concurrency) <= MAX_CONCURRENCY:
+            raise KubernetesError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}.")
+        self.concurrency = int(concurrency)
         if prune is not None and (not prune.get("selector") or not prune.get("kinds")):
             raise KubernetesError("prune needs a selector (the labels that mark the objects this set owns) and "
                                   "the kinds to prune.")
@@ -271,7 +286,8 @@ class ManifestApplier:
         for item in planned:
             groups.setdefault((item.resource.api_version, item.resource.plural, item.ref.namespace or ""),
                               []).append(item)
-        for members in groups.values():
+
+        def read(members: list[_Planned]) -> None:
             try:
                 if len(members) == 1:
                     members[0].live = self.objects.get(members[0].ref)
@@ -281,6 +297,10 @@ class ManifestApplier:
                 raise self._object_error("Reading", members[0], exc) from None
             for item in members:
                 item.read = True
+
+        error = first_error(run_bounded(list(groups.values()), read, self.options.concurrency))
+        if error is not None:
+            raise error
 
     def _read_by_list(self, members: list[_Planned]) -> None:
         try:
@@ -308,11 +328,16 @@ class ManifestApplier:
     def _apply_all(self, planned: list[_Planned]) -> None:
         for level in ([item for item in planned if item.rank < 2], [item for item in planned if item.rank == 2]):
             self._validate_level([item for item in level if not self._settled(item)])
+            outcomes = run_bounded(level, self._apply_one, self.options.concurrency)
             crds_written = []
-            for item in level:
-                result = self._apply_one(item)
-                if item.rank == 1 and result.changed and not self.options.check_mode:
-                    crds_written.append(item)
+            for item, outcome in zip(level, outcomes):
+                if outcome is not None and outcome.result is not None:
+                    self._record(item, outcome.result)  # in the manifests' order, whatever the completion order
+                    if item.rank == 1 and outcome.result.changed and not self.options.check_mode:
+                        crds_written.append(item)
+            error = first_error(outcomes)
+            if error is not None:
+                raise error
             if crds_written:
                 self._wait_established(crds_written)
                 self.schemas.forget_index()  # the new kinds' schemas are published now
@@ -351,15 +376,20 @@ class ManifestApplier:
         return refusals
 
     def _dry_run_refusals(self, pending: list[_Planned]) -> list[KubernetesError]:
-        refusals: list[KubernetesError] = []
-        for item in pending:
+        def dry_run(item: _Planned) -> KubernetesError | None:
             try:
                 item.preview = self.objects.apply(self._request_body(item), dry_run=True, **self._apply_kwargs())
             except KubernetesApiError as exc:
                 if self._is_update_only(item) and exc.status == 409:
-                    continue  # changed or deleted meanwhile: the write's own read-and-retry decides
-                refusals.append(self._object_error("Validating", item, exc))
-        return refusals
+                    return None  # changed or deleted meanwhile: the write's own read-and-retry decides
+                return self._object_error("Validating", item, exc)
+            return None
+
+        outcomes = run_bounded(pending, dry_run, self.options.concurrency)
+        error = first_error(outcomes)
+        if error is not None:
+            raise error
+        return [outcome.result for outcome in outcomes if outcome is not None and outcome.result is not None]
 
     def _apply_kwargs(self) -> dict[str, Any]:
         return {"field_manager": self.options.field_manager, "force": self.options.force_conflicts,
@@ -378,9 +408,7 @@ class ManifestApplier:
             warnings.append(f"{item.ref}: not validated by the API server in check mode, {item.absent_because}.")
         else:
             action = self._apply_with_retries(item, warnings)
-        result = ObjectResult(item.ref, action, warnings)
-        self._record(item, result)
-        return result
+        return ObjectResult(item.ref, action, warnings)
 
     def _apply_with_retries(self, item: _Planned, warnings: list[str]) -> str:
         """One apply; an update_only object carries the resourceVersion read, so that the API server
@@ -424,14 +452,14 @@ class ManifestApplier:
             item.after = response.data
             return CREATED if response.status == 201 or options.check_mode or item.live is None else UPDATED
         preview, item.preview = item.preview, None
-        if preview is None:
+        if preview is None and (options.check_mode or not certainly_changes(item.manifest, item.live)):
             preview = self.objects.apply(self._request_body(item), dry_run=True, **apply_kwargs)
-        if not dry_run_changes(item.live, preview.data or {}):
+        if preview is not None and not dry_run_changes(item.live, preview.data or {}):
             item.after = item.live
             return UNCHANGED
         if options.check_mode:
-            warnings.extend(preview.warnings)
-            item.after = preview.data
+            warnings.extend(preview.warnings if preview is not None else [])
+            item.after = preview.data if preview is not None else None
             return UPDATED
         response = self.objects.apply(self._request_body(item), dry_run=False, **apply_kwargs)
         warnings.extend(response.warnings)

@@ -54,6 +54,32 @@ def is_up_to_date(applied: dict[str, Any], live: dict[str, Any] | None, field_ma
     return _covers(tracked, live, owned)
 
 
+def certainly_changes(applied: dict[str, Any], live: dict[str, Any] | None) -> bool:
+    """True when applying ``applied`` is certain to change ``live``, so that no dry run is needed to
+    know it: the manifest sets a map key the live object lacks (a new label, a new ConfigMap key), or an
+    integer or boolean to another value of the same type. Strings (a Quantity may be stored normalised),
+    lists and Secrets (``stringData`` is never stored) prove nothing here."""
+    if not live or (applied.get("apiVersion"), applied.get("kind")) == ("v1", "Secret"):
+        return False
+    return _differs(_tracked(applied), live)
+
+
+def _differs(applied: Any, live: Any) -> bool:
+    if isinstance(applied, dict) and isinstance(live, dict):
+        for key, value in applied.items():
+            if key not in live:
+                if value not in (None, {}, []):
+                    return True
+            elif _differs(value, live[key]):
+                return True
+        return False
+    if isinstance(applied, bool) or isinstance(live, bool):
+        return isinstance(applied, bool) and isinstance(live, bool) and applied != live
+    if isinstance(applied, int) and isinstance(live, int):
+        return applied != live
+    return False
+
+
 def dry_run_changes(live: dict[str, Any], result: dict[str, Any]) -> bool:
     """Whether a dry-run apply's result differs from the live object (besides bookkeeping)."""
     return _comparable(live) != _comparable(result)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -68,6 +69,7 @@ class KubernetesConnection:
         self.secret_values = [value for value in (secret_values or []) if value]
         self.user_agent = user_agent
         self.request_counts: Counter = Counter()
+        self._counts_lock = threading.Lock()  # requests may be sent from several threads (bounded concurrency)
         # The library's own pool keeps TLS, client certificates and proxy handling identical to
         # the official client; one pooled keep-alive connection serves every request of a run.
         self._pool = RESTClientObject(configuration).pool_manager
@@ -137,7 +139,8 @@ class KubernetesConnection:
         if authorization:
             headers["Authorization"] = authorization
         timeout = urllib3.Timeout(connect=min(self.timeout, 10.0), read=read_timeout or self.timeout)
-        self.request_counts[method] += 1
+        with self._counts_lock:
+            self.request_counts[method] += 1
         try:
             # Only connection attempts are retried: a request that reached the server is never
             # sent twice behind the caller's back (request counts stay exact).

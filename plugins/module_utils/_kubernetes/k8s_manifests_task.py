@@ -9,7 +9,11 @@ from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.option_checks import check_range
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import ApplyOptions, apply_manifests
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply import (
+    MAX_CONCURRENCY,
+    ApplyOptions,
+    apply_manifests,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import secret_values
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import load_manifests
 
@@ -18,6 +22,7 @@ def apply_manifests_task(module: HardeningModule) -> dict[str, Any]:
     """Load the manifests, hide their secret values, apply them (or delete them) as one set."""
     params = module.params
     check_range(params["wait_timeout"], "wait_timeout", 0, 86400)
+    check_range(params["concurrency"], "concurrency", 1, MAX_CONCURRENCY)
     manifests = load_manifests(params["manifests"], params["definition"], params["src"])
     # Before any request: a value in a manifest must not leak through an error message either.
     for manifest in manifests:
@@ -29,6 +34,7 @@ def apply_manifests_task(module: HardeningModule) -> dict[str, Any]:
         wait=params["wait"], wait_timeout=params["wait_timeout"], wait_condition=params["wait_condition"],
         update_only=tuple(params["update_only"]), create_only=tuple(params["create_only"]),
         validate_first=params["validate_first"],
+        concurrency=params["concurrency"],
         prune=None if not params["prune"] else {
             "selector": params["prune"]["selector"],
             "kinds": [(kind["api_version"], kind["kind"]) for kind in params["prune"]["kinds"]]},

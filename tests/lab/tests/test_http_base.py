@@ -63,3 +63,20 @@ def test_chunked_trailers_are_skipped(echo: ServerHandle) -> None:
 def test_a_content_length_body_is_read_as_before(echo: ServerHandle) -> None:
     answers = exchange(echo, b"POST /cl HTTP/1.1\r\nHost: lab\r\nContent-Length: 5\r\n\r\nhello" + LAST)
     assert [answer["body"] for answer in answers] == ["hello", ""]
+
+
+def test_a_response_is_one_send_without_nagle_delay(echo: ServerHandle) -> None:
+    """Headers and body leave in one segment with TCP_NODELAY: 50 requests on one keep-alive connection
+    take well under a second (two small sends wait for the client's delayed ACK, ~40 ms each on Linux)."""
+    import http.client  # pylint: disable=import-outside-toplevel
+    import time  # pylint: disable=import-outside-toplevel
+
+    connection = http.client.HTTPConnection(echo.host, echo.port, timeout=10)
+    started = time.monotonic()
+    for index in range(50):
+        connection.request("GET", f"/ping/{index}")
+        response = connection.getresponse()
+        assert json.loads(response.read())["path"] == f"/ping/{index}"
+    elapsed = time.monotonic() - started
+    connection.close()
+    assert elapsed < 1.0, f"50 requests took {elapsed:.2f} s"

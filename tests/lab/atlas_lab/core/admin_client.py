@@ -54,6 +54,10 @@ class LabAdminClient:
     def reset_requests(self) -> None:
         self.call("DELETE", "requests")
 
+    def peak_in_flight(self) -> int:
+        """The most requests the service handled at once since the last reset of the counters."""
+        return int(self.requests().get("peak_in_flight", 0))
+
     # State ------------------------------------------------------------------------------------
     def reset(self) -> None:
         """Clear faults and counters and return the service to its initial state."""

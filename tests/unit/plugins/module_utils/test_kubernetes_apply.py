@@ -519,3 +519,54 @@ def test_a_failure_part_way_names_exactly_what_was_written(k8s: Any) -> None:
     assert message.endswith("Written before the failure: ConfigMap default/written-first (created); run the task "
                             "again once the failure is fixed.")
     assert [(r["name"], r["action"]) for r in raised.value.details["results"]] == [("written-first", "created")]
+
+
+def _configmaps(count: int, prefix: str = "cm") -> list[dict[str, Any]]:
+    return [_configmap(f"{prefix}-{index:02d}", str(index)) for index in range(count)]
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_writes_never_exceed_the_concurrency_bound(k8s: Any, limit: int) -> None:
+    """Each write held 50 ms by the emulator, so that requests overlap whenever the client lets them."""
+    k8s.admin.add_fault("delay", kind="patch configmaps", delay=0.05, count=100)
+    k8s.admin.reset_requests()
+    report = apply(k8s, _configmaps(12), concurrency=limit)
+    assert [result.ref.name for result in report.results] == [f"cm-{index:02d}" for index in range(12)]
+    peak = k8s.admin.peak_in_flight()
+    assert peak <= limit and (peak > 1) is (limit > 1), peak  # bounded, and concurrent when allowed
+
+
+def test_a_failure_with_writes_in_flight_lists_exactly_what_was_written(k8s: Any) -> None:
+    k8s.admin.add_fault("error", kind="patch configmaps", path="/cm-04$", status=500,
+                        body={"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500,
+                              "reason": "InternalError", "message": "etcd timeout"})
+    k8s.admin.add_fault("delay", kind="patch configmaps", delay=0.05, count=100)  # the first matching rule acts
+    with pytest.raises(KubernetesError) as raised:
+        apply(k8s, _configmaps(12), concurrency=3)
+    reader = objects(k8s)
+    stored = reader.list(reader.resource("v1", "ConfigMap"), "default")[0]
+    live = {item["metadata"]["name"] for item in stored if item["metadata"]["name"].startswith("cm-")}
+    reported = {result["name"] for result in raised.value.details["results"]}
+    assert reported == live and "cm-04" not in live
+    assert all(f"ConfigMap default/{name} (created)" in str(raised.value) for name in live)
+    assert len(live) < 11  # no new write started after the failure
+
+
+def test_a_certain_change_is_written_without_a_dry_run_first(k8s: Any) -> None:
+    """replicas 2 -> 3 cannot be a no-op: one PATCH. A changed string may be one (a Quantity is stored
+    normalised): dry run first, then the write."""
+    deployment = next(obj for obj in ten_objects() if obj["kind"] == "Deployment")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}
+    apply(k8s, [namespace, deployment])
+    scaled = copy.deepcopy(deployment)
+    scaled["spec"]["replicas"] = 3
+    k8s.admin.reset_requests()
+    assert actions(apply(k8s, [namespace, scaled]))[1] == ("Deployment/web", "updated")
+    assert k8s.admin.counts() == {"get namespaces": 1, "get deployments": 1, "patch deployments": 1}
+
+    upgraded = copy.deepcopy(scaled)
+    upgraded["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    k8s.admin.reset_requests()
+    assert actions(apply(k8s, [namespace, upgraded]))[1] == ("Deployment/web", "updated")
+    assert k8s.admin.counts() == {"get namespaces": 1, "get deployments": 1, "patch deployments (dry-run)": 1,
+                                  "patch deployments": 1}

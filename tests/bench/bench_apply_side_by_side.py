@@ -1,0 +1,164 @@
+"""k8s_manifests side by side with what users would pick instead, in one run on the same lab.
+
+N objects of 9 kinds (the typical role's set of ten per namespace: N/10 new namespaces), applied by:
+
+- ``atlas.hardening.k8s_manifests``, one task with ``src``;
+- ``kubectl apply --server-side -f`` (the real kubectl; ``--dry-run=server`` for the check);
+- ``kubernetes.core.k8s`` from the PyPI ``ansible`` package (its own venv, ``BENCH_ANSIBLE_VENV``,
+  made by ``make bench``), one task with ``src`` and server-side apply, and one task per object
+  (``loop``; N <= 50 only: at 200 it takes minutes per run);
+- a one-task playbook running ``ansible.builtin.ping``: the start-up floor Ansible itself sets.
+
+For each N: first apply (empty cluster), re-run (nothing to change) and check mode, each the median of
+RUNS runs (min and max in the notes), with the emulator's request counts by verb. Ratios against
+k8s_manifests are printed at the end of the table (`make bench`).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+
+from k8s_manifests_support import ten_objects  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# BENCH_SIDE_SIZES=10 BENCH_SIDE_RUNS=1 for a quick look.
+SIZES = tuple(int(size) for size in os.environ.get("BENCH_SIDE_SIZES", "10,50,200").split(","))
+RUNS = int(os.environ.get("BENCH_SIDE_RUNS", "3"))
+LOOP_MAX = 50
+FIELD_MANAGER = "bench"
+
+
+def objects(count: int) -> list[dict[str, Any]]:
+    manifests = []
+    for index in range(count // 10):
+        namespace = f"side-{index}"
+        for manifest in ten_objects(namespace=namespace):
+            if manifest["kind"] != "Namespace":
+                manifest["metadata"]["namespace"] = namespace
+            manifests.append(manifest)
+    return manifests
+
+
+def _play(path: Path, tasks: list[dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump([{"name": "bench", "hosts": "localhost", "gather_facts": False,
+                                     "connection": "local", "tasks": tasks}], sort_keys=False))
+    return path
+
+
+class SideBySide:
+    def __init__(self, lab: Any, directory: Path) -> None:
+        self.lab = lab
+        self.directory = directory
+        self.kubectl = str(REPO_ROOT / ".venv" / "bin" / "kubectl")
+        venv = os.environ.get("BENCH_ANSIBLE_VENV") or str(REPO_ROOT / ".bench" / "ansible-venv")
+        self.core_playbook = Path(venv) / "bin" / "ansible-playbook"
+        self.env = dict(lab.env, KUBECONFIG=str(lab.kubeconfig), K8S_AUTH_KUBECONFIG=str(lab.kubeconfig))
+
+    def commands(self, count: int, source: Path) -> dict[str, dict[str, list[str]]]:
+        ours = _play(self.directory / f"ours-{count}.yml", [{"atlas.hardening.k8s_manifests": {
+            "src": str(source), "field_manager": FIELD_MANAGER}}])
+        core_src = _play(self.directory / f"core-src-{count}.yml", [{"kubernetes.core.k8s": {
+            "src": str(source), "state": "present", "server_side_apply": {"field_manager": FIELD_MANAGER}}}])
+        core_loop = _play(self.directory / f"core-loop-{count}.yml", [{
+            "kubernetes.core.k8s": {"definition": "{{ item }}", "state": "present",
+                                    "server_side_apply": {"field_manager": FIELD_MANAGER}},
+            "loop": f"{{{{ lookup('ansible.builtin.file', '{source}') | ansible.builtin.from_yaml_all | list }}}}"}])
+        ping = _play(self.directory / "ping.yml", [{"ansible.builtin.ping": {}}])
+        ours_bin = str(REPO_ROOT / ".venv" / "bin" / "ansible-playbook")
+        # Each Ansible runs its modules with its own venv's Python (where its Kubernetes client is).
+        inventory = ["-i", "localhost,", "-e", f"ansible_python_interpreter={REPO_ROOT / '.venv' / 'bin' / 'python'}"]
+        core_inventory = ["-i", "localhost,", "-e", f"ansible_python_interpreter={self.core_playbook.parent / 'python'}"]
+        approaches = {
+            "atlas.hardening.k8s_manifests (one task)": {
+                "first": [ours_bin, *inventory, str(ours)], "check": [ours_bin, *inventory, str(ours), "--check"]},
+            "kubectl apply --server-side": {
+                "first": [self.kubectl, "apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f",
+                          str(source)],
+                "check": [self.kubectl, "apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f",
+                          str(source), "--dry-run=server"]},
+        }
+        if self.core_playbook.exists():
+            approaches["kubernetes.core.k8s (one task, src)"] = {
+                "first": [str(self.core_playbook), *core_inventory, str(core_src)],
+                "check": [str(self.core_playbook), *core_inventory, str(core_src), "--check"]}
+            if count <= LOOP_MAX:
+                approaches["kubernetes.core.k8s (one task per object)"] = {
+                    "first": [str(self.core_playbook), *core_inventory, str(core_loop)],
+                    "check": [str(self.core_playbook), *core_inventory, str(core_loop), "--check"]}
+        approaches["ansible.builtin.ping (start-up floor)"] = {"first": [ours_bin, *inventory, str(ping)]}
+        return approaches
+
+    def timed(self, argv: list[str], env: dict[str, str]) -> tuple[float, dict[str, int]]:
+        self.lab.k8s.reset_requests()
+        started = time.monotonic()
+        completed = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=self.directory, timeout=900,
+                                   check=False)
+        wall = time.monotonic() - started
+        if completed.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+        by_verb: dict[str, int] = {}
+        for kind, number in self.lab.k8s.counts().items():
+            verb = kind.split(" ", 1)[0]
+            by_verb[verb] = by_verb.get(verb, 0) + number
+        return wall, by_verb
+
+    def row(self, name: str, phase: str, argv: list[str], fresh: bool) -> dict[str, Any]:
+        walls, requests = [], {}
+        env = dict(self.env)
+        if "kubernetes.core" in name:
+            env["ANSIBLE_COLLECTIONS_PATH"] = ""  # the collections bundled in the ansible package
+        for _run in range(RUNS):
+            if fresh:
+                self.lab.reset()
+            wall, requests = self.timed(argv, env)
+            walls.append(wall)
+        return {"name": f"{name}: {phase}", "wall_seconds": round(statistics.median(walls), 3),
+                "requests": {"kubernetes": sum(requests.values())},
+                "by_verb": requests,
+                "notes": f"min {min(walls):.2f} s, max {max(walls):.2f} s over {RUNS} runs; requests {requests}"}
+
+
+def run(lab: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-side-") as scratch:
+        directory = Path(scratch)
+        bench = SideBySide(lab, directory)
+        for count in SIZES:
+            source = directory / f"objects-{count}.yaml"
+            source.write_text(yaml.safe_dump_all(objects(count), sort_keys=False))
+            size_rows = []
+            for name, argv in bench.commands(count, source).items():
+                label = f"{name}, N={count}"
+                if "ping" in name:
+                    size_rows.append(bench.row(label, "no-op playbook", argv["first"], fresh=False))
+                    continue
+                size_rows.append(bench.row(label, "first apply", argv["first"], fresh=True))
+                # The objects exist now (the last first-apply run): nothing to change.
+                size_rows.append(bench.row(label, "re-run", argv["first"], fresh=False))
+                size_rows.append(bench.row(label, "check mode, nothing to change", argv["check"], fresh=False))
+            rows += _with_ratios_per_size(size_rows)
+    return rows
+
+
+def _with_ratios_per_size(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_phase: dict[str, float] = {}
+    for row in rows:
+        name, phase = row["name"].split(": ", 1)
+        if name.startswith("atlas.hardening.k8s_manifests"):
+            by_phase[phase] = row["wall_seconds"]
+    for row in rows:
+        phase = row["name"].split(": ", 1)[1]
+        if by_phase.get(phase):
+            row["notes"] += f"; {row['wall_seconds'] / by_phase[phase]:.2f}x k8s_manifests"
+    return rows
