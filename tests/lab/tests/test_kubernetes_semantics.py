@@ -559,3 +559,25 @@ def test_a_pdb_percentage_above_100_is_refused(k8s):
     assert 'spec.minAvailable: Invalid value: "200%": must not be greater than 100%' in body["message"]
     pdb["spec"]["minAvailable"] = "100%"
     assert k8s.request("POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets", pdb)[0] == 201
+
+
+def test_quantities_are_stored_in_canonical_form(k8s):
+    """As kube-apiserver stores resource.Quantity: 0.5 -> 500m, 1024Mi -> 1Gi; a re-apply of the same amount
+    written otherwise changes nothing. Each canonical text parses to the same amount with the official
+    Python client's parser (an independent reading of the quantity grammar)."""
+    from kubernetes.utils.quantity import parse_quantity  # pylint: disable=import-outside-toplevel
+
+    http = Http(k8s)
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "resources": {
+                "requests": {"cpu": 0.5, "memory": "1024Mi"}, "limits": {"cpu": "1000m", "memory": "1.5Gi"}}}]}}
+    path = "/api/v1/namespaces/default/pods/q?fieldManager=test"
+    status, created, _headers = http.call("PATCH", path, body, content_type="application/apply-patch+yaml")
+    assert status == 201
+    resources = created["spec"]["containers"][0]["resources"]
+    assert resources == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1536Mi"}}
+    for sent, stored in ((0.5, "500m"), ("1024Mi", "1Gi"), ("1000m", "1"), ("1.5Gi", "1536Mi")):
+        assert parse_quantity(stored) == parse_quantity(str(sent))
+    again = json.loads(json.dumps(body).replace('"cpu": 0.5', '"cpu": "500m"'))
+    _status, applied, _headers = http.call("PATCH", path, again, content_type="application/apply-patch+yaml")
+    assert applied["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]

@@ -570,3 +570,12 @@ def test_a_certain_change_is_written_without_a_dry_run_first(k8s: Any) -> None:
     assert actions(apply(k8s, [namespace, upgraded]))[1] == ("Deployment/web", "updated")
     assert k8s.admin.counts() == {"get namespaces": 1, "get deployments": 1, "patch deployments (dry-run)": 1,
                                   "patch deployments": 1}
+
+    # The same CPU written otherwise: stored as "500m" either way, so the dry run shows no change.
+    upgraded["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "500m"}}
+    apply(k8s, [namespace, upgraded])
+    same_cpu = copy.deepcopy(upgraded)
+    same_cpu["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": 0.5}}
+    k8s.admin.reset_requests()
+    assert actions(apply(k8s, [namespace, same_cpu]))[1] == ("Deployment/web", "unchanged")
+    assert k8s.writes() == {}

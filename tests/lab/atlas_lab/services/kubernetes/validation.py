@@ -28,6 +28,7 @@ from typing import Any
 import jsonschema
 
 from atlas_lab.services.kubernetes.errors import ApiError, FieldError, bad_request, invalid, not_supported, required
+from atlas_lab.services.kubernetes.quantities import canonical_quantity
 from atlas_lab.services.kubernetes.schemas import Schema, builtin_definitions
 
 UNKNOWN = "unknown"
@@ -165,7 +166,11 @@ def _first_bad_base64(value: str) -> int:
 
 
 def drop_nulls(value: Any, schema: Schema | None) -> Any:
-    """Go drops ``null`` members of built-in objects (zero values with omitempty)."""
+    """Go drops ``null`` members of built-in objects (zero values with omitempty), and writes every
+    ``resource.Quantity`` back in canonical form (``0.5`` -> ``500m``; see :mod:`.quantities`)."""
+    if schema is not None and not schema.crd and schema.type == "quantity":
+        canonical = canonical_quantity(value)
+        return value if canonical is None else canonical
     if isinstance(value, dict):
         result = {}
         for key, item in value.items():
