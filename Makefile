@@ -17,6 +17,9 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
 export PYTHONPATH := $(ROOT)/tests/lab
 export PATH := $(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
+# The lab and integration suites run in 2 pytest-xdist workers, each with a lab of its own (free
+# ports, its own directories); INTEGRATION_WORKERS=0 runs them in one process.
+INTEGRATION_WORKERS ?= 2
 SANITY_PYTHON ?= $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
 .PHONY: help venv sysdeps deps collection-link test sanity units integration compat lint build-install \
@@ -69,7 +72,7 @@ units: deps ## ansible-test units (module_utils and modules, against real OpenBa
 
 integration: deps ## pytest suites against the lab (emulators, real OpenBao/Alertmanager/moto)
 	@echo "==> integration tests against the lab"
-	$(PY) -m pytest tests/lab/tests tests/integration -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest tests/lab/tests tests/integration -p no:cacheprovider -n $(INTEGRATION_WORKERS) $(PYTEST_ARGS)
 
 compat: deps ## Oldest supported ansible-core (2.16, .venv-compat) and managed-host Pythons 3.9-3.13
 	scripts/compat
