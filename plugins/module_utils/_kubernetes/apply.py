@@ -551,9 +551,7 @@ class ManifestApplier:
             self.report.diffs.append(object_diff(str(item.ref), item.live, after))
 
     def _count_requests(self) -> None:
-        counts = self.objects.connection.request_counts
-        self.report.api_requests = {verb: counts[verb] - self._counts_before.get(verb, 0)
-                                    for verb in sorted(counts) if counts[verb] - self._counts_before.get(verb, 0)}
+        self.report.api_requests = self.objects.connection.requests_since(self._counts_before)
 
     def _object_error(self, doing: str, item: _Planned, exc: KubernetesApiError) -> KubernetesError:
         ref = item.ref

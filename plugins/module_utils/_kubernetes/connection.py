@@ -81,27 +81,31 @@ class KubernetesConnection:
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
                 content_type: str = "application/json") -> ApiResponse:
         """Send one request and decode its JSON answer; raise a KubernetesError on any failure."""
+        status, raw, headers = self._exchange(method, path, query, body, content_type)
+        return ApiResponse(status, _decode_json(raw), _warnings(headers))
+
+    def request_bytes(self, path: str, query: dict[str, Any] | None = None) -> bytes:
+        """GET ``path`` and return the body as sent (to check it against a content hash)."""
+        return bytes(self._exchange("GET", path, query, None, "application/json")[1])
+
+    def requests_since(self, before: dict[str, int]) -> dict[str, int]:
+        """Requests sent since ``before`` (a copy of ``request_counts``), by HTTP method."""
+        with self._counts_lock:
+            counts = dict(self.request_counts)
+        return {verb: counts[verb] - before.get(verb, 0) for verb in sorted(counts)
+                if counts[verb] - before.get(verb, 0)}
+
+    def _exchange(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
+                  content_type: str) -> tuple[int, bytes, Any]:
+        """(status, body, headers) of one request; an error status raises a KubernetesApiError."""
         response = self._send(method, path, query, body, content_type, stream=False)
         try:
             raw = response.data
         finally:
             response.release_conn()
-        data = _decode_json(raw)
-        warnings = _warnings(response.headers)
         if response.status >= 400:
-            raise self._api_error(method, path, response.status, data, raw)
-        return ApiResponse(response.status, data, warnings)
-
-    def request_bytes(self, path: str, query: dict[str, Any] | None = None) -> bytes:
-        """GET ``path`` and return the body as sent (to check it against a content hash)."""
-        response = self._send("GET", path, query, None, "application/json", stream=False)
-        try:
-            raw = response.data
-        finally:
-            response.release_conn()
-        if response.status >= 400:
-            raise self._api_error("GET", path, response.status, _decode_json(raw), raw)
-        return bytes(raw)
+            raise self._api_error(method, path, response.status, _decode_json(raw), raw)
+        return response.status, raw, response.headers
 
     def stream(self, path: str, query: dict[str, Any], timeout: float) -> Iterator[dict[str, Any]]:
         """GET a streaming endpoint (watch) and yield one decoded JSON document per line."""

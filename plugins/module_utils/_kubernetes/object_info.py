@@ -60,8 +60,6 @@ def read_objects(objects: KubernetesObjects, api_version: str, kind: str, name: 
                 items = []  # the namespace does not exist: nothing in it
             else:
                 raise
-    counts = objects.connection.request_counts
     hidden = set().union(*(secret_values(item) for item in items)) if items else set()
     return ({"objects": [without_secret_values(item) for item in items], "exists": bool(items),
-             "api_requests": {verb: counts[verb] - before.get(verb, 0) for verb in sorted(counts)
-                              if counts[verb] - before.get(verb, 0)}}, hidden)
+             "api_requests": objects.connection.requests_since(before)}, hidden)
