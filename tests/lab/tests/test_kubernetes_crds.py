@@ -36,6 +36,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                                           "pattern": {"metadata": {"labels": {"app": "?*"}}}}}]}},
     "clusterpolicies.kyverno.io": {"spec": {"background": True, "rules": [{"name": "r", "match": {"any": [
         {"resources": {"kinds": ["Pod"]}}]}, "validate": {"failureAction": "Enforce", "deny": {}}}]}},
+    "globalcontextentries.kyverno.io": {"spec": {"kubernetesResource": {
+        "group": "aquasecurity.github.io", "version": "v1alpha1", "resource": "vulnerabilityreports"}}},
     "policyexceptions.kyverno.io": {"spec": {"exceptions": [{"policyName": "p", "ruleNames": ["r"]}],
                                              "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}},
     "vulnerabilityreports.aquasecurity.github.io": {"report": {
@@ -76,7 +78,7 @@ def _structural(node: dict[str, Any], path: str, problems: list[str]) -> None:
 
 def test_bundled_crds_are_structural():
     files = bundled_crd_files()
-    assert len(files) == 16
+    assert len(files) == 17
     for path in files:
         crd = yaml.safe_load(path.read_text(encoding="utf-8"))
         for version in crd["spec"]["versions"]:

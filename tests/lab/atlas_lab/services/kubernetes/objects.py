@@ -98,6 +98,28 @@ class Result:
 
 
 @dataclasses.dataclass
+class AdmissionAttributes:
+    """What a validating admission plugin sees (admission.Attributes): the object after defaulting and
+    schema validation, at the version the client sent it."""
+
+    group: str
+    version: str
+    kind: str
+    resource: str
+    subresource: str
+    operation: str  # CREATE or UPDATE
+    namespace: str
+    name: str
+    object: dict[str, Any]
+    old_object: dict[str, Any] | None
+    dry_run: bool
+
+
+# A plugin returns warnings, or raises an ApiError to refuse the request.
+AdmissionPlugin = Callable[[AdmissionAttributes], list[str]]
+
+
+@dataclasses.dataclass
 class DeleteOptions:
     dry_run: bool = False
     propagation: str = "Background"
@@ -130,6 +152,9 @@ class ObjectService:
         # (CRD status); and after commit (CRD registration).
         self.prepare_hooks: list[Callable[[ResourceType, dict[str, Any], dict[str, Any] | None], None]] = []
         self.commit_hooks: list[Callable[[ResourceType, str, dict[str, Any]], None]] = []
+        # Validating admission, after defaulting and schema validation, before storage (dry runs too:
+        # the webhooks the lab emulates declare sideEffects None).
+        self.admission_plugins: list[AdmissionPlugin] = []
         self.service_ips: dict[str, str] = {}
 
     # Helpers ---------------------------------------------------------------------------------
@@ -289,6 +314,7 @@ class ObjectService:
             self._initial_status(rt, obj)
             self._defaults(rt, version, obj)
             self._validate(rt, version, obj, None)
+            warnings += self._admit(rt, version, "CREATE", obj, None, options, subresource)
             name = meta.get("name") or ""
             if self.store.get(rt.key, meta.get("namespace") or "", name) is not None:
                 raise E.already_exists(rt.group, rt.plural, name)
@@ -327,6 +353,20 @@ class ObjectService:
         stored["apiVersion"] = rt.api_version(rt.storage_version)
         stored["kind"] = rt.kind
         return stored
+
+    def _admit(self, rt: ResourceType, version: str, operation: str, obj: dict[str, Any],
+               old: dict[str, Any] | None, options: WriteOptions, subresource: str = "") -> list[str]:
+        if not self.admission_plugins or subresource not in ("", "ephemeralcontainers"):
+            return []
+        meta = _meta(obj)
+        attributes = AdmissionAttributes(rt.group, version, rt.kind, rt.plural, subresource, operation,
+                                         meta.get("namespace") or "", meta.get("name") or "",
+                                         self.output(rt, obj, version),
+                                         self.output(rt, old, version) if old is not None else None, options.dry_run)
+        warnings: list[str] = []
+        for plugin in self.admission_plugins:
+            warnings.extend(plugin(attributes))
+        return warnings
 
     def _prepare(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         for hook in self.prepare_hooks:
@@ -372,6 +412,7 @@ class ObjectService:
         new = self._merge_system(rt, current, obj, subresource)
         self._defaults(rt, version, new)
         self._validate(rt, version, new, current)
+        warnings = warnings + self._admit(rt, version, "UPDATE", new, current, options, subresource)
         if managed is None:
             self._managed(rt, version, current, new, options, subresource)
         else:
@@ -553,14 +594,15 @@ class ObjectService:
         self._initial_status(rt, obj)
         self._defaults(rt, version, obj)
         self._validate(rt, version, obj, None)
+        warnings = self._admit(rt, version, "CREATE", obj, None, options)
         if managed:
             meta["managedFields"] = managed
         self._prepare(rt, obj, None)
         if options.dry_run:
-            return Result(self.output(rt, obj, version), [], created=True)
+            return Result(self.output(rt, obj, version), warnings, created=True)
         stored = self.store.put(rt.key, self._to_storage(rt, obj))
         self._after(rt, "ADDED", stored)
-        return Result(self.output(rt, stored, version), [], created=True)
+        return Result(self.output(rt, stored, version), warnings, created=True)
 
     # Delete ----------------------------------------------------------------------------------
     def delete(self, rt: ResourceType, version: str, namespace: str, name: str,

@@ -142,6 +142,11 @@ KINDS: list[Kind] = [
          [Version("cloudcoil.models.kyverno.v2"),
           Version("cloudcoil.models.kyverno.v2beta1", storage=False)],
          short_names=["polex"], categories=["kyverno"]),
+    # 1.13's GlobalContextEntry: no spec.projections (those came in 1.14), so the lab's Kyverno is a 1.13
+    # and the image-scan gate runs in its global_resource mode there.
+    Kind(KYVERNO, "kyverno.io", "GlobalContextEntry", "globalcontextentries", "Cluster",
+         [Version("cloudcoil.models.kyverno.v2alpha1", subresources=STATUS, printer_columns=[AGE])],
+         short_names=["gctxentry"], categories=["kyverno"]),
 ]
 
 
@@ -178,6 +183,18 @@ def convert(node: dict[str, Any], definitions: dict[str, Any], depth: int = 0) -
             pattern = next((c.get("pattern") for c in converted if c.get("pattern")), None)
             if pattern:
                 out["pattern"] = pattern
+        elif kinds == {"object"} and all(c.get("properties") for c in converted):
+            # Alternatives of one object (exactly one of apiCall/kubernetesResource, say): the upstream
+            # CRD declares every field optional and checks the choice in the controller.
+            out["type"] = "object"
+            out["properties"] = {}
+            for alternative in converted:
+                for name, child in alternative["properties"].items():
+                    out["properties"].setdefault(name, child)
+            out["properties"] = dict(sorted(out["properties"].items()))
+            required = set.intersection(*(set(c.get("required") or ()) for c in converted))
+            if required:
+                out["required"] = sorted(required)
         else:
             out["x-kubernetes-preserve-unknown-fields"] = True
         _copy_common(extra, out)
