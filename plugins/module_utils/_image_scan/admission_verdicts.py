@@ -167,9 +167,10 @@ def unscanned_message(verdict: ContainerVerdict) -> str:
 
 def pod_verdict(pod_spec: dict[str, Any], namespace: str, index: ReportIndex, settings: GateSettings,
                 now: datetime.datetime) -> PodVerdict:
-    containers = [container_verdict(str(item.get("name", "")), container_field, str(item.get("image", "")),
-                                     namespace, index, settings, now)
-                  for container_field in CONTAINER_FIELDS for item in pod_spec.get(container_field) or []]
+    containers = [
+        container_verdict(str(item.get("name", "")), container_field, str(item.get("image", "")), namespace, index,
+                          settings, now)
+        for container_field in CONTAINER_FIELDS for item in pod_spec.get(container_field) or []]
     if namespace in settings.excluded_namespaces:
         return PodVerdict(namespace, containers, "excluded")
     # Kyverno's foreach stops at the first element that fails: the message names that container.

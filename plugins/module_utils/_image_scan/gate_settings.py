@@ -91,7 +91,7 @@ def repository_prefix(entry: str) -> str:
     """A registry (``registry.example:5000``) or repository prefix (``docker.io/library/nginx``, or
     ``nginx`` as an image would name it) in the canonical spelling of match keys."""
     text = entry.strip().rstrip("/")
-    registry, _, path = text.partition("/")
+    registry, _slash, path = text.partition("/")
     if not names_registry(registry):
         registry, path = DOCKER_HUB, text
     registry = canonical_registry(registry)

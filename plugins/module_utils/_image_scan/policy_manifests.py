@@ -32,6 +32,9 @@ from ansible_collections.atlas.hardening.plugins.module_utils._image_scan.gate_s
 POLICY_NAME = "verify-image-scan"
 DENY_RULE = "deny-fixable-vulnerabilities"
 UNSCANNED_RULE = "unscanned-images"
+EPHEMERAL_SUFFIX = "-in-debug-containers"
+RULE_NAMES = tuple(prefix + rule + suffix for rule in (DENY_RULE, UNSCANNED_RULE) for suffix in ("", EPHEMERAL_SUFFIX)
+                   for prefix in (("", "autogen-", "autogen-cronjob-") if not suffix else ("",)))
 GLOBAL_ENTRY = "trivy-vulnerability-reports"
 PROJECTION = "fixable"
 REPORTS_PATH = "/apis/aquasecurity.github.io/v1alpha1/vulnerabilityreports"
@@ -148,33 +151,38 @@ def cluster_policy(settings: GateSettings, rollout: Rollout, mode: str) -> dict[
     check_rollout(rollout)
     exceptions = [{"id": item.vulnerability_id, "expires": item.expires_text, "images": list(item.images),
                    "namespaces": list(item.namespaces)} for item in settings.exceptions]
-    match = {"any": [{"resources": {"kinds": ["Pod"]}}]}
     exclude = {"any": [{"resources": {"namespaces": list(settings.excluded_namespaces)}}]}
     # Background scans (the PolicyReports that show what Enforce would refuse) have no operation.
     preconditions = {"all": [{"key": "{{ request.operation || 'BACKGROUND' }}", "operator": "AnyIn",
                               "value": ["CREATE", "UPDATE", "BACKGROUND"]}]}
-    containers = "request.object.spec.[initContainers, ephemeralContainers, containers][]"
     limit = settings.message_vulnerability_limit
-    deny_rule = {
-        "name": DENY_RULE, "match": match, "exclude": exclude, "preconditions": preconditions,
-        "context": [_reports_context(mode, settings.severities),
-                    {"name": "exceptions", "variable": {"value": exceptions}}],
-        "validate": _validate(rollout.failure_action, rollout, _message(DENIAL_MESSAGE, limit), {
-            "list": containers, "context": _element_context(True),
-            "deny": {"conditions": {"any": [{"key": "{{ length(fixable) }}", "operator": "GreaterThan", "value": 0}]}}}),
-    }
     unscanned_action = rollout.failure_action if settings.unscanned_action == "deny" else "Audit"
-    unscanned_rule = {
-        "name": UNSCANNED_RULE, "match": match, "exclude": exclude, "preconditions": preconditions,
-        "context": [_reports_context(mode, settings.severities),
-                    {"name": "elsewhere", "variable": {"value": list(settings.scanned_elsewhere)}}],
-        "validate": _validate(unscanned_action, rollout if settings.unscanned_action == "deny" else Rollout(),
-                              _message(UNSCANNED_MESSAGE, limit), {
-                                  "list": containers, "context": _element_context(False),
-                                  "deny": {"conditions": {"all": [
-                                      {"key": "{{ length(matching) }}", "operator": "Equals", "value": 0},
-                                      {"key": "{{ length(scannedElsewhere) }}", "operator": "Equals", "value": 0}]}}}),
-    }
+    rules = []
+    # A Pod (and, through autogen, its controllers); then the containers kubectl debug adds, which reach
+    # admission as the pods/ephemeralcontainers subresource and match only as Pod/ephemeralcontainers.
+    for suffix, kind, containers in (
+            ("", "Pod", "request.object.spec.[initContainers, ephemeralContainers, containers][]"),
+            (EPHEMERAL_SUFFIX, "Pod/ephemeralcontainers", "request.object.spec.ephemeralContainers[]")):
+        match = {"any": [{"resources": {"kinds": [kind]}}]}
+        rules.append({
+            "name": DENY_RULE + suffix, "match": match, "exclude": exclude, "preconditions": preconditions,
+            "context": [_reports_context(mode, settings.severities),
+                        {"name": "exceptions", "variable": {"value": exceptions}}],
+            "validate": _validate(rollout.failure_action, rollout, _message(DENIAL_MESSAGE, limit), {
+                "list": containers, "context": _element_context(True),
+                "deny": {"conditions": {"any": [{"key": "{{ length(fixable) }}", "operator": "GreaterThan", "value": 0}]}}}),
+        })
+        rules.append({
+            "name": UNSCANNED_RULE + suffix, "match": match, "exclude": exclude, "preconditions": preconditions,
+            "context": [_reports_context(mode, settings.severities),
+                        {"name": "elsewhere", "variable": {"value": list(settings.scanned_elsewhere)}}],
+            "validate": _validate(unscanned_action, rollout if settings.unscanned_action == "deny" else Rollout(),
+                                  _message(UNSCANNED_MESSAGE, limit), {
+                                      "list": containers, "context": _element_context(False),
+                                      "deny": {"conditions": {"all": [
+                                          {"key": "{{ length(matching) }}", "operator": "Equals", "value": 0},
+                                          {"key": "{{ length(scannedElsewhere) }}", "operator": "Equals", "value": 0}]}}}),
+        })
     return {
         "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
         "metadata": {"name": POLICY_NAME, "labels": dict(MANAGED_LABELS), "annotations": {
@@ -190,7 +198,7 @@ def cluster_policy(settings: GateSettings, rollout: Rollout, mode: str) -> dict[
         "spec": {"background": True, "emitWarning": True,
                  "webhookConfiguration": {"failurePolicy": rollout.webhook_failure_policy,
                                           "timeoutSeconds": rollout.timeout_seconds},
-                 "rules": [deny_rule, unscanned_rule]},
+                 "rules": rules},
     }
 
 

@@ -19,10 +19,9 @@ from typing import Any
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._image_scan.gate_settings import parse_expiry
 from ansible_collections.atlas.hardening.plugins.module_utils._image_scan.policy_manifests import (
-    DENY_RULE,
     MANAGED_LABELS,
     POLICY_NAME,
-    UNSCANNED_RULE,
+    RULE_NAMES,
 )
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
@@ -85,7 +84,7 @@ def parse_workload_exceptions(entries: list[Any], now: datetime.datetime, max_da
 
 
 def policy_exception(item: WorkloadException, api_version: str, exception_namespace: str) -> dict[str, Any]:
-    rules = [prefix + rule for rule in (DENY_RULE, UNSCANNED_RULE) for prefix in ("", "autogen-", "autogen-cronjob-")]
+    rules = list(RULE_NAMES)
     kinds = ["Pod"] if item.kind == "Pod" else [item.kind, "Pod"]
     return {
         "apiVersion": api_version, "kind": "PolicyException",

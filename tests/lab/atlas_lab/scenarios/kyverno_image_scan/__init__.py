@@ -30,13 +30,17 @@ class KyvernoImageScanScenario(Scenario):
         self.trivy = TrivyOperatorController()
         self.admission: KyvernoAdmission | None = None
 
-    def start(self) -> None:
+    def _seed(self) -> None:
         kubernetes = self.context.kubernetes
         options = WriteOptions(field_manager="helm", field_validation="Strict")
         for obj in kyverno_install.objects():
             resource_type = kubernetes.registry.by_api_version_kind(obj["apiVersion"], obj["kind"])
             kubernetes.objects.create(resource_type, obj["apiVersion"].rpartition("/")[2],
                                       obj["metadata"].get("namespace", ""), obj, options)
+
+    def start(self) -> None:
+        kubernetes = self.context.kubernetes
+        self._seed()
         authorizer = kubernetes.authorizer.rbac
         user = f"system:serviceaccount:{kyverno_install.KYVERNO_NAMESPACE}:{kyverno_install.service_account('admission')}"
         groups = (*service_account_groups(kyverno_install.KYVERNO_NAMESPACE), "system:authenticated")
@@ -48,6 +52,9 @@ class KyvernoImageScanScenario(Scenario):
         self.admission = KyvernoAdmission(kubernetes.objects, kubernetes.requests.record, may_watch=may_watch)
         kubernetes.objects.admission_plugins.append(self.admission)
         kubernetes.add_controller(self.trivy)
+
+    def reset(self) -> None:
+        self._seed()  # the lab's reset empties the emulator: Kyverno's installation comes back
 
     def stop(self) -> None:
         kubernetes = self.context.kubernetes

@@ -456,6 +456,11 @@ class ObjectService:
             if requested is not None:
                 new["metadata"]["managedFields"] = requested
             return new
+        if subresource == "ephemeralcontainers":
+            # Only spec.ephemeralContainers changes through this subresource (kubectl debug).
+            new = clone(current)
+            new.setdefault("spec", {})["ephemeralContainers"] = clone((obj.get("spec") or {}).get("ephemeralContainers") or [])
+            return new
         new = clone(obj)
         meta = _meta(new)
         for name in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
@@ -473,6 +478,12 @@ class ObjectService:
                 new.pop("status", None)
         if (rt.group, rt.kind) == ("", "Namespace"):
             new["spec"] = clone(current.get("spec", {}))
+        if (rt.group, rt.kind) == ("", "Pod"):
+            # PodStrategy.PrepareForUpdate: ephemeral containers change only through their subresource.
+            ephemeral = (current.get("spec") or {}).get("ephemeralContainers")
+            new.setdefault("spec", {}).pop("ephemeralContainers", None)
+            if ephemeral is not None:
+                new["spec"]["ephemeralContainers"] = clone(ephemeral)
         return new
 
     # Patch -----------------------------------------------------------------------------------

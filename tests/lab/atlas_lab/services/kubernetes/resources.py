@@ -115,7 +115,7 @@ def builtin_resource_types() -> list[ResourceType]:
                  verbs=["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]),
         _builtin("", "v1", "Endpoints", "endpoints", short_names=["ep"]),
         _builtin("", "v1", "Pod", "pods", short_names=["po"], categories=["all"],
-                 subresources=["status", "proxy", "log"], generation=True),
+                 subresources=["status", "proxy", "log", "ephemeralcontainers"], generation=True),
         _builtin("", "v1", "Event", "events", short_names=["ev"]),
         _builtin("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=["pvc"],
                  subresources=["status"]),

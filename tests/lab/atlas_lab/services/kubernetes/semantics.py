@@ -394,7 +394,17 @@ def _cronjob(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError
 
 
 def _pod(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
-    return validate_pod_spec(obj.get("spec") or {}, "spec")
+    errors = validate_pod_spec(obj.get("spec") or {}, "spec")
+    spec, old_spec = obj.get("spec") or {}, (old or {}).get("spec") or {}
+    if old is None and spec.get("ephemeralContainers"):
+        errors.append(forbidden_field("spec.ephemeralContainers", "cannot be set on create"))
+    previous = {item.get("name"): item for item in old_spec.get("ephemeralContainers") or []}
+    current = {item.get("name"): item for item in spec.get("ephemeralContainers") or []}
+    for name, item in previous.items():
+        if current.get(name) != item:
+            errors.append(forbidden_field("spec.ephemeralContainers", "existing ephemeral containers may not be "
+                                          f"changed or removed (container {name})"))
+    return errors
 
 
 def _config_keys(data: dict[str, Any] | None, field_name: str) -> list[FieldError]:

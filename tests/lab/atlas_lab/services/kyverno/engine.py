@@ -48,19 +48,23 @@ class RuleResult:
         return self.status == "fail" and self.action == "Enforce"
 
 
+def _nothing(*what: str) -> Any:
+    raise KyvernoJMESPathError(f"{' '.join(what)}: not found")
+
+
 @dataclass
 class Callbacks:
-    api_call: Callable[[str, str], Any] = lambda method, path: (_ for _ in ()).throw(KyvernoJMESPathError("no API"))
-    global_context: Callable[[str], Any] = lambda name: (_ for _ in ()).throw(
-        KyvernoJMESPathError(f"global context entry {name} not found"))
-    config_map: Callable[[str, str], Any] = lambda namespace, name: (_ for _ in ()).throw(
-        KyvernoJMESPathError(f"configmap {namespace}/{name} not found"))
+    """Where context entries read from (the admission plugin answers from the emulator's store)."""
+
+    api_call: Callable[[str, str], Any] = _nothing
+    global_context: Callable[[str], Any] = _nothing
+    config_map: Callable[[str, str], Any] = _nothing
 
 
 # Autogen ----------------------------------------------------------------------------------------
 
 def _is_pod_kind(kind: str) -> bool:
-    return kind in ("Pod", "v1/Pod") or kind.startswith("Pod/")
+    return kind in ("Pod", "v1/Pod")  # a subresource kind (Pod/ephemeralcontainers) gets no autogen rule
 
 
 def _rewrite(rule: dict[str, Any], template_path: str, kinds: list[str], name: str) -> dict[str, Any]:
@@ -126,8 +130,8 @@ def _resource_filter_matches(resources: dict[str, Any], request: dict[str, Any])
     name = ((request.get("object") or request.get("oldObject") or {}).get("metadata") or {}).get("name", "")
     checks = [
         not resources.get("kinds") or any(_kind_matches(kind, request) for kind in resources["kinds"]),
-        not resources.get("namespaces") or any(fnmatch.fnmatchcase(request.get("namespace", ""), item)
-                                                for item in resources["namespaces"]),
+        not resources.get("namespaces") or any(
+            fnmatch.fnmatchcase(request.get("namespace", ""), item) for item in resources["namespaces"]),
         not resources.get("names") or any(fnmatch.fnmatchcase(name, item) for item in resources["names"]),
         not resources.get("operations") or request.get("operation") in resources["operations"],
     ]
