@@ -21,8 +21,9 @@ def markdown_report(impacts: list[WorkloadImpact], settings: GateSettings, now: 
              f"Gated severities: {', '.join(settings.severities)} with a fix; images without a report: "
              f"{settings.unscanned_action}.", ""]
     counted = [item for item in impacts if item.outcome != "excluded"]
-    for outcome in ("refused", "unscanned", "admitted"):
-        lines.append(f"- {outcome}: {sum(1 for item in counted if item.outcome == outcome)} workloads")
+    lines.append("Running workloads by verdict:")
+    for outcome in ("refused", "unscanned", "excepted", "admitted"):
+        lines.append(f"- {outcome}: {sum(1 for item in counted if item.outcome == outcome)}")
     lines += ["", "| Namespace | Workload | Verdict | Container | Image | Fixable vulnerabilities | Excepted |",
               "|---|---|---|---|---|---|---|"]
     for item in counted:
