@@ -331,3 +331,15 @@ def test_kyverno_reads_the_reports_only_through_the_role_the_gate_installs(gated
     wait_for(lambda: kubectl(gated, "auth", "can-i", "list", "vulnerabilityreports.aquasecurity.github.io",
                              f"--as={account}").stdout.strip() == "no", what="the aggregated role to lose the grant")
     assert create(gated, pod_manifest("unchecked", "nginx:1.25", "shop")).returncode == 0
+
+
+def test_the_installed_objects_follow_the_upstream_schemas_strictly(gated: Lab) -> None:
+    policy = json.loads(kubectl(gated, "get", "clusterpolicy", "verify-image-scan", "-o", "json").stdout)
+    policy["spec"]["rules"][0]["context"][0]["globalReference"]["refreshEvery"] = "10s"  # not a Kyverno field
+    refused = kubectl(gated, "replace", "--validate=strict", "-f", "-", stdin=json.dumps(policy))
+    assert refused.returncode != 0 and 'unknown field "spec.rules[0].context[0].globalReference.refreshEvery"' \
+        in refused.stderr, refused.stderr
+    entry = json.loads(kubectl(gated, "get", "globalcontextentry", "trivy-vulnerability-reports", "-o", "json").stdout)
+    entry["spec"]["kubernetesResource"]["kind"] = "VulnerabilityReport"
+    refused = kubectl(gated, "replace", "--validate=strict", "-f", "-", stdin=json.dumps(entry))
+    assert refused.returncode != 0 and 'unknown field "spec.kubernetesResource.kind"' in refused.stderr, refused.stderr
