@@ -172,6 +172,16 @@ def test_audit_admits_with_a_warning_and_unscanned_images_are_warned(gated: Lab)
     audited = create(gated, pod_manifest("old", "nginx:1.25", "web"))
     assert audited.returncode == 0, audited.stderr
     assert "Warning: policy verify-image-scan.deny-fixable-vulnerabilities: container old runs nginx:1.25" in audited.stderr
+
+    def report_of_old() -> list[dict[str, Any]]:
+        listed = json.loads(kubectl(gated, "get", "policyreports", "-n", "web", "-o", "json").stdout or '{"items": []}')
+        return [item for item in listed["items"] if item["scope"]["name"] == "old"]
+
+    report = wait_for(report_of_old, what="the Pod's PolicyReport")[0]  # Kyverno's background scan
+    failed = [item for item in report["results"] if item["result"] == "fail"]
+    assert [item["rule"] for item in failed] == ["deny-fixable-vulnerabilities"], report
+    assert "CVE-2024-6119" in failed[0]["message"] and failed[0]["severity"] == "high"
+    assert report["summary"]["fail"] == 1
     new = create(gated, pod_manifest("new", "nginx:1.26", "shop"))
     assert new.returncode == 0, new.stderr
     assert "Warning: policy verify-image-scan.unscanned-images: container new runs nginx:1.26, which Trivy " \

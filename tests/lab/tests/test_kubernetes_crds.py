@@ -36,6 +36,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                                           "pattern": {"metadata": {"labels": {"app": "?*"}}}}}]}},
     "clusterpolicies.kyverno.io": {"spec": {"background": True, "rules": [{"name": "r", "match": {"any": [
         {"resources": {"kinds": ["Pod"]}}]}, "validate": {"failureAction": "Enforce", "deny": {}}}]}},
+    "policyreports.wgpolicyk8s.io": {"scope": {"kind": "Pod", "name": "web", "namespace": "default"},
+                                     "summary": {"pass": 1, "fail": 1},
+                                     "results": [{"policy": "p", "rule": "r", "result": "fail", "source": "kyverno",
+                                                  "timestamp": {"seconds": 1764590400, "nanos": 0}}]},
     "globalcontextentries.kyverno.io": {"spec": {"kubernetesResource": {
         "group": "aquasecurity.github.io", "version": "v1alpha1", "resource": "vulnerabilityreports"}}},
     "policyexceptions.kyverno.io": {"spec": {"exceptions": [{"policyName": "p", "ruleNames": ["r"]}],
@@ -78,7 +82,7 @@ def _structural(node: dict[str, Any], path: str, problems: list[str]) -> None:
 
 def test_bundled_crds_are_structural():
     files = bundled_crd_files()
-    assert len(files) == 17
+    assert len(files) == 18
     for path in files:
         crd = yaml.safe_load(path.read_text(encoding="utf-8"))
         for version in crd["spec"]["versions"]:

@@ -16,6 +16,7 @@ from atlas_lab.scenarios.kyverno_image_scan.trivy_operator import TrivyOperatorC
 from atlas_lab.services.kubernetes.objects import WriteOptions
 from atlas_lab.services.kubernetes.rbac import Attributes, service_account_groups
 from atlas_lab.services.kyverno.admission import KyvernoAdmission
+from atlas_lab.services.kyverno.reports import KyvernoReportsController
 
 
 class KyvernoImageScanScenario(Scenario):
@@ -23,6 +24,7 @@ class KyvernoImageScanScenario(Scenario):
     description = "Kyverno (admission emulated) and a simulated Trivy Operator writing VulnerabilityReports"
     seeds = ("Namespaces kyverno and trivy-system", "Kyverno's controller ServiceAccounts and aggregated ClusterRoles")
     controllers = ("Kyverno validating webhook (ClusterPolicies, GlobalContextEntries, PolicyExceptions)",
+                   "Kyverno reports controller (background scans as PolicyReports)",
                    "trivy-operator (VulnerabilityReports for running workloads)")
 
     def __init__(self, context: ScenarioContext) -> None:
@@ -52,6 +54,7 @@ class KyvernoImageScanScenario(Scenario):
         self.admission = KyvernoAdmission(kubernetes.objects, kubernetes.requests.record, may_watch=may_watch)
         kubernetes.objects.admission_plugins.append(self.admission)
         kubernetes.add_controller(self.trivy)
+        kubernetes.add_controller(KyvernoReportsController(self.admission))
 
     def reset(self) -> None:
         self._seed()  # the lab's reset empties the emulator: Kyverno's installation comes back

@@ -54,9 +54,9 @@ def _as_list(value: Any) -> list[Any] | None:
 
 def _in(key: Any, value: Any, quantifier: Any, negate: bool) -> bool:
     keys = _as_list(key)
-    values = value if isinstance(value, list) else ([value] if isinstance(value, str) else None)
+    values = value if isinstance(value, list) else None
     if keys is None or values is None:
-        return False  # Kyverno: a key or value of another type makes the operator false
+        return False  # Kyverno: a value that is not an array (or a key of another type) makes it false
     results = [any(_equals(item, candidate) for candidate in values) != negate for item in keys]
     return bool(quantifier(results)) if keys else False
 
