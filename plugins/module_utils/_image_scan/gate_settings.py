@@ -112,19 +112,19 @@ def _image_scope(entry: Any, where: str) -> str:
     return repository_prefix(name) + (at + digest if at else "")
 
 
-def parse_exception(entry: Any, index: int, now: datetime.datetime, max_days: int) -> CveException:
-    where = f"kyverno_image_scan_cve_exceptions[{index}]"
+def check_entry_keys(entry: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """An inventory entry that is a mapping with only ``allowed`` keys."""
     if not isinstance(entry, dict):
-        raise HardeningError(f"{where} must be a mapping with id, expires and reason (got {type(entry).__name__}).")
-    unknown = sorted(set(entry) - {"id", "expires", "reason", "images", "namespaces"})
+        raise HardeningError(f"{where} must be a mapping with {', '.join(allowed)} (got {type(entry).__name__}).")
+    unknown = sorted(set(entry) - set(allowed))
     if unknown:
-        raise HardeningError(f"{where} has unknown keys {', '.join(unknown)}: use id, expires, reason, "
-                             "images and namespaces.")
-    vulnerability_id = str(entry.get("id") or "").strip()
-    if not _VULNERABILITY_ID.match(vulnerability_id):
-        raise HardeningError(f"{where}: id {entry.get('id')!r} is not a vulnerability id as Trivy reports it "
-                             "(CVE-2024-12345, GHSA-xxxx-xxxx-xxxx, GO-2024-1234, ...).")
-    where = f"{where} ({vulnerability_id})"
+        raise HardeningError(f"{where} has unknown keys {', '.join(unknown)}: use {', '.join(allowed)}.")
+    return entry
+
+
+def expiry_and_reason(entry: dict[str, Any], where: str, now: datetime.datetime, max_days: int
+                      ) -> tuple[datetime.datetime, str]:
+    """Every exception ends, at most ``max_days`` ahead, so that it is looked at again, and says why."""
     if entry.get("expires") in (None, ""):
         raise HardeningError(f"{where} has no expires date: every exception must end (at most {max_days} "
                              "days ahead), so that it is looked at again.")
@@ -134,7 +134,19 @@ def parse_exception(entry: Any, index: int, now: datetime.datetime, max_days: in
                              "(kyverno_image_scan_exception_max_days); choose an earlier date.")
     reason = str(entry.get("reason") or "").strip()
     if not reason:
-        raise HardeningError(f"{where} has no reason: say why the vulnerability is accepted.")
+        raise HardeningError(f"{where} has no reason: say why it is accepted.")
+    return expires, reason
+
+
+def parse_exception(entry: Any, index: int, now: datetime.datetime, max_days: int) -> CveException:
+    where = f"kyverno_image_scan_cve_exceptions[{index}]"
+    entry = check_entry_keys(entry, where, ("id", "expires", "reason", "images", "namespaces"))
+    vulnerability_id = str(entry.get("id") or "").strip()
+    if not _VULNERABILITY_ID.match(vulnerability_id):
+        raise HardeningError(f"{where}: id {entry.get('id')!r} is not a vulnerability id as Trivy reports it "
+                             "(CVE-2024-12345, GHSA-xxxx-xxxx-xxxx, GO-2024-1234, ...).")
+    where = f"{where} ({vulnerability_id})"
+    expires, reason = expiry_and_reason(entry, where, now, max_days)
     images = entry.get("images") or []
     namespaces = entry.get("namespaces") or []
     if not isinstance(images, list) or not isinstance(namespaces, list):

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
-from ansible_collections.atlas.hardening.plugins.module_utils._image_scan.gate_settings import parse_expiry
+from ansible_collections.atlas.hardening.plugins.module_utils._image_scan.gate_settings import (
+    check_entry_keys,
+    expiry_and_reason,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._image_scan.policy_manifests import (
     MANAGED_LABELS,
     POLICY_NAME,
@@ -56,28 +59,14 @@ def parse_workload_exceptions(entries: list[Any], now: datetime.datetime, max_da
     expired: list[WorkloadException] = []
     for index, entry in enumerate(entries or []):
         where = f"kyverno_image_scan_workload_exceptions[{index}]"
-        if not isinstance(entry, dict):
-            raise HardeningError(f"{where} must be a mapping with namespace, kind, name, expires and reason.")
-        unknown = sorted(set(entry) - {"namespace", "kind", "name", "expires", "reason"})
-        if unknown:
-            raise HardeningError(f"{where} has unknown keys {', '.join(unknown)}: use namespace, kind, name, "
-                                 "expires and reason.")
+        entry = check_entry_keys(entry, where, ("namespace", "kind", "name", "expires", "reason"))
         kind = str(entry.get("kind") or "")
         if kind not in WORKLOAD_KINDS:
             raise HardeningError(f"{where}: kind {kind!r} is not one of {', '.join(WORKLOAD_KINDS)}.")
         namespace, name = str(entry.get("namespace") or ""), str(entry.get("name") or "")
         if not _DNS_LABEL.match(namespace) or not name:
             raise HardeningError(f"{where}: namespace and name are required (got {namespace!r}, {name!r}).")
-        where = f"{where} ({namespace}/{kind}/{name})"
-        if entry.get("expires") in (None, ""):
-            raise HardeningError(f"{where} has no expires date: every exception must end (at most {max_days} days ahead).")
-        expires = parse_expiry(entry["expires"], where)
-        if expires > now + datetime.timedelta(days=max_days):
-            raise HardeningError(f"{where}: expires {expires:%Y-%m-%d} is more than {max_days} days ahead "
-                                 "(kyverno_image_scan_exception_max_days); choose an earlier date.")
-        reason = str(entry.get("reason") or "").strip()
-        if not reason:
-            raise HardeningError(f"{where} has no reason: say why the workload is exempt.")
+        expires, reason = expiry_and_reason(entry, f"{where} ({namespace}/{kind}/{name})", now, max_days)
         item = WorkloadException(namespace, kind, name, expires, reason)
         (expired if now >= expires else active).append(item)
     return active, expired
