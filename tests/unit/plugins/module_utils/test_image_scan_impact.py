@@ -21,13 +21,15 @@ from ansible_collections.atlas.hardening.plugins.module_utils._image_scan.worklo
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.timezone.utc)
 SETTINGS = gate_settings({"severities": ["CRITICAL", "HIGH"]}, NOW)
-REPORTS = [{"metadata": {"name": "r", "namespace": "web"}, "report": {
-    "registry": {"server": "index.docker.io"}, "artifact": {"repository": "library/nginx", "tag": "1.25"},
-    "vulnerabilities": [{"vulnerabilityID": "CVE-2024-6119", "severity": "CRITICAL", "resource": "openssl",
-                         "installedVersion": "3.0.11", "fixedVersion": "3.0.14"}]}},
+REPORTS = [
+    {"metadata": {"name": "r", "namespace": "web"}, "report": {
+        "registry": {"server": "index.docker.io"}, "artifact": {"repository": "library/nginx", "tag": "1.25"},
+        "vulnerabilities": [{"vulnerabilityID": "CVE-2024-6119", "severity": "CRITICAL", "resource": "openssl",
+                             "installedVersion": "3.0.11", "fixedVersion": "3.0.14"}]}},
     {"metadata": {"name": "s", "namespace": "web"}, "report": {
         "registry": {"server": "index.docker.io"}, "artifact": {"repository": "library/nginx", "tag": "1.27"},
-        "vulnerabilities": []}}]
+        "vulnerabilities": []}},
+]
 
 
 def owned(kind: str, name: str, namespace: str, owner: tuple[str, str] | None, **extra: Any) -> dict[str, Any]:
