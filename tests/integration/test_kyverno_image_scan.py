@@ -353,3 +353,30 @@ def test_the_installed_objects_follow_the_upstream_schemas_strictly(gated: Lab) 
     entry["spec"]["kubernetesResource"]["kind"] = "VulnerabilityReport"
     refused = kubectl(gated, "replace", "--validate=strict", "-f", "-", stdin=json.dumps(entry))
     assert refused.returncode != 0 and 'unknown field "spec.kubernetesResource.kind"' in refused.stderr, refused.stderr
+
+
+def test_a_kyverno_serving_projections_gets_the_projection_mode(clean_lab: Lab, tmp_path: Path) -> None:
+    """Kyverno 1.16 serves GlobalContextEntry as v2beta1 with spec.projections: the CRD is changed so,
+    the role detects it from discovery, and the projection is what the lab's Kyverno keeps."""
+    crd = json.loads(kubectl(clean_lab, "get", "crd", "globalcontextentries.kyverno.io", "-o", "json").stdout)
+    alpha = crd["spec"]["versions"][0]
+    beta = json.loads(json.dumps(alpha))
+    beta["name"], alpha["storage"] = "v2beta1", False
+    beta["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["projections"] = {
+        "type": "array", "items": {"type": "object", "required": ["name", "jmesPath"],
+                                   "properties": {"name": {"type": "string"}, "jmesPath": {"type": "string"}}}}
+    crd["spec"]["versions"] = [alpha, beta]
+    replaced = kubectl(clean_lab, "replace", "-f", "-", stdin=json.dumps(crd))
+    assert replaced.returncode == 0, replaced.stderr
+    run_fixture_images(clean_lab)
+    assert kubectl(clean_lab, "create", "namespace", "shop").returncode == 0
+    installed = install_gate(clean_lab, tmp_path, "-v", kyverno_image_scan_enforce_namespaces=["shop"])
+    assert installed.rc == 0 and '"context_mode": "global_projection"' in installed.stdout, installed
+    entry = json.loads(kubectl(clean_lab, "get", "globalcontextentries.v2beta1.kyverno.io",
+                               "trivy-vulnerability-reports", "-o", "json").stdout)
+    assert entry["spec"]["projections"][0]["name"] == "fixable"
+    clean_lab.k8s.reset_requests()
+    refused = create(clean_lab, pod_manifest("web", "nginx:1.25", "shop"))
+    assert refused.returncode != 0 and "CVE-2024-6119" in refused.stderr, refused.stderr
+    assert create(clean_lab, pod_manifest("api", "ghcr.io/atlas/api:v2", "shop")).returncode == 0
+    assert kyverno_requests(clean_lab) == []
