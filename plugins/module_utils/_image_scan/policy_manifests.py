@@ -4,8 +4,9 @@
 """PRIVATE to atlas.hardening: the objects of the image-scan gate, rendered from its settings.
 
 The ClusterPolicy ``verify-image-scan`` holds two rules over every container of a Pod (and, through
-autogen, of the pod controllers): ``deny-fixable-vulnerabilities`` and ``unscanned-images``. Both
-read one context, ``reports``: for every VulnerabilityReport its match keys and its fixable
+autogen, of the pod controllers): ``deny-fixable-vulnerabilities`` and ``unscanned-images``, and the
+same two for the containers ``kubectl debug`` adds (``Pod/ephemeralcontainers``, ``-in-debug-containers``).
+Each reads one context, ``reports``: for every VulnerabilityReport its match keys and its fixable
 findings of the gated severities. Where it comes from depends on what the cluster's Kyverno serves
 (kyverno_capabilities.py): a GlobalContextEntry projection (1.14+; computed once per change of a
 report), a GlobalContextEntry of the raw reports projected at admission (1.13), or an apiCall per
