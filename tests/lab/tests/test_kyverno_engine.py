@@ -143,3 +143,31 @@ def test_a_processing_error_blocks_under_fail_even_in_audit(k8s: Any, failure_po
             app.objects.create(pods, "v1", "default", pod, options)
     finally:
         app.objects.admission_plugins.remove(admission)
+
+
+def test_an_update_of_an_object_that_already_violated_is_allowed(k8s: Any) -> None:
+    """allowExistingViolations (default true): an update of an object that already failed the rule passes,
+    an update that introduces the violation is refused."""
+    app = k8s.app
+    admission = KyvernoAdmission(app.objects, app.requests.record)
+    options = WriteOptions(field_validation="Strict")
+    pods = app.registry.get("", "pods")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "prod-eu"},
+           "spec": {"containers": [{"name": "web", "image": "nginx:latest"}]}}
+    app.objects.create(app.registry.get("", "namespaces"), "v1", "", {"metadata": {"name": "prod-eu"}}, options)
+    app.objects.create(pods, "v1", "prod-eu", pod, options)  # before the policy
+    app.objects.create(app.registry.get("kyverno.io", "clusterpolicies"), "v1", "", POLICY, options)
+    app.objects.admission_plugins.append(admission)
+    try:
+        current = app.objects.get(pods, "prod-eu", "p")
+        current["metadata"]["labels"] = {"team": "web"}
+        app.objects.update(pods, "v1", "prod-eu", "p", current, options)  # already violating: allowed
+        clean = dict(pod, metadata={"name": "q", "namespace": "prod-eu"},
+                     spec={"containers": [{"name": "web", "image": "nginx:1.27"}]})
+        app.objects.create(pods, "v1", "prod-eu", clean, options)
+        updated = app.objects.get(pods, "prod-eu", "q")
+        updated["spec"]["containers"][0]["image"] = "nginx:latest"
+        with pytest.raises(E.ApiError, match="web uses latest"):
+            app.objects.update(pods, "v1", "prod-eu", "q", updated, options)
+    finally:
+        app.objects.admission_plugins.remove(admission)

@@ -135,6 +135,14 @@ class KyvernoAdmission:
                 return True
         return False
 
+    @staticmethod
+    def _allows_existing(policy: dict[str, Any], rule_name: str) -> bool:
+        for rule in (policy.get("spec") or {}).get("rules") or []:
+            base = rule_name.replace("autogen-cronjob-", "", 1).replace("autogen-", "", 1)
+            if rule.get("name") in (rule_name, base):
+                return (rule.get("validate") or {}).get("allowExistingViolations", True) is not False
+        return True
+
     def __call__(self, attributes: AdmissionAttributes) -> list[str]:
         if attributes.namespace in FILTERED_NAMESPACES or attributes.kind in FILTERED_KINDS:
             return []
@@ -153,10 +161,19 @@ class KyvernoAdmission:
             spec = policy.get("spec") or {}
             failure_policy = (spec.get("webhookConfiguration") or {}).get("failurePolicy") or spec.get("failurePolicy") or "Fail"
             name = policy["metadata"]["name"]
+            existing: dict[str, str] | None = None
             for result in self.engine.validate(policy, request):
                 if result.status in ("fail", "error") and self._excepted(result, request, exceptions):
                     continue
                 blocks = result.blocks or (result.status == "error" and failure_policy == "Fail")
+                if blocks and result.status == "fail" and attributes.old_object is not None:
+                    # allowExistingViolations (default true): an update of an object that already
+                    # violated the rule is let through, so controllers can keep managing it.
+                    if existing is None:
+                        existing = {item.rule: item.status for item in self.engine.validate(
+                            policy, dict(request, object=attributes.old_object))}
+                    if existing.get(result.rule) == "fail" and self._allows_existing(policy, result.rule):
+                        blocks = False
                 if blocks:
                     blocked.setdefault(failure_policy.lower(), {}).setdefault(name, {})[result.rule] = result.message
                 elif result.status == "fail" and spec.get("emitWarning"):
