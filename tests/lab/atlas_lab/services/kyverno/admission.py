@@ -43,8 +43,12 @@ class KyvernoAdmission:
         self.may_watch = may_watch  # whether Kyverno's ServiceAccount may list and watch a resource
         self.functions = KyvernoFunctions(clock)
         self.exception_namespace = exception_namespace
-        self.engine = Engine(Callbacks(api_call=self._api_call, global_context=self._global_context,
-                                       config_map=self._config_map), self.functions)
+        self.engine = self.engine_for(USER_AGENT)
+
+    def engine_for(self, user_agent: str) -> Engine:
+        """An engine whose apiCalls are counted under ``user_agent`` (each Kyverno controller has its own)."""
+        return Engine(Callbacks(api_call=lambda method, path: self._api_call(method, path, user_agent),
+                                global_context=self._global_context, config_map=self._config_map), self.functions)
 
     # Objects Kyverno reads ----------------------------------------------------------------------
     def _list(self, group: str, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -54,7 +58,7 @@ class KyvernoAdmission:
         items, _rv = self.objects.list(rt, namespace)
         return [self.objects.output(rt, item) for item in items]
 
-    def _api_call(self, method: str, path: str) -> Any:
+    def _api_call(self, method: str, path: str, user_agent: str = USER_AGENT) -> Any:
         match = _COLLECTION.match(path.split("?")[0])
         status = 200
         try:
@@ -68,7 +72,7 @@ class KyvernoAdmission:
             status = 404
             raise
         finally:
-            self.record_request("GET", path, "list", status, USER_AGENT)
+            self.record_request("GET", path, "list", status, user_agent)
 
     def _entry(self, name: str) -> dict[str, Any] | None:
         rt = self.objects.registry.get("kyverno.io", "globalcontextentries")

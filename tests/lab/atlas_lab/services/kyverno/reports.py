@@ -28,6 +28,7 @@ class KyvernoReportsController(Controller):
 
     def __init__(self, kyverno: KyvernoAdmission) -> None:
         self.kyverno = kyverno
+        self.engine = kyverno.engine_for(self.name)  # its apiCalls are its own requests, not admission's
 
     def reconcile(self, ctx: ControllerContext, event: ControllerEvent) -> None:
         if event.type == "DELETED" or event.namespace in FILTERED_NAMESPACES:
@@ -43,7 +44,7 @@ class KyvernoReportsController(Controller):
                 continue
             annotations = (policy.get("metadata") or {}).get("annotations") or {}
             severity = annotations.get("policies.kyverno.io/severity", "")
-            for result in self.kyverno.engine.validate(policy, request):
+            for result in self.engine.validate(policy, request):
                 entry = {"source": "kyverno", "policy": result.policy, "rule": result.rule, "result": result.status,
                          "message": result.message, "scored": True,
                          "timestamp": {"seconds": int(time.time()), "nanos": 0}}
