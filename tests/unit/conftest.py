@@ -7,8 +7,12 @@ its own session-scoped servers.
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import ssl
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,22 +46,76 @@ class OpenBaoDev:
         return values
 
 
-@pytest.fixture(scope="session")
-def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoDev]:
-    import hvac  # pylint: disable=import-outside-toplevel
+# ansible-test runs every unit test in a forked child (its ansible_forked plugin), which exits without
+# running session teardowns: a session fixture that spawned a server would start one per test and leak
+# it. So the OpenBao servers start once, at session start, in the process that forks, and stop at its
+# end; the fixtures only hand out their addresses.
+_SERVERS: dict[str, Any] = {}
 
-    from atlas_lab.core.ports import PortAllocator  # pylint: disable=import-error
-    from atlas_lab.services.openbao import OpenBaoServer  # pylint: disable=import-error
+
+def _start_openbao(directory: Path, tls: bool) -> dict[str, Any]:
+    from atlas_lab.core.http_probe import http_ok  # pylint: disable=import-error,import-outside-toplevel
+    from atlas_lab.core.ports import PortAllocator  # pylint: disable=import-error,import-outside-toplevel
+    from atlas_lab.core.processes import ManagedProcess  # pylint: disable=import-error,import-outside-toplevel
+    from atlas_lab.services.openbao import openbao_binary  # pylint: disable=import-error,import-outside-toplevel
 
     port = PortAllocator("auto").service_port("openbao")  # a free pair: dev mode takes port + 1 too
-    root_token = "unit-" + secrets.token_hex(12)
-    server = OpenBaoServer(tmp_path_factory.mktemp("openbao"), "127.0.0.1", port, mode="dev", root_token=root_token)
-    server.start()
-    try:
-        server.wait_ready(timeout=30)
-        yield OpenBaoDev(server.url, root_token, hvac.Client(url=server.url, token=root_token))
-    finally:
-        server.stop()
+    token = "unit-" + secrets.token_hex(12)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("VAULT_", "BAO_"))}
+    env["BAO_DEV_ROOT_TOKEN_ID"] = token  # from the environment, so the token does not show in `ps`
+    argv = [openbao_binary(), "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}", "-dev-no-store-token",
+            "-log-level=warn"]
+    if tls:
+        argv[3:3] = ["-dev-tls", f"-dev-tls-cert-dir={directory}"]
+    process = ManagedProcess("OpenBao (TLS)" if tls else "OpenBao", argv, directory / "openbao.log", env=env,
+                             cwd=directory)
+    process.start()
+    scheme = "https" if tls else "http"
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    process.wait_healthy(lambda: http_ok(f"{scheme}://127.0.0.1:{port}/v1/sys/health", context=context),
+                         timeout=30, what="answering")
+    return {"process": process, "directory": directory, "url": f"{scheme}://127.0.0.1:{port}", "token": token,
+            "ca": str(directory / "vault-ca.pem")}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if getattr(session.config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        return  # the xdist controller runs no test
+    _SERVERS["owner"] = os.getpid()
+    for name, tls in (("openbao", False), ("openbao_tls", True)):
+        _SERVERS[name] = _start_openbao(Path(tempfile.mkdtemp(prefix=f"atlas-unit-{name}-")), tls)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _SERVERS.get("owner") != os.getpid():
+        return
+    for name in ("openbao", "openbao_tls"):
+        server = _SERVERS.pop(name, None)
+        if server is not None:
+            server["process"].stop()
+            shutil.rmtree(server["directory"], ignore_errors=True)
+
+
+def _server(name: str) -> dict[str, Any]:
+    if name not in _SERVERS:
+        raise RuntimeError(f"the unit tests' {name} server did not start (see pytest_sessionstart)")
+    return _SERVERS[name]
+
+
+@pytest.fixture(scope="session")
+def openbao() -> OpenBaoDev:
+    import hvac  # pylint: disable=import-outside-toplevel
+
+    server = _server("openbao")
+    return OpenBaoDev(server["url"], server["token"], hvac.Client(url=server["url"], token=server["token"]))
+
+
+@pytest.fixture(scope="session")
+def openbao_tls() -> dict[str, str]:
+    """OpenBao in -dev-tls mode, which generates a CA (``ca``) and a server certificate."""
+    server = _server("openbao_tls")
+    return {"url": server["url"], "token": server["token"], "ca": server["ca"]}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import time
 import uuid
@@ -383,37 +382,7 @@ def test_kubernetes_token_file_problems(tmp_path: Path, content: Any, message: s
 
 
 # ---------------------------------------------------------------------------------------------
-# TLS: OpenBao's -dev-tls mode generates a CA and a server certificate
-@pytest.fixture(scope="module")
-def openbao_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    import ssl
-
-    from atlas_lab.core.http_probe import http_ok  # pylint: disable=import-error
-    from atlas_lab.core.ports import PortAllocator  # pylint: disable=import-error
-    from atlas_lab.core.processes import ManagedProcess  # pylint: disable=import-error
-    from atlas_lab.services.openbao import openbao_binary  # pylint: disable=import-error
-
-    workdir = tmp_path_factory.mktemp("openbao-tls")
-    port = PortAllocator("auto").service_port("openbao")
-    token = "unit-tls-" + uuid.uuid4().hex[:12]
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("VAULT_", "BAO_"))}
-    env["BAO_DEV_ROOT_TOKEN_ID"] = token
-    process = ManagedProcess("OpenBao (TLS)", [
-        openbao_binary(), "server", "-dev", "-dev-tls", "-dev-tls-cert-dir=%s" % workdir,
-        "-dev-listen-address=127.0.0.1:%d" % port, "-dev-no-store-token", "-log-level=warn"],
-        workdir / "openbao.log", env=env, cwd=workdir)
-    process.start()
-    try:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        process.wait_healthy(lambda: http_ok("https://127.0.0.1:%d/v1/sys/health" % port, context=context),
-                             timeout=30, what="answering over TLS")
-        yield {"url": "https://127.0.0.1:%d" % port, "token": token, "ca": str(workdir / "vault-ca.pem")}
-    finally:
-        process.stop()
-
-
+# TLS: OpenBao's -dev-tls mode generates a CA and a server certificate (fixture openbao_tls, conftest.py)
 def test_tls_unknown_ca_gives_one_clear_message(openbao_tls: dict[str, str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VAULT_SKIP_VERIFY", raising=False)
