@@ -90,7 +90,10 @@ options:
     default: []
 notes:
   - The identity needs C(list) on pods, replicasets (apps), jobs (batch) and vulnerabilityreports
-    (aquasecurity.github.io) in every namespace, and discovery.
+    (aquasecurity.github.io) in every namespace, discovery, and C(get) on the non-resource URLs
+    C(/openapi/v3) and C(/openapi/v3/*) (to see whether Kyverno's GlobalContextEntry has projections).
+  - A container whose image is not a valid reference is not judged here; Kyverno fails to parse it
+    (a processing error, which refuses the Pod under failurePolicy Fail).
 seealso:
   - module: atlas.hardening.k8s_manifests
 """
