@@ -579,3 +579,38 @@ def test_a_certain_change_is_written_without_a_dry_run_first(k8s: Any) -> None:
     k8s.admin.reset_requests()
     assert actions(apply(k8s, [namespace, same_cpu]))[1] == ("Deployment/web", "unchanged")
     assert k8s.writes() == {}
+
+
+def _two_kinds(count: int) -> list[dict[str, Any]]:
+    """``count`` ConfigMaps and ``count`` ServiceAccounts in the namespace NS (created first)."""
+    namespace = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}]
+    accounts = [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": f"sa-{index:02d}", "namespace": NS}}
+                for index in range(count)]
+    configmaps = [_configmap(f"cm-{index:02d}", str(index), NS) for index in range(count)]
+    return namespace + configmaps + accounts
+
+
+@pytest.mark.parametrize("count", [5, 25])
+def test_request_counts_first_apply_at_most_n_plus_kinds_and_a_rerun_that_does_not_grow(k8s: Any, count: int) -> None:
+    """Issue 15's request targets, counted (not timed): a first apply sends one write per object and one
+    read per kind (the objects of the namespace it creates are not read), plus, to validate against the
+    published schemas, the OpenAPI v3 index and one document per group version (cached by hash across
+    runs); a re-run with nothing to change sends the same requests whatever N is, and writes nothing."""
+    manifests = _two_kinds(count)  # kinds: Namespace, ConfigMap, ServiceAccount
+    k8s.admin.reset_requests()
+    apply(k8s, manifests, validate_first="none")
+    first = k8s.admin.counts()
+    assert sum(first.values()) == len(manifests) + 1, first  # N writes + the Namespace's GET
+    k8s.app.reset()
+    k8s.admin.reset_requests()
+    apply(k8s, manifests)
+    validated = k8s.admin.counts()
+    assert validated.get("get openapi", 0) == 2 and sum(validated.values()) == len(manifests) + 1 + 2, validated
+    k8s.admin.reset_requests()
+    report = apply(k8s, manifests)
+    assert not report.changed
+    rerun = k8s.admin.counts()
+    assert k8s.writes() == {}
+    # The Namespace's GET and one LIST per kind in that namespace (nothing to write: nothing validated),
+    # one request per kind whatever N is.
+    assert rerun == {"get namespaces": 1, "list configmaps": 1, "list serviceaccounts": 1}, rerun
