@@ -21,7 +21,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from atlas_lab.pytest_plugin import Lab
+from atlas_lab.pytest_plugin import Lab, wait_for
 
 pytestmark = pytest.mark.timeout(600)
 SCANNED = "scanned"
@@ -52,16 +52,6 @@ def gate_playbook(tmp_path: Path) -> Path:
 
 def install_gate(lab: Lab, tmp_path: Path, *args: str, check: bool = False, **variables: Any) -> Any:
     return lab.ansible_playbook(gate_playbook(tmp_path), *args, check=check, extra_vars=variables or None)
-
-
-def wait_for(predicate: Any, timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def reports(lab: Lab, namespace: str | None = None) -> list[dict[str, Any]]:

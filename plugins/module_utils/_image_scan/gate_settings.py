@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
@@ -60,7 +60,7 @@ class GateSettings:
     excluded_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED_NAMESPACES
     exceptions: tuple[CveException, ...] = ()
     message_vulnerability_limit: int = 5
-    expired_exceptions: tuple[CveException, ...] = field(default=())  # dropped from the policy, reported
+    expired_exceptions: tuple[CveException, ...] = ()  # dropped from the policy, reported
 
     def active_exceptions(self, now: datetime.datetime) -> tuple[CveException, ...]:
         return tuple(item for item in self.exceptions if not item.expired(now))

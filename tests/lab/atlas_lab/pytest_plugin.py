@@ -22,7 +22,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,18 @@ class Lab:
                  for host, result in results.items()}
         return AnsibleResult(argv, completed.returncode, completed.stdout, completed.stderr, recap=recap,
                              results=results)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "the condition") -> Any:
+    """Poll ``predicate`` every 0.1 s until it returns something truthy (returned); AssertionError after
+    ``timeout`` seconds, naming ``what`` (for what controllers do asynchronously, such as reports)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def parse_adhoc(stdout: str) -> dict[str, dict[str, Any]]:

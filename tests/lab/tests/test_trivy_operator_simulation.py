@@ -5,12 +5,12 @@ go-containerregistry names them, reports of old ReplicaSets deleted, and the rep
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from atlas_lab.pytest_plugin import wait_for
 from atlas_lab.scenarios.kyverno_image_scan.trivy_operator import TrivyOperatorController, report_name, trivy_image
 
 
@@ -45,20 +45,10 @@ def _reports(k8s: Any) -> list[dict[str, Any]]:
     return json.loads(k8s.kubectl("get", "vulnerabilityreports", "-n", "default", "-o", "json").stdout)["items"]
 
 
-def _wait(predicate: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def test_a_running_deployment_gets_one_report_per_container_owned_by_its_replicaset(trivy: Any) -> None:
     k8s, _controller = trivy
     k8s.kubectl("create", "deployment", "web", "--image=nginx:1.25")
-    report = _wait(lambda: _reports(k8s))[0]
+    report = wait_for(lambda: _reports(k8s), what="a report")[0]
     replica_set = json.loads(k8s.kubectl("get", "replicasets", "-o", "json").stdout)["items"][0]
     assert report["metadata"]["name"] == f"replicaset-{replica_set['metadata']['name']}-nginx"
     assert report["metadata"]["ownerReferences"][0]["uid"] == replica_set["metadata"]["uid"]
@@ -77,10 +67,15 @@ def test_a_running_deployment_gets_one_report_per_container_owned_by_its_replica
 def test_the_old_revisions_reports_go_and_the_ttl_ends_reports(trivy: Any) -> None:
     k8s, controller = trivy
     k8s.kubectl("create", "deployment", "web", "--image=nginx:1.25")
-    first = _wait(lambda: _reports(k8s))[0]["metadata"]["name"]
+    first = wait_for(lambda: _reports(k8s), what="a report")[0]["metadata"]["name"]
     k8s.kubectl("set", "image", "deployment/web", "nginx=nginx:1.27")
-    names = _wait(lambda: [item["metadata"]["name"] for item in _reports(k8s)
-                           if item["report"]["artifact"]["tag"] == "1.27" and len(_reports(k8s)) == 1])
+
+    def only_the_new_report() -> list[str]:
+        reports = _reports(k8s)
+        return [item["metadata"]["name"] for item in reports
+                if item["report"]["artifact"]["tag"] == "1.27" and len(reports) == 1]
+
+    names = wait_for(only_the_new_report, what="only the new revision's report")
     assert first not in names
     context = k8s.app.controllers.context(controller)
     assert controller.expire_reports(context, 0) == [f"default/{names[0]}"]

@@ -21,7 +21,7 @@ import yaml
 
 from atlas_lab.services.kubernetes import errors as E
 from atlas_lab.services.kubernetes.objects import AdmissionAttributes, ObjectService
-from atlas_lab.services.kyverno.engine import Callbacks, Engine, RuleResult, _filters_match
+from atlas_lab.services.kyverno.engine import Callbacks, Engine, RuleResult, filters_match
 from atlas_lab.services.kyverno.jmespath_functions import KyvernoFunctions, KyvernoJMESPathError, search
 
 KYVERNO_NAMESPACE = "kyverno"
@@ -135,7 +135,7 @@ class KyvernoAdmission:
             spec = exception.get("spec") or {}
             named = any(item.get("policyName") == result.policy and result.rule in (item.get("ruleNames") or [])
                         for item in spec.get("exceptions") or [])
-            if named and _filters_match(spec.get("match"), request):
+            if named and filters_match(spec.get("match"), request):
                 return True
         return False
 

@@ -138,7 +138,7 @@ def _resource_filter_matches(resources: dict[str, Any], request: dict[str, Any])
     return all(checks)
 
 
-def _filters_match(block: dict[str, Any] | None, request: dict[str, Any]) -> bool | None:
+def filters_match(block: dict[str, Any] | None, request: dict[str, Any]) -> bool | None:
     """True/False for a match or exclude block; None when the block is empty."""
     if not block:
         return None
@@ -261,7 +261,7 @@ class Engine:
         unknown = set(rule) - RULE_KEYS
         if unknown:
             raise NotEmulated(f"rule fields {sorted(unknown)} are not emulated by the lab")
-        if not _filters_match(rule.get("match"), request) or _filters_match(rule.get("exclude"), request):
+        if not filters_match(rule.get("match"), request) or filters_match(rule.get("exclude"), request):
             return None
         validate = rule.get("validate") or {}
         if set(validate) - VALIDATE_KEYS:
