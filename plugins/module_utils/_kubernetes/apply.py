@@ -454,7 +454,7 @@ class ManifestApplier:
         preview, item.preview = item.preview, None
         if preview is None and (options.check_mode or not certainly_changes(item.manifest, item.live)):
             preview = self.objects.apply(self._request_body(item), dry_run=True, **apply_kwargs)
-        if preview is not None and not dry_run_changes(item.live, preview.data or {}):
+        if preview is not None and not dry_run_changes(item.live, preview.data or {}, item.manifest):
             item.after = item.live
             return UNCHANGED
         if options.check_mode:

@@ -80,9 +80,15 @@ def _differs(applied: Any, live: Any) -> bool:
     return False
 
 
-def dry_run_changes(live: dict[str, Any], result: dict[str, Any]) -> bool:
-    """Whether a dry-run apply's result differs from the live object (besides bookkeeping)."""
-    return _comparable(live) != _comparable(result)
+def dry_run_changes(live: dict[str, Any], result: dict[str, Any], applied: dict[str, Any] | None = None) -> bool:
+    """Whether a dry-run apply's result differs from the live object (besides bookkeeping).
+
+    The live object was read before the dry run, so a controller may have written its status in
+    between (a Deployment rolling out): the status, and the managed-field entries of subresources,
+    are compared only when the manifest itself sets a status (a resource without a status
+    subresource, where the apply would write it)."""
+    with_status = applied is not None and "status" in applied
+    return _comparable(live, with_status) != _comparable(result, with_status)
 
 
 def _tracked(applied: dict[str, Any]) -> dict[str, Any]:
@@ -189,13 +195,16 @@ def _equal(left: Any, right: Any) -> bool:
     return type(left) is type(right) and left == right
 
 
-def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
+def _comparable(obj: dict[str, Any], with_status: bool) -> dict[str, Any]:
     clean = dict(obj)
+    if not with_status:
+        clean.pop("status", None)
     metadata = dict(clean.get("metadata") or {})
     metadata.pop("resourceVersion", None)
     metadata["managedFields"] = [
         {key: value for key, value in entry.items() if key != "time"}
         for entry in metadata.get("managedFields") or []
+        if with_status or not entry.get("subresource")
     ]
     clean["metadata"] = metadata
     return clean

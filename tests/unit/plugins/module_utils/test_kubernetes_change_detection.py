@@ -194,6 +194,22 @@ def test_dry_run_comparison_ignores_bookkeeping_only() -> None:
     assert dry_run_changes(live, owner_changed)
 
 
+def test_a_status_written_by_a_controller_between_the_read_and_the_dry_run_is_no_change() -> None:
+    """The race a Deployment rolling out causes (CI saw it): the live object was read, then the
+    controller wrote status (and its status-subresource managed-field entry), then the dry run."""
+    live = live_deployment()
+    rolled = copy.deepcopy(live)
+    rolled["metadata"]["resourceVersion"] = "43"
+    rolled["status"] = {"observedGeneration": 2, "replicas": 2, "readyReplicas": 2}
+    rolled["metadata"]["managedFields"].append({"manager": "kube-controller-manager", "operation": "Update",
+                                                "apiVersion": "apps/v1", "subresource": "status",
+                                                "fieldsV1": {"f:status": {"f:replicas": {}}}})
+    assert not dry_run_changes(live, rolled, APPLIED_DEPLOYMENT)
+    # A manifest that sets a status (a resource without a status subresource) compares it.
+    with_status = dict(live, status={"phase": "Ready"})
+    assert dry_run_changes(with_status, dict(with_status, status={"phase": "Pending"}), with_status)
+
+
 def test_name_only_manifest_owns_nothing() -> None:
     """The API server drops a manager whose field set is empty: no entry is the applied state."""
     applied = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "atlas"}}
