@@ -258,6 +258,13 @@ class VaultKV2:
 
     # ------------------------------------------------------------------------------------------
     # Metadata
+    def list_keys(self, path: str) -> list[str]:
+        """The keys directly below ``path`` (sub-folders end with ``/``); empty when there is none."""
+        self.ensure_kv2()
+        action = "list secrets under %s" % self._full(path)
+        answer = self.connection.request("LIST", self._api("metadata", path), action=action, missing_ok=True)
+        return sorted(str(key) for key in ((answer or {}).get("data") or {}).get("keys") or [])
+
     def read_metadata(self, path: str) -> KV2Metadata | None:
         """Key-level metadata; None when the key does not exist."""
         self.ensure_kv2()

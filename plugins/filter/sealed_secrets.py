@@ -1,0 +1,31 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ATLAS platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter of the sealed_secrets role: the controller's objects (logic in
+module_utils/_sealed_secrets/controller_manifests.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.controller_manifests import (
+    ControllerSettings,
+    controller_manifests,
+)
+
+
+def _manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    try:
+        return controller_manifests(ControllerSettings.from_options(json.loads(json.dumps(dict(settings), default=str))))
+    except (HardeningError, TypeError) as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"sealed_secrets_controller_manifests": _manifests}
