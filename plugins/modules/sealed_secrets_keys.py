@@ -116,8 +116,11 @@ restarted:
   description: With V(restore), whether the controller was restarted.
   returned: when state is restore
   type: bool
-generated_after_restart:
-  description: With V(restore), keys the controller created at its restart (backed up already).
+backed_up_after_restart:
+  description:
+    - With V(restore), keys Vault lacked after the restart, now backed up - created by the rebuilt
+      controller before the restore, or at its restart because the restored keys were older than the
+      renewal period.
   returned: when state is restore
   type: list
   elements: str

@@ -153,16 +153,17 @@ def sealed_secrets_keys_task(module: HardeningModule) -> dict[str, Any]:
         if not module.check_mode:
             objects.create(stored.secret_manifest(namespace), field_manager=params["field_manager"])
         restored.append(stored.name)
-    result.update(restored=restored, changed=bool(restored), restarted=False, generated_after_restart=[])
+    result.update(restored=restored, changed=bool(restored), restarted=False, backed_up_after_restart=[])
     if restored and not module.check_mode and params["restart_controller"]:
         _restart_controller(module, objects, namespace, name, params["wait_timeout"])
         result["restarted"] = True
         # A restored set whose newest key is older than the renewal period makes the controller
-        # create a key at once: back it up before anything is sealed with it.
+        # create a key at once, and a rebuilt controller made one before the restore: back up every
+        # key Vault lacks before anything is sealed with it.
         after = cluster_keys(objects, namespace)
         _hide(module, after)
         fresh = [key for key in after if key.name not in {k.name for k in stored_keys}]
         if fresh:
             _backup(module, fresh, store)
-            result["generated_after_restart"] = [key.name for key in fresh]
+            result["backed_up_after_restart"] = [key.name for key in fresh]
     return result

@@ -1,0 +1,232 @@
+"""Sealed Secrets end to end against the lab's simulated controller (checked against kubesealpy and
+kubectl in tests/lab/tests/test_sealed_secrets_controller.py): the role installs and backs the keys
+up, sealing has no churn, the keys survive a disaster, nothing leaks, bad input writes nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from atlas_lab.pytest_plugin import Lab, wait_for
+from atlas_lab.services.kubernetes import writes
+
+pytestmark = pytest.mark.timeout(600)
+NAMESPACE = "kube-system"
+KEY_SELECTOR = "sealedsecrets.bitnami.com/sealed-secrets-key"
+MODULE_DEFAULTS = {
+    "group/atlas.hardening.kubernetes": {"k8s_kubeconfig": "{{ atlas_hardening_k8s_kubeconfig }}"},
+    "group/atlas.hardening.vault": {"vault_url": "{{ atlas_hardening_vault_url }}"},
+}
+
+
+def playbook(tmp_path: Path, name: str, tasks: list[dict[str, Any]] | None = None,
+             roles: list[str] | None = None) -> Path:
+    play: dict[str, Any] = {"name": name, "hosts": "atlas_control", "gather_facts": False,
+                            "module_defaults": MODULE_DEFAULTS}
+    if roles:
+        play["roles"] = [{"role": role} for role in roles]
+    if tasks:
+        play["tasks"] = tasks
+    path = tmp_path / f"{name.replace(' ', '-')}.yml"
+    path.write_text(yaml.safe_dump([play], sort_keys=False), encoding="utf-8")
+    return path
+
+
+def kubectl(lab: Lab, *args: str, stdin: str | None = None) -> Any:
+    return lab.run(["kubectl", *args], input=stdin)
+
+
+def get_json(lab: Lab, *args: str) -> Any:
+    result = kubectl(lab, "get", *args, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def install(lab: Lab, tmp_path: Path, kv_path: str, *args: str, check: bool = False, **variables: Any) -> Any:
+    return lab.ansible_playbook(playbook(tmp_path, "install sealed secrets", roles=["atlas.hardening.sealed_secrets"]),
+                                *args, check=check, extra_vars={"sealed_secrets_kv_path": kv_path, **variables})
+
+
+def seal_task(path: Path | None, data: dict[str, str], **options: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {"name": "db", "namespace": "apps", "data": data, **options}
+    if path is not None:
+        args["path"] = str(path)
+    return {"name": "Seal", "atlas.hardening.sealed_secret": args, "register": "sealed"}
+
+
+def secret_value(lab: Lab, name: str, namespace: str, key: str) -> bytes | None:
+    result = kubectl(lab, "get", "secret", name, "-n", namespace, "-o", "json")
+    if result.returncode != 0:
+        return None
+    return base64.b64decode(json.loads(result.stdout)["data"].get(key, ""))
+
+
+@pytest.fixture
+def installed(clean_lab: Lab, tmp_path: Path) -> tuple[Lab, str]:
+    kv_path = "sealed-secrets-" + secrets.token_hex(4)
+    result = install(clean_lab, tmp_path, kv_path)
+    assert result.rc == 0, result
+    assert kubectl(clean_lab, "create", "namespace", "apps").returncode == 0
+    return clean_lab, kv_path
+
+
+def test_install_check_mode_first_run_then_nothing_left_to_do(clean_lab: Lab, tmp_path: Path) -> None:
+    kv_path = "sealed-secrets-" + secrets.token_hex(4)
+    clean_lab.k8s.reset_requests()
+    check = install(clean_lab, tmp_path, kv_path, check=True)
+    assert check.rc == 0, check
+    assert writes(clean_lab.k8s.counts()) == {}, "--check wrote to the cluster"
+
+    first = install(clean_lab, tmp_path, kv_path)
+    assert first.rc == 0 and first.changed > 0, first
+    deployment = get_json(clean_lab, "deployment", "sealed-secrets-controller", "-n", NAMESPACE)
+    pod = deployment["spec"]["template"]["spec"]
+    assert "@sha256:" in pod["containers"][0]["image"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False
+    [key] = get_json(clean_lab, "secrets", "-n", NAMESPACE, "-l", KEY_SELECTOR)["items"]
+
+    clean_lab.k8s.reset_requests()
+    second = install(clean_lab, tmp_path, kv_path)
+    assert second.rc == 0 and second.changed == 0, second
+    assert {kind: n for kind, n in writes(clean_lab.k8s.counts()).items() if "/proxy" not in kind} == {}
+    check_keys = clean_lab.ansible_playbook(playbook(tmp_path, "check", [
+        {"atlas.hardening.sealed_secrets_keys": {"state": "check", "kv_path": kv_path}, "register": "checked"},
+        {"ansible.builtin.debug": {"msg": "cluster keys: {{ checked.cluster_keys | join(',') }}"}}]))
+    assert check_keys.rc == 0, check_keys
+    assert f"cluster keys: {key['metadata']['name']}" in check_keys.stdout
+
+
+def test_an_existing_helm_installation_is_adopted_not_doubled(clean_lab: Lab, tmp_path: Path) -> None:
+    helm = {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "sealed-secrets", "namespace": "sealed-secrets",
+                         "annotations": {"meta.helm.sh/release-name": "sealed-secrets"}},
+            "spec": {"selector": {"matchLabels": {"app": "ss"}}, "template": {
+                "metadata": {"labels": {"app": "ss"}},
+                "spec": {"containers": [{"name": "c", "image": "docker.io/bitnami/sealed-secrets-controller:0.36.0"}]}}}}
+    assert kubectl(clean_lab, "create", "namespace", "sealed-secrets").returncode == 0
+    assert kubectl(clean_lab, "apply", "-f", "-", stdin=json.dumps(helm)).returncode == 0
+    clean_lab.k8s.reset_requests()
+    refused = install(clean_lab, tmp_path, "unused")
+    assert refused.rc != 0
+    assert ("set sealed_secrets_namespace=sealed-secrets and sealed_secrets_controller_name=sealed-secrets"
+            in refused.stdout), refused
+    assert writes(clean_lab.k8s.counts()) == {}
+
+
+def test_sealing_has_no_churn_and_one_changed_value_reseals_one_key(installed: tuple[Lab, str],
+                                                                     tmp_path: Path) -> None:
+    lab, _kv_path = installed
+    git_file = tmp_path / "git" / "apps" / "db.yaml"
+    values = {"username": "app", "password": "Tr0ub4dor&3-" + secrets.token_hex(4)}
+    first = lab.ansible_playbook(playbook(tmp_path, "seal", [seal_task(git_file, values)]))
+    assert first.rc == 0 and first.changed == 1, first
+    wait_for(lambda: secret_value(lab, "db", "apps", "password") == values["password"].encode(), what="unsealed")
+    original = git_file.read_bytes()
+
+    lab.k8s.reset_requests()
+    again = lab.ansible_playbook(playbook(tmp_path, "seal", [seal_task(git_file, values)]), diff=True)
+    assert again.rc == 0 and again.changed == 0, again
+    assert git_file.read_bytes() == original
+    assert {kind: n for kind, n in writes(lab.k8s.counts()).items() if "/proxy" not in kind} == {}
+
+    changed = dict(values, password="correct-horse-" + secrets.token_hex(4))
+    third = lab.ansible_playbook(playbook(tmp_path, "seal", [seal_task(git_file, changed)]), diff=True)
+    assert third.rc == 0 and third.changed == 1, third
+    assert "resealed: password" in third.stdout and "resealed: username" not in third.stdout
+    before, after = yaml.safe_load(original), yaml.safe_load(git_file.read_text())
+    assert after["spec"]["encryptedData"]["username"] == before["spec"]["encryptedData"]["username"]
+    assert after["spec"]["encryptedData"]["password"] != before["spec"]["encryptedData"]["password"]
+    wait_for(lambda: secret_value(lab, "db", "apps", "password") == changed["password"].encode(), what="re-unsealed")
+
+
+def test_no_value_or_key_leaks_at_vvv_diff_in_files_or_events(installed: tuple[Lab, str], tmp_path: Path) -> None:
+    lab, kv_path = installed
+    password = "Leak-Canary-" + secrets.token_hex(6)
+    git_file = tmp_path / "leak.yaml"
+    runs = [lab.ansible_playbook(playbook(tmp_path, "seal", [seal_task(git_file, {"password": password})]),
+                                 "-vvv", diff=True, check=check) for check in (True, False)]
+    keys = lab.ansible_playbook(playbook(tmp_path, "keys", [
+        {"atlas.hardening.sealed_secrets_keys": {"state": "backup", "kv_path": kv_path}}]), "-vvv")
+    assert all(run.rc == 0 for run in [*runs, keys]), runs + [keys]
+    [key_secret] = get_json(lab, "secrets", "-n", NAMESPACE, "-l", KEY_SELECTOR)["items"]
+    private_key = base64.b64decode(key_secret["data"]["tls.key"]).decode()
+    key_line = private_key.splitlines()[5]
+    events = kubectl(lab, "get", "events", "-A", "-o", "json").stdout
+    haystacks = [run.stdout + run.stderr for run in [*runs, keys]] + [git_file.read_text(), events]
+    for needle in (password, base64.b64encode(password.encode()).decode(), key_line,
+                   key_secret["data"]["tls.key"][:40]):
+        assert not any(needle in text for text in haystacks), "a secret leaked"
+
+
+def test_keys_survive_a_rebuilt_controller_including_an_older_renewed_key(installed: tuple[Lab, str],
+                                                                          tmp_path: Path) -> None:
+    lab, kv_path = installed
+    old = lab.ansible_playbook(playbook(tmp_path, "seal-old", [
+        dict(seal_task(None, {"password": "sealed-with-key-1"}), **{"atlas.hardening.sealed_secret": {
+            "name": "old", "namespace": "apps", "data": {"password": "sealed-with-key-1"}}})]))
+    assert old.rc == 0, old
+    renewed = lab.run(["kubectl", "create", "--raw",
+                       f"/api/v1/namespaces/{NAMESPACE}/services/http:sealed-secrets-controller:/proxy/lab/renew-key",
+                       "-f", "-"], input="{}")
+    assert renewed.returncode == 0, renewed.stderr
+    new = lab.ansible_playbook(playbook(tmp_path, "seal-new", [seal_task(None, {"password": "sealed-with-key-2"})]))
+    assert new.rc == 0, new
+    backup = lab.ansible_playbook(playbook(tmp_path, "backup", [
+        {"atlas.hardening.sealed_secrets_keys": {"state": "backup", "kv_path": kv_path}}]))
+    assert backup.rc == 0 and backup.changed == 1, backup
+
+    # The disaster: every key and the controller gone, the unsealed Secrets too.
+    for args in (["delete", "deployment", "sealed-secrets-controller", "-n", NAMESPACE],
+                 ["delete", "secrets", "-n", NAMESPACE, "-l", KEY_SELECTOR],
+                 ["delete", "secret", "old", "db", "-n", "apps"]):
+        assert kubectl(lab, *args).returncode == 0
+    assert install(lab, tmp_path, kv_path, sealed_secrets_backup_keys=False).rc == 0  # a fresh key, the old lost
+    restore = lab.ansible_playbook(playbook(tmp_path, "restore", [
+        {"atlas.hardening.sealed_secrets_keys": {"state": "restore", "kv_path": kv_path}, "register": "restored"},
+        {"ansible.builtin.debug": {"var": "restored.restored"}}]))
+    assert restore.rc == 0 and restore.changed == 1, restore
+    for name, value in (("old", b"sealed-with-key-1"), ("db", b"sealed-with-key-2")):
+        kubectl(lab, "annotate", "sealedsecret", name, "-n", "apps", "retry=1", "--overwrite")
+        wait_for(lambda n=name, v=value: secret_value(lab, n, "apps", "password") == v, timeout=30,
+                 what=f"{name} unsealed after the restore")
+    # The key the rebuilt controller created before the restore was backed up by the restore.
+    check = lab.ansible_playbook(playbook(tmp_path, "check", [
+        {"atlas.hardening.sealed_secrets_keys": {"state": "check", "kv_path": kv_path}}]))
+    assert check.rc == 0, check
+    assert len(get_json(lab, "secrets", "-n", NAMESPACE, "-l", KEY_SELECTOR)["items"]) == 3
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"certificate": "not a certificate"}, "is not a PEM X.509 certificate"),
+    ({"scope": "global"}, "value of scope must be one of"),
+    ({"controller_name": "absent"}, "no Service of that name"),
+])
+def test_bad_input_gets_one_clear_message_and_nothing_is_written(installed: tuple[Lab, str], tmp_path: Path,
+                                                                 options: dict[str, Any], message: str) -> None:
+    lab, _kv_path = installed
+    lab.k8s.reset_requests()
+    result = lab.ansible_playbook(playbook(tmp_path, "bad", [seal_task(tmp_path / "bad.yaml", {"password": "bad-input-value"},
+                                                                              **options)]))
+    assert result.rc != 0 and message in result.stdout, result
+    assert writes(lab.k8s.counts()) == {} and not (tmp_path / "bad.yaml").exists()
+
+
+def test_an_unmanaged_existing_secret_is_refused_unless_adopted(installed: tuple[Lab, str], tmp_path: Path) -> None:
+    lab, _kv_path = installed
+    assert kubectl(lab, "create", "secret", "generic", "db", "-n", "apps", "--from-literal=password=plain").returncode == 0
+    lab.k8s.reset_requests()
+    refused = lab.ansible_playbook(playbook(tmp_path, "seal", [seal_task(None, {"password": "sealed"})]))
+    assert refused.rc != 0 and "no SealedSecret owns it" in refused.stdout, refused
+    assert writes(lab.k8s.counts()) == {}
+    adopted = lab.ansible_playbook(playbook(tmp_path, "seal", [seal_task(None, {"password": "sealed"},
+                                                                        adopt_existing=True)]))
+    assert adopted.rc == 0, adopted
+    wait_for(lambda: secret_value(lab, "db", "apps", "password") == b"sealed", what="the takeover")
