@@ -73,6 +73,14 @@ attributes:
     membership: [atlas.hardening.vault, atlas.hardening.keycloak, atlas.hardening.kubernetes]
 """
 
+    ACTIONGROUP_VAULT_KUBERNETES = r"""
+options: {}
+attributes:
+  action_group:
+    support: full
+    membership: [atlas.hardening.vault, atlas.hardening.kubernetes]
+"""
+
     ACTIONGROUP_NONE = r"""
 options: {}
 attributes:

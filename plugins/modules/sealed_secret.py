@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
+---
 module: sealed_secret
 short_description: Seal a Secret into a SealedSecret, without churn, for the cluster and/or Git
-version_added: "1.1.0"
+version_added: 0.1.0
 description:
   - Seals the values of a Secret given in the inventory into a Bitnami SealedSecret (the hybrid
     RSA-OAEP/AES-256-GCM format of the controller; one ciphertext per key) that the controller
@@ -22,16 +23,21 @@ description:
     kubeseal fetches it), from O(certificate) or O(certificate_path), or from Vault
     (O(certificate_vault_path), what M(atlas.hardening.sealed_secrets_keys) backs up) for offline sealing.
   - The values are never shown, in any output, diff or file.
-author: ATLAS platform team
+author:
+  - ATLAS platform team (@atlas-platform)
 extends_documentation_fragment:
   - atlas.hardening.kubernetes
   - atlas.hardening.vault
+  - atlas.hardening.attributes
+  - atlas.hardening.attributes.writes
+  - atlas.hardening.attributes.actiongroup_vault_kubernetes
 attributes:
   check_mode:
-    support: full
+    details: Reads the cluster and plans; nothing is written to the cluster (dry-run apply) or to the file.
   diff_mode:
-    support: full
-    details: The diff names the keys that are sealed again or removed, never a value or a ciphertext.
+    details: Names the keys that are sealed again or removed, never a value or a ciphertext.
+  idempotent:
+    details: Unchanged values keep their ciphertext, so a re-run writes nothing.
 options:
   name:
     description: Name of the Secret (and of the SealedSecret).

@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
+---
 module: sealed_secrets_controller_info
 short_description: Find the Sealed Secrets controller, check it answers, read its certificate
-version_added: "1.1.0"
+version_added: 0.1.0
 description:
   - Lists every Deployment of the cluster running the Sealed Secrets controller image, says whether
     the one at O(controller_namespace)/O(controller_name) exists, and otherwise what to set to adopt
@@ -16,14 +17,13 @@ description:
   - Waits up to O(wait_timeout) seconds for the designated controller to answer C(/healthz) through
     the API server's service proxy, then reads its sealing certificate (C(/v1/cert.pem)).
   - Read-only.
-author: ATLAS platform team
+author:
+  - ATLAS platform team (@atlas-platform)
 extends_documentation_fragment:
   - atlas.hardening.kubernetes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+  - atlas.hardening.attributes
+  - atlas.hardening.attributes.info_module
+  - atlas.hardening.attributes.actiongroup_kubernetes
 options:
   controller_namespace:
     description: The controller's namespace.

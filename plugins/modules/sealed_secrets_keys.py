@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
+---
 module: sealed_secrets_keys
 short_description: Back up, check and restore the Sealed Secrets controller's keys with Vault
-version_added: "1.1.0"
+version_added: 0.1.0
 description:
   - V(backup) copies every Secret labelled C(sealedsecrets.bitnami.com/sealed-secrets-key) (all of
-    them: renewal adds keys and the old ones still decrypt) into Vault KV v2, one entry per key at
+    them, since renewal adds keys and the old ones still decrypt) into Vault KV v2, one entry per key at
     C(<kv_path>/keys/<name>), with check-and-set, writing nothing when Vault already holds it; and the
     newest certificate at C(<kv_path>/certificate) (field C(tls.crt)) for offline sealing.
   - V(check) fails when the cluster holds a key that Vault does not.
@@ -19,15 +20,22 @@ description:
     restarts the controller, which reads keys only at start. If the newest restored key is older than
     the renewal period, the controller creates a fresh key at once; it is backed up before returning.
   - No key is ever shown in any output.
-author: ATLAS platform team
+author:
+  - ATLAS platform team (@atlas-platform)
 extends_documentation_fragment:
   - atlas.hardening.kubernetes
   - atlas.hardening.vault
+  - atlas.hardening.attributes
+  - atlas.hardening.attributes.writes
+  - atlas.hardening.attributes.actiongroup_vault_kubernetes
 attributes:
   check_mode:
-    support: full
+    details: Reads the cluster and Vault and reports what would be written; writes nothing.
   diff_mode:
     support: none
+    details: No diff; the result lists the keys written or restored by name.
+  idempotent:
+    details: A key Vault already holds is not written again; a restore creates only missing keys.
 options:
   state:
     description: What to do.

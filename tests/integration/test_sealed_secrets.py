@@ -121,8 +121,8 @@ def test_an_existing_helm_installation_is_adopted_not_doubled(clean_lab: Lab, tm
     assert writes(clean_lab.k8s.counts()) == {}
 
 
-def test_sealing_has_no_churn_and_one_changed_value_reseals_one_key(installed: tuple[Lab, str],
-                                                                     tmp_path: Path) -> None:
+def test_sealing_has_no_churn_and_one_changed_value_reseals_one_key(
+        installed: tuple[Lab, str], tmp_path: Path) -> None:
     lab, _kv_path = installed
     git_file = tmp_path / "git" / "apps" / "db.yaml"
     values = {"username": "app", "password": "Tr0ub4dor&3-" + secrets.token_hex(4)}
@@ -213,8 +213,8 @@ def test_bad_input_gets_one_clear_message_and_nothing_is_written(installed: tupl
                                                                  options: dict[str, Any], message: str) -> None:
     lab, _kv_path = installed
     lab.k8s.reset_requests()
-    result = lab.ansible_playbook(playbook(tmp_path, "bad", [seal_task(tmp_path / "bad.yaml", {"password": "bad-input-value"},
-                                                                              **options)]))
+    task = seal_task(tmp_path / "bad.yaml", {"password": "bad-input-value"}, **options)
+    result = lab.ansible_playbook(playbook(tmp_path, "bad", [task]))
     assert result.rc != 0 and message in result.stdout, result
     assert writes(lab.k8s.counts()) == {} and not (tmp_path / "bad.yaml").exists()
 
@@ -226,7 +226,7 @@ def test_an_unmanaged_existing_secret_is_refused_unless_adopted(installed: tuple
     refused = lab.ansible_playbook(playbook(tmp_path, "seal", [seal_task(None, {"password": "sealed"})]))
     assert refused.rc != 0 and "no SealedSecret owns it" in refused.stdout, refused
     assert writes(lab.k8s.counts()) == {}
-    adopted = lab.ansible_playbook(playbook(tmp_path, "seal", [seal_task(None, {"password": "sealed"},
-                                                                        adopt_existing=True)]))
+    task = seal_task(None, {"password": "sealed"}, adopt_existing=True)
+    adopted = lab.ansible_playbook(playbook(tmp_path, "seal", [task]))
     assert adopted.rc == 0, adopted
     wait_for(lambda: secret_value(lab, "db", "apps", "password") == b"sealed", what="the takeover")

@@ -124,7 +124,7 @@ def plan_sealed_secret(desired: DesiredSecret, certificate: SealingCertificate, 
     reason = ""
     if existing:
         old_annotations = (existing.get("metadata") or {}).get("annotations") or {}
-        old_data = dict(((existing.get("spec") or {}).get("encryptedData") or {}))
+        old_data = dict((existing.get("spec") or {}).get("encryptedData") or {})
         try:
             old_hmacs = json.loads(old_annotations.get(HMAC_ANNOTATION) or "{}")
         except ValueError:

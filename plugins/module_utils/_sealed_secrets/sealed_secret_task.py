@@ -16,7 +16,10 @@ import os
 import tempfile
 from typing import Any
 
-import yaml
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML comes with ansible-core; only sanity's import test lacks it
+    yaml = None
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
@@ -78,7 +81,8 @@ def _certificate(module: HardeningModule, objects: KubernetesObjects | None) -> 
             raise HardeningError(f"No certificate at {where}: back the keys up first (sealed_secrets_keys "
                                  "state=backup) or give the certificate another way.")
         return load_certificate(pem, where)
-    assert objects is not None
+    if objects is None:  # pragma: no cover - an offline source was given above
+        raise HardeningError("No certificate source: give certificate, certificate_path or certificate_vault_path.")
     return ControllerEndpoint(objects, params["controller_namespace"], params["controller_name"]).certificate()
 
 

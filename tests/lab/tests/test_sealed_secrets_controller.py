@@ -49,7 +49,7 @@ def controller(k8s: Any) -> Iterator[tuple[Any, SealedSecretsController]]:
     k8s.app.add_controller(simulated)
     try:
         k8s.kubectl("apply", "-f", "-", stdin=controller_objects())
-        wait_for(lambda: simulated.leader(), what="the controller to start")
+        wait_for(simulated.leader, what="the controller to start")
         yield k8s, simulated
     finally:
         k8s.app.controllers.remove(simulated)
@@ -161,8 +161,9 @@ def test_keys_are_loaded_at_start_only_and_renewal_adds_a_key(controller: Any) -
     assert synced(k8s, "old", "apps")["status"] == "True"
 
     # A key Secret added by hand is not used until the controller restarts.
-    from atlas_lab.scenarios.sealed_secrets.controller_keys import generate_key  # pylint: disable=import-outside-toplevel
     import datetime  # pylint: disable=import-outside-toplevel
+
+    from atlas_lab.scenarios.sealed_secrets.controller_keys import generate_key  # pylint: disable=import-outside-toplevel
     manual = generate_key(2048, datetime.timedelta(days=1))
     k8s.kubectl("apply", "-f", "-", stdin=json.dumps(dict(manual.secret(NAMESPACE, "sealed-secrets-key"),
                                                           metadata={"name": "manual-key", "namespace": NAMESPACE,

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from kubesealpy import SealedSecret, SealingScope, Unsealer
+from kubesealpy import KubesealPyError, SealedSecret, SealingScope, Unsealer
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.sealed_secret_plan import (
@@ -60,7 +60,7 @@ def test_kubesealpy_unseals_what_we_seal_and_reads_the_scope_from_our_annotation
     # The label binds the value: unsealing under another scope fails.
     other = {"strict": SealingScope.CLUSTER_WIDE, "namespace-wide": SealingScope.STRICT,
              "cluster-wide": SealingScope.NAMESPACE_WIDE}[scope]
-    with pytest.raises(Exception):
+    with pytest.raises(KubesealPyError):
         Unsealer([_KEY]).unseal(SealedSecret.model_validate(plan.sealed_secret), scope=other)
 
 

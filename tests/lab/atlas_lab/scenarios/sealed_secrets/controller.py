@@ -67,6 +67,7 @@ def _status_only(event: ControllerEvent) -> bool:
     """A change of status alone (the controller's own report) is not reconciled again."""
     if event.type != "MODIFIED" or event.old is None:
         return False
+
     def significant(obj: dict[str, Any]) -> Any:
         meta = obj.get("metadata") or {}
         return obj.get("spec"), meta.get("annotations"), meta.get("generation")

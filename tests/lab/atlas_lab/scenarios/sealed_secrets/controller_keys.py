@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -102,14 +103,11 @@ def decrypt(keys: list[SealingKey], label: bytes, value: str) -> bytes:
         raise NoKeyCouldDecrypt(NO_KEY_MESSAGE)
     (length,) = struct.unpack(">H", raw[:2])
     wrapped, sealed = raw[2:2 + length], raw[2 + length:]
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=label)
     for key in random.sample(keys, len(keys)):
         try:
-            session = key.private_key.decrypt(wrapped, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
-                                                                     algorithm=hashes.SHA256(), label=label))
-            return AESGCM(session).decrypt(bytes(12), sealed, None)
-        except ValueError:
-            continue
-        except Exception:  # noqa: BLE001 - cryptography raises InvalidTag for a wrong session key
+            return AESGCM(key.private_key.decrypt(wrapped, oaep)).decrypt(bytes(12), sealed, None)
+        except (ValueError, InvalidTag):
             continue
     raise NoKeyCouldDecrypt(NO_KEY_MESSAGE)
 
