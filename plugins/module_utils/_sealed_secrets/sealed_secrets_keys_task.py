@@ -41,7 +41,8 @@ def _hide(module: HardeningModule, keys: list[SealingKeySecret]) -> None:
 
 
 def _backup(module: HardeningModule, keys: list[SealingKeySecret], store: VaultKeyStore) -> dict[str, list[str]]:
-    written, unchanged = [], []
+    written: list[str] = []
+    unchanged: list[str] = []
     for key in keys:
         stored, version = store.read(key.name)
         if stored is not None and (stored.certificate, stored.private_key) != (key.certificate, key.private_key):
@@ -141,7 +142,7 @@ def sealed_secrets_keys_task(module: HardeningModule) -> dict[str, Any]:
         raise HardeningError(f"Vault {mount_point}/{kv_path}/keys holds no sealing key: nothing to restore "
                              "(was state=backup ever run against this path?).", **result)
     in_cluster = {key.name: key for key in keys}
-    restored = []
+    restored: list[str] = []
     for stored in stored_keys:
         live = in_cluster.get(stored.name)
         if live is not None:
