@@ -230,3 +230,50 @@ def test_an_unmanaged_existing_secret_is_refused_unless_adopted(installed: tuple
     adopted = lab.ansible_playbook(playbook(tmp_path, "seal", [task]))
     assert adopted.rc == 0, adopted
     wait_for(lambda: secret_value(lab, "db", "apps", "password") == b"sealed", what="the takeover")
+
+
+def test_migration_takes_plain_secrets_over_reports_configmap_credentials_and_runs_once(
+        installed: tuple[Lab, str], tmp_path: Path) -> None:
+    lab, _kv_path = installed
+    password = "Migrate-Me-" + secrets.token_hex(6)
+    for args in (["create", "namespace", "shop"],
+                 ["create", "secret", "generic", "db", "-n", "shop", f"--from-literal=password={password}"],
+                 ["create", "configmap", "app", "-n", "shop", f"--from-literal=DB_PASSWORD={password}",
+                  "--from-literal=color=blue"]):
+        assert kubectl(lab, *args).returncode == 0
+    token = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+             "metadata": {"name": "sa-token", "namespace": "shop",
+                          "annotations": {"kubernetes.io/service-account.name": "default"}}}
+    assert kubectl(lab, "apply", "-f", "-", stdin=json.dumps(token)).returncode == 0
+    directory = tmp_path / "gitops"
+    migrate = [{"atlas.hardening.sealed_secrets_migrate": {"namespaces": ["shop"], "directory": str(directory),
+                                                           "apply": True}, "register": "migration"},
+               {"ansible.builtin.debug": {"var": "migration"}}]
+
+    lab.k8s.reset_requests()
+    check = lab.ansible_playbook(playbook(tmp_path, "migrate", migrate), "-vvv", check=True)
+    assert check.rc == 0, check
+    assert writes(lab.k8s.counts()) == {} and not directory.exists()
+
+    first = lab.ansible_playbook(playbook(tmp_path, "migrate", migrate), "-vvv")
+    assert first.rc == 0 and first.changed == 1, first
+    file = directory / "shop" / "db.yaml"
+    assert yaml.safe_load(file.read_text())["kind"] == "SealedSecret"
+    assert '"reason": "the key\'s name looks like a credential"' in first.stdout and '"key": "DB_PASSWORD"' in first.stdout
+    assert "a service-account token" in first.stdout
+
+    def taken_over() -> bool:
+        live = get_json(lab, "secret", "db", "-n", "shop")
+        return any(ref["kind"] == "SealedSecret" for ref in live["metadata"].get("ownerReferences") or [])
+    wait_for(taken_over, what="the controller to take the Secret over")
+    assert secret_value(lab, "db", "shop", "password") == password.encode()
+
+    original = file.read_bytes()
+    lab.k8s.reset_requests()
+    again = lab.ansible_playbook(playbook(tmp_path, "migrate", migrate))
+    assert again.rc == 0 and again.changed == 0, again
+    assert "already sealed" in again.stdout and file.read_bytes() == original
+    assert {kind: n for kind, n in writes(lab.k8s.counts()).items() if "/proxy" not in kind} == {}
+    for run in (check, first, again):
+        assert password not in run.stdout and base64.b64encode(password.encode()).decode() not in run.stdout
+    assert password not in file.read_text()
