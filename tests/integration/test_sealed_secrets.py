@@ -277,3 +277,44 @@ def test_migration_takes_plain_secrets_over_reports_configmap_credentials_and_ru
     for run in (check, first, again):
         assert password not in run.stdout and base64.b64encode(password.encode()).decode() not in run.stdout
     assert password not in file.read_text()
+
+
+def test_the_controller_identity_does_its_job_and_is_refused_everything_else(installed: tuple[Lab, str],
+                                                                           tmp_path: Path) -> None:
+    """The lab's controller acts as its Pod's ServiceAccount under the emulator's RBAC: it unsealed
+    with the role's grants (the fixture), stops unsealing once its binding is gone, and kubectl's
+    `auth can-i --as` shows it refused everything outside its job."""
+    lab, kv_path = installed
+    account = f"system:serviceaccount:{NAMESPACE}:sealed-secrets-controller"
+    # (kubectl auth can-i arguments, allowed?)
+    table = [
+        (["watch", "sealedsecrets.bitnami.com", "-A"], True),
+        (["update", "sealedsecrets.bitnami.com", "--subresource=status", "-n", "apps"], True),
+        (["create", "secrets", "-n", "apps"], True),
+        (["create", "events", "-n", "apps"], True),
+        (["update", "sealedsecrets.bitnami.com", "-n", "apps"], False),     # the spec is the user's
+        (["delete", "sealedsecrets.bitnami.com", "-n", "apps"], False),
+        (["create", "deployments.apps", "-n", NAMESPACE], False),
+        (["get", "configmaps", "-n", "apps"], False),
+        (["create", "rolebindings.rbac.authorization.k8s.io", "-n", NAMESPACE], False),
+        (["escalate", "clusterroles.rbac.authorization.k8s.io"], False),
+        (["create", "serviceaccounts/token", "-n", NAMESPACE], False),
+    ]
+    for can_i, allowed in table:
+        answer = kubectl(lab, "auth", "can-i", *can_i, f"--as={account}")
+        assert answer.stdout.strip() == ("yes" if allowed else "no"), (can_i, answer.stdout, answer.stderr)
+    # Anyone authenticated may fetch the certificate through the proxy, and nothing else.
+    user = ["--as=someone", "--as-group=system:authenticated", "-n", NAMESPACE]
+    assert kubectl(lab, "auth", "can-i", "get", "services/http:sealed-secrets-controller:", "--subresource=proxy",
+                   *user).stdout.strip() == "yes"
+    assert kubectl(lab, "auth", "can-i", "get", "services/kube-dns", "--subresource=proxy",
+                   *user).stdout.strip() == "no"
+
+    assert kubectl(lab, "delete", "clusterrolebinding", "sealed-secrets-controller").returncode == 0
+    sealed = lab.ansible_playbook(playbook(tmp_path, "seal", [seal_task(None, {"password": "needs-rbac"})]))
+    assert sealed.rc == 0, sealed
+    assert lab.k8s.call("POST", "k8s/controllers/wait-idle", {"timeout": 10})["idle"]
+    assert secret_value(lab, "db", "apps", "password") is None  # refused: nothing unsealed
+    assert install(lab, tmp_path, kv_path).rc == 0  # the role puts the binding back
+    kubectl(lab, "annotate", "sealedsecret", "db", "-n", "apps", "retry=1", "--overwrite")
+    wait_for(lambda: secret_value(lab, "db", "apps", "password") == b"needs-rbac", what="unsealed again")

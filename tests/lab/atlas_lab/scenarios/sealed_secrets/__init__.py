@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from atlas_lab.scenarios.base import Scenario, ScenarioContext
 from atlas_lab.scenarios.sealed_secrets.controller import SealedSecretsController
+from atlas_lab.services.kubernetes.rbac import Attributes
 
 
 class SealedSecretsScenario(Scenario):
@@ -18,7 +19,14 @@ class SealedSecretsScenario(Scenario):
 
     def __init__(self, context: ScenarioContext) -> None:
         super().__init__(context)
-        self.controller = SealedSecretsController(host=context.host)
+        rbac = context.kubernetes.authorizer.rbac
+
+        def authorize(user: str, groups: tuple[str, ...], verb: str, group: str, resource: str, namespace: str,
+                      subresource: str) -> bool:
+            return bool(rbac.authorize(Attributes(user, groups, verb, api_group=group, resource=resource,
+                                                  namespace=namespace, subresource=subresource)).allowed)
+
+        self.controller = SealedSecretsController(host=context.host, authorize=authorize)
 
     def start(self) -> None:
         self.context.kubernetes.add_controller(self.controller)

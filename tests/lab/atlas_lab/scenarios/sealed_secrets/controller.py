@@ -16,6 +16,10 @@ What it does, as the real one does (see ../shared/reference/sealed-secrets.md):
   refusing an existing Secret that it does not own unless it is annotated
   ``sealedsecrets.bitnami.com/managed: "true"``; ``status.conditions[Synced]`` and an Event say how it went.
 
+Every read and write is authorised as the Pod's ServiceAccount by the emulator's RBAC (a denied
+one is logged as the real controller logs a 403 and leaves things as they are), so the RBAC the
+role installs is proven by the controller doing its job.
+
 Flags are read from the container's args and ``SEALED_SECRETS_*`` environment variables:
 ``--key-prefix``, ``--key-renew-period``, ``--key-size``, ``--key-ttl``, ``--update-status``.
 """
@@ -28,7 +32,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 from atlas_lab.scenarios.sealed_secrets.controller_keys import (
     KEY_LABEL,
@@ -95,14 +99,23 @@ def flags(container: dict[str, Any]) -> dict[str, str]:
     return values
 
 
+# may(user, groups, verb, api_group, resource, namespace, subresource) -> allowed
+Authorizer = Callable[[str, tuple[str, ...], str, str, str, str, str], bool]
+
+
+class Forbidden(Exception):
+    pass
+
+
 @dataclass
 class ControllerInstance:
-    """One running controller process (one Pod)."""
+    """One running controller process (one Pod), acting as the Pod's ServiceAccount."""
 
     namespace: str
     pod: str
     pod_uid: str
     settings: dict[str, str]
+    service_account: str = "default"
     keys: list[SealingKey] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -122,10 +135,25 @@ class SealedSecretsController(Controller):
     name = "sealed-secrets-controller"
     watches = (("", "Pod"), ("bitnami.com", "SealedSecret"))
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", authorize: Authorizer | None = None) -> None:
         self.host = host
+        self.authorize = authorize
         self.instances: dict[str, ControllerInstance] = {}  # by pod uid
+        self.denied: list[str] = []  # what RBAC refused (the real controller logs it)
         self._ctx: ControllerContext | None = None
+
+    def _require(self, instance: ControllerInstance, verb: str, group: str, resource: str, namespace: str = "",
+                 subresource: str = "") -> None:
+        if self.authorize is None:
+            return
+        user = f"system:serviceaccount:{instance.namespace}:{instance.service_account}"
+        groups = ("system:serviceaccounts", f"system:serviceaccounts:{instance.namespace}", "system:authenticated")
+        if not self.authorize(user, groups, verb, group, resource, namespace, subresource):
+            what = f"{resource}/{subresource}" if subresource else resource
+            message = f'{user} cannot {verb} resource "{what}" in API group "{group}"' + (
+                f' in the namespace "{namespace}"' if namespace else " at the cluster scope")
+            self.denied.append(message)
+            raise Forbidden(message)
 
     # Lifecycle -----------------------------------------------------------------------------------
     def start(self, ctx: ControllerContext) -> None:
@@ -160,12 +188,17 @@ class SealedSecretsController(Controller):
                 self._stop(self.instances.pop(uid))
             return
         if uid not in self.instances:
-            self._start(ctx, pod, container)
+            try:
+                self._start(ctx, pod, container)
+            except Forbidden:
+                return  # the real controller exits (CrashLoopBackOff); the lab logs it in self.denied
 
     def _start(self, ctx: ControllerContext, pod: dict[str, Any], container: dict[str, Any]) -> None:
         meta = pod["metadata"]
-        instance = ControllerInstance(meta["namespace"], meta["name"], meta["uid"], flags(container))
+        instance = ControllerInstance(meta["namespace"], meta["name"], meta["uid"], flags(container),
+                                      (pod.get("spec") or {}).get("serviceAccountName") or "default")
         prefix = instance.settings["key-prefix"]
+        self._require(instance, "list", "", "secrets", instance.namespace)
         for secret in ctx.list("v1", "Secret", instance.namespace):
             secret_meta = secret.get("metadata") or {}
             if (secret_meta.get("labels") or {}).get(KEY_LABEL) == "active" or secret_meta.get("name") == prefix:
@@ -183,6 +216,8 @@ class SealedSecretsController(Controller):
         self.instances[instance.pod_uid] = instance
         if period:
             self._schedule_renewal(ctx, instance, period)
+        self._require(instance, "list", "bitnami.com", "sealedsecrets")
+        self._require(instance, "watch", "bitnami.com", "sealedsecrets")
         for sealed in ctx.list(SEALED_SECRET_API, "SealedSecret"):
             self.unseal(ctx, instance, sealed["metadata"]["namespace"], sealed["metadata"]["name"])
 
@@ -197,13 +232,17 @@ class SealedSecretsController(Controller):
     def _schedule_renewal(self, ctx: ControllerContext, instance: ControllerInstance, period: float) -> None:
         def renew_when_due() -> None:
             if instance.running:
-                self.renew(ctx, instance)
+                try:
+                    self.renew(ctx, instance)
+                except Forbidden:
+                    pass  # logged in self.denied; the next period tries again
                 self._schedule_renewal(ctx, instance, period)
         ctx.after(period, renew_when_due)
 
     def renew(self, ctx: ControllerContext, instance: ControllerInstance) -> SealingKey:
         """Add a key (never delete one): a kubernetes.io/tls Secret with generateName = the prefix."""
         settings = instance.settings
+        self._require(instance, "create", "", "secrets", instance.namespace)
         key = generate_key(int(settings["key-size"]), datetime.timedelta(seconds=go_duration(settings["key-ttl"])))
         created = ctx.create(key.secret(instance.namespace, settings["key-prefix"]))
         key.secret_name = created["metadata"]["name"]
@@ -213,6 +252,13 @@ class SealedSecretsController(Controller):
 
     # Unsealing -----------------------------------------------------------------------------------
     def unseal(self, ctx: ControllerContext, instance: ControllerInstance, namespace: str, name: str) -> None:
+        try:
+            self._unseal(ctx, instance, namespace, name)
+        except Forbidden:
+            return  # logged in self.denied; the real controller retries with back-off
+
+    def _unseal(self, ctx: ControllerContext, instance: ControllerInstance, namespace: str, name: str) -> None:
+        self._require(instance, "get", "bitnami.com", "sealedsecrets", namespace)
         sealed = ctx.get(SEALED_SECRET_API, "SealedSecret", name, namespace)
         if sealed is None:
             return
@@ -221,6 +267,7 @@ class SealedSecretsController(Controller):
         except NoKeyCouldDecrypt as exc:
             self._report(ctx, instance, sealed, False, "ErrUnsealFailed", f"Failed to unseal: {exc}")
             return
+        self._require(instance, "get", "", "secrets", namespace)
         existing = ctx.get("v1", "Secret", name, namespace)
         uid = sealed["metadata"].get("uid")
         if existing is not None:
@@ -238,8 +285,10 @@ class SealedSecretsController(Controller):
             if "immutable" in secret:
                 existing["immutable"] = secret["immutable"]
             if existing != ctx.get("v1", "Secret", name, namespace):
+                self._require(instance, "update", "", "secrets", namespace)
                 ctx.update(existing)
         else:
+            self._require(instance, "create", "", "secrets", namespace)
             ctx.create(secret)
         self._report(ctx, instance, sealed, True, "Unsealed", "SealedSecret unsealed successfully")
 
@@ -270,6 +319,7 @@ class SealedSecretsController(Controller):
 
     def _report(self, ctx: ControllerContext, instance: ControllerInstance, sealed: dict[str, Any], synced: bool,
                 reason: str, message: str) -> None:
+        self._require(instance, "create", "", "events", sealed["metadata"]["namespace"])
         ctx.record_event(sealed, reason, message, "Normal" if synced else "Warning")
         if instance.settings.get("update-status", "true") != "true":
             return
@@ -280,6 +330,7 @@ class SealedSecretsController(Controller):
         condition = {"type": "Synced", "status": status_text, "lastUpdateTime": stamp,
                      "lastTransitionTime": previous.get("lastTransitionTime", stamp)
                      if previous.get("status") == status_text else stamp}
+        self._require(instance, "update", "bitnami.com", "sealedsecrets", sealed["metadata"]["namespace"], "status")
         if not synced:
             condition["message"] = message
         ctx.patch_status(sealed, {"conditions": [condition],
@@ -319,7 +370,11 @@ class SealedSecretsController(Controller):
                     if controller._ctx is None:
                         self._send(503, b"not started\n")
                         return
-                    key = controller.renew(controller._ctx, instance)
+                    try:
+                        key = controller.renew(controller._ctx, instance)
+                    except Forbidden as exc:
+                        self._send(500, f"{exc}\n".encode())
+                        return
                     self._send(200, json.dumps({"secret": key.secret_name}).encode(), "application/json")
                     return
                 if self.path not in ("/v1/verify", "/v1/rotate"):
