@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter of the sealed_secrets role: the controller's objects (logic in
-module_utils/_sealed_secrets/controller_manifests.py)."""
+"""Filters of the sealed_secrets roles: the controller's objects and the daily key backup's (logic in
+module_utils/_sealed_secrets/controller_manifests.py and key_backup_schedule_manifests.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.co
     ControllerSettings,
     controller_manifests,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.key_backup_schedule_manifests import (
+    key_backup_schedule_manifests,
+)
 
 
 def _manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -26,6 +29,14 @@ def _manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise AnsibleFilterError(str(exc)) from None
 
 
+def _backup_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    try:
+        return key_backup_schedule_manifests(json.loads(json.dumps(dict(settings), default=str)))
+    except HardeningError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"sealed_secrets_controller_manifests": _manifests}
+        return {"sealed_secrets_controller_manifests": _manifests,
+                "sealed_secrets_key_backup_manifests": _backup_manifests}

@@ -50,13 +50,14 @@ def test_check_run_then_apply_then_nothing_left_to_do(platform: Lab) -> None:
     assert check.rc == 0, check
     assert cluster_writes(platform) == {}, "--check wrote to the cluster"
     assert summary(check) == {"alertmanager": "would change", "rotation": "would change",
-                              "image-scan": "would change", "sealed-secrets": "would change"}, check
+                              "image-scan": "would change", "sealed-secrets": "would change",
+                              "sealed-secrets-backup-job": "would change"}, check
 
     first = platform.ansible_playbook(HARDEN)
     assert first.rc == 0, first
     assert first.changed > 0
     assert summary(first) == {"alertmanager": "hardened", "rotation": "hardened", "image-scan": "hardened",
-                              "sealed-secrets": "hardened"}, first
+                              "sealed-secrets": "hardened", "sealed-secrets-backup-job": "hardened"}, first
     assert "verification: healthy: 3 replicas ready, each sees all 3 peers" in first.stdout
 
     platform.k8s.reset_requests()
@@ -65,7 +66,8 @@ def test_check_run_then_apply_then_nothing_left_to_do(platform: Lab) -> None:
     assert second.changed == 0, second
     assert cluster_writes(platform) == {}, "the second run wrote to the cluster"
     assert summary(second) == {"alertmanager": "unchanged", "rotation": "unchanged",
-                               "image-scan": "unchanged", "sealed-secrets": "unchanged"}, second
+                               "image-scan": "unchanged", "sealed-secrets": "unchanged",
+                               "sealed-secrets-backup-job": "unchanged"}, second
 
 
 def test_items_can_be_chosen_by_tag_and_by_inventory(platform: Lab) -> None:

@@ -17,6 +17,7 @@ from atlas_lab.pytest_plugin import Lab, wait_for
 from atlas_lab.services.kubernetes import writes
 
 pytestmark = pytest.mark.timeout(600)
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 NAMESPACE = "kube-system"
 KEY_SELECTOR = "sealedsecrets.bitnami.com/sealed-secrets-key"
 MODULE_DEFAULTS = {
@@ -318,3 +319,84 @@ def test_the_controller_identity_does_its_job_and_is_refused_everything_else(ins
     assert install(lab, tmp_path, kv_path).rc == 0  # the role puts the binding back
     kubectl(lab, "annotate", "sealedsecret", "db", "-n", "apps", "retry=1", "--overwrite")
     wait_for(lambda: secret_value(lab, "db", "apps", "password") == b"needs-rbac", what="unsealed again")
+
+
+BACKUP_JOB = "sealed-secrets-key-backup"
+
+
+def test_the_daily_backup_job_runs_as_its_own_identities_and_backs_up_a_renewal(
+        installed: tuple[Lab, str], tmp_path: Path) -> None:
+    """The CronJob harden.yml installs, its command run here as its Pod would run it: the Kubernetes API
+    with its ServiceAccount's token, Vault through Kubernetes auth with a token bound to Vault's audience
+    and a policy limited to the backup path (no VAULT_TOKEN). A renewal made since is in Vault after one
+    run; the identity is refused everything but listing the Secrets of its namespace."""
+    import hvac  # pylint: disable=import-outside-toplevel
+    from kubernetes import client as k8s_client  # pylint: disable=import-outside-toplevel
+    from kubernetes import config as k8s_config  # pylint: disable=import-outside-toplevel
+
+    lab, kv_path = installed
+    schedule = lab.ansible_playbook(playbook(tmp_path, "schedule", roles=[
+        "atlas.hardening.sealed_secrets_key_backup_schedule"]), extra_vars={
+        "sealed_secrets_key_backup_schedule_image": "registry.example/platform/atlas-hardening-ee:0.1.0",
+        "sealed_secrets_key_backup_schedule_kv_path": kv_path})
+    assert schedule.rc == 0, schedule
+    core = k8s_client.CoreV1Api(k8s_config.new_client_from_config(str(lab.kubeconfig)))
+    cronjob = k8s_client.BatchV1Api(core.api_client).read_namespaced_cron_job(BACKUP_JOB, NAMESPACE)
+    container = cronjob.spec.job_template.spec.template.spec.containers[0]
+    assert cronjob.spec.job_template.spec.template.spec.service_account_name == BACKUP_JOB
+    assert container.command[1].endswith("/playbooks/backup_sealed_secrets_keys.yml")
+
+    def token(audiences: list[str]) -> str:
+        return core.create_namespaced_service_account_token(BACKUP_JOB, NAMESPACE, k8s_client.AuthenticationV1TokenRequest(
+            spec=k8s_client.V1TokenRequestSpec(audiences=audiences, expiration_seconds=600))).status.token
+
+    vault = hvac.Client(url=lab.openbao_url, token=lab.vault_token)
+    mount, policy = "k8s-" + secrets.token_hex(4), "ss-backup-" + secrets.token_hex(4)
+    admin_kubeconfig = yaml.safe_load(lab.kubeconfig.read_text())
+    vault.sys.enable_auth_method("kubernetes", path=mount)
+    vault.write(f"auth/{mount}/config", kubernetes_host=lab.kubernetes_url, kubernetes_ca_cert=lab.ca_file.read_text(),
+                token_reviewer_jwt=admin_kubeconfig["users"][0]["user"]["token"], disable_local_ca_jwt=True)
+    vault.sys.create_or_update_policy(policy, f'''
+path "secret/data/{kv_path}/*" {{ capabilities = ["create", "read", "update"] }}
+path "secret/metadata/{kv_path}/*" {{ capabilities = ["read", "list"] }}
+path "sys/mounts/secret" {{ capabilities = ["read"] }}
+''')
+    vault.write(f"auth/{mount}/role/sealed-secrets-key-backup", bound_service_account_names=BACKUP_JOB,
+                bound_service_account_namespaces=NAMESPACE, token_policies=policy, token_ttl="15m", audience="vault")
+    job_kubeconfig = dict(admin_kubeconfig)
+    job_kubeconfig["users"] = [dict(admin_kubeconfig["users"][0], user={"token": token([])})]
+    kubeconfig_file = tmp_path / "job-kubeconfig"
+    kubeconfig_file.write_text(yaml.safe_dump(job_kubeconfig))
+    vault_token_file = tmp_path / "vault-token"
+    vault_token_file.write_text(token(["vault"]))
+    vars_file = tmp_path / "key-backup-vars.yml"
+    vars_file.write_text(core.read_namespaced_config_map(BACKUP_JOB, NAMESPACE).data["key-backup-vars.yml"])
+    command = [str(Path(lab.env["PATH"].split(":")[0]) / "ansible-playbook"),
+               str(PLAYBOOKS / "backup_sealed_secrets_keys.yml"), "--extra-vars", f"@{vars_file}",
+               "-e", json.dumps({"atlas_hardening_vault_auth_mount_point": mount,
+                                 "atlas_hardening_vault_kubernetes_token_path": str(vault_token_file)})]
+    env = dict(lab.env, KUBECONFIG=str(kubeconfig_file), K8S_AUTH_KUBECONFIG=str(kubeconfig_file),
+               VAULT_ADDR=next(e.value for e in container.env if e.name == "VAULT_ADDR"))
+    env.pop("VAULT_TOKEN", None)
+
+    renewed = kubectl(lab, "create", "--raw", f"/api/v1/namespaces/{NAMESPACE}/services/"
+                      "http:sealed-secrets-controller:/proxy/lab/renew-key", "-f", "-", stdin="{}")
+    assert renewed.returncode == 0, renewed.stderr
+    new_key = json.loads(renewed.stdout)["secret"]
+    run = lab.run(command, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert vault.secrets.kv.v2.read_secret_version(f"{kv_path}/keys/{new_key}", raise_on_deleted_version=True)
+    again = lab.run(command, env=env)
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout
+
+    account = f"system:serviceaccount:{NAMESPACE}:{BACKUP_JOB}"
+    for can_i, allowed in [(["list", "secrets", "-n", NAMESPACE], True),
+                           (["list", "secrets", "-n", "apps"], False),
+                           (["create", "secrets", "-n", NAMESPACE], False),
+                           (["delete", "secrets", "-n", NAMESPACE], False),
+                           (["patch", "deployments.apps", "-n", NAMESPACE], False),
+                           (["create", "pods", "-n", NAMESPACE], False)]:
+        answer = kubectl(lab, "auth", "can-i", *can_i, f"--as={account}")
+        assert answer.stdout.strip() == ("yes" if allowed else "no"), (can_i, answer.stdout)
+    denied = lab.run(["kubectl", "--kubeconfig", str(kubeconfig_file), "get", "secrets", "-n", "apps"])
+    assert "forbidden" in denied.stderr, denied.stderr

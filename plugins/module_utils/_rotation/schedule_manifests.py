@@ -11,7 +11,6 @@ here from the rotation's own variables, so the job can do its job and nothing el
 from __future__ import annotations
 
 import json
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,13 +18,15 @@ from ansible.module_utils.common.yaml import yaml_dump
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.scheduled_playbook import (
+    VAULT_TOKEN_MOUNT,
+    cron_problem,
+    known_time_zone,
+    playbook_cronjob,
+)
 
 LABEL_NAME = "keycloak-admin-rotation"
 MANAGED_BY = "atlas.hardening"
-VARS_MOUNT = "/etc/atlas-hardening/vars"
-VAULT_CA_MOUNT = "/etc/atlas-hardening/vault-ca"
-KUBE_API_ACCESS_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
-VAULT_TOKEN_MOUNT = "/var/run/secrets/atlas-hardening/vault"
 # Pod Security Standard of the namespace the role creates for the job.
 RESTRICTED_NAMESPACE_LABELS = {"pod-security.kubernetes.io/enforce": "restricted",
                                "pod-security.kubernetes.io/audit": "restricted",
@@ -135,54 +136,6 @@ def _check_secret_refs(rotation_vars: dict[str, Any]) -> None:
                                         f"got {_json_text(ref)}.")
 
 
-# The fields of a standard cron schedule and their ranges (day of week 0-6, as robfig/cron parses it).
-_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
-_CRON_NAMES: tuple[dict[str, int], ...] = ({}, {}, {}, {name: number for number, name in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)},
-    {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))})
-_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-
-
-def cron_problem(schedule: str) -> str:
-    """What is wrong with a CronJob schedule (five fields or a descriptor), or "" when it is valid."""
-    text = schedule.strip()
-    if text.startswith(("TZ=", "CRON_TZ=")):
-        return "set the time zone with keycloak_rotation_schedule_time_zone, not in the schedule"
-    if text.startswith("@"):
-        return "" if text in _CRON_DESCRIPTORS or text.startswith("@every ") else f"unknown descriptor {text}"
-    fields = text.split()
-    if len(fields) != 5:
-        return f"{len(fields)} fields instead of 5 (minute hour day-of-month month day-of-week)"
-    for field, (low, high), names in zip(fields, _CRON_RANGES, _CRON_NAMES):
-        for item in field.split(","):
-            span, _slash, step = item.partition("/")
-            if step and not (step.isdigit() and int(step) > 0):
-                return f"step {step!r} in {item!r} must be a positive number"
-            if span in ("*", "?"):
-                continue
-            bounds = span.split("-")
-            found = [names.get(bound.lower(), int(bound) if bound.isdigit() else None) for bound in bounds]
-            values = [value for value in found if value is not None]
-            if len(bounds) > 2 or len(values) != len(found):
-                return f"{item!r} is not a number, a name or a range"
-            if any(not low <= value <= high for value in values):
-                return f"{item!r} is outside {low}-{high}"
-            if len(values) == 2 and values[0] > values[1]:
-                return f"{item!r} is a range that ends before it starts"
-    return ""
-
-
-def known_time_zone(name: str) -> bool:
-    """True for an IANA zone this machine knows (Go's time.LoadLocation answers the same on the API server)."""
-    if not name or name.lower() == "local" or any(part in ("", ".", "..") for part in name.split("/")):
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return not zoneinfo.available_timezones()  # no time zone database here: leave it to the API server
-    return True
-
-
 def _json_text(value: Any) -> str:
     return json.dumps(value if value is not None else "")
 
@@ -231,77 +184,5 @@ def keycloak_rotation_schedule_manifests(settings: Mapping[str, Any]) -> list[di
 
 
 def _cronjob(settings: Mapping[str, Any], metadata: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    name = metadata["name"]
-    vault_ca = settings.get("vault_ca_configmap") or ""
-    env = [{"name": "VAULT_ADDR", "value": settings["vault_url"]}]
-    if settings.get("vault_namespace"):
-        env.append({"name": "VAULT_NAMESPACE", "value": settings["vault_namespace"]})
-    if vault_ca:
-        env.append({"name": "VAULT_CACERT", "value": f"{VAULT_CA_MOUNT}/ca.crt"})
-    env += [{"name": "KEYCLOAK_URL", "value": settings["keycloak_url"]},
-            {"name": "HOME", "value": "/tmp"},
-            {"name": "ANSIBLE_LOCAL_TEMP", "value": "/tmp/.ansible/tmp"},
-            {"name": "ANSIBLE_NOCOLOR", "value": "1"}]
-    mounts = [{"name": "kube-api-access", "mountPath": KUBE_API_ACCESS_MOUNT, "readOnly": True},
-              {"name": "vault-token", "mountPath": VAULT_TOKEN_MOUNT, "readOnly": True},
-              {"name": "rotation-vars", "mountPath": VARS_MOUNT, "readOnly": True},
-              {"name": "tmp", "mountPath": "/tmp"}]
-    volumes: list[dict[str, Any]] = [
-        # What automountServiceAccountToken would mount, for the Kubernetes API only (its audience).
-        {"name": "kube-api-access", "projected": {"sources": [
-            {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
-            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
-                                                                          "fieldPath": "metadata.namespace"}}]}}]}},
-        # A token for Vault alone: bound to Vault's audience and short-lived, so that Vault never holds a
-        # token that the Kubernetes API would accept.
-        {"name": "vault-token", "projected": {"sources": [{"serviceAccountToken": {
-            "path": "token", "audience": settings["vault_token_audience"],
-            "expirationSeconds": int(settings["vault_token_expiration_seconds"])}}]}},
-        {"name": "rotation-vars", "configMap": {"name": name}},
-        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
-    if vault_ca:
-        mounts.append({"name": "vault-ca", "mountPath": VAULT_CA_MOUNT, "readOnly": True})
-        volumes.append({"name": "vault-ca", "configMap": {"name": vault_ca}})
-    pod_spec: dict[str, Any] = {
-        "serviceAccountName": name,
-        "automountServiceAccountToken": False,
-        "restartPolicy": "Never",
-    }
-    if settings.get("image_pull_secrets"):
-        pod_spec["imagePullSecrets"] = [{"name": secret} for secret in settings["image_pull_secrets"]]
-    pod_spec["securityContext"] = {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
-                                   "seccompProfile": {"type": "RuntimeDefault"}}
-    pod_spec["containers"] = [{
-        "name": "rotate",
-        "image": settings["image"],
-        "imagePullPolicy": settings["image_pull_policy"],
-        "command": ["ansible-playbook", settings["playbook"], "--extra-vars", f"@{VARS_MOUNT}/rotation-vars.yml"],
-        "env": env,
-        "resources": settings["resources"],
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]}},
-        "volumeMounts": mounts,
-    }]
-    pod_spec["volumes"] = volumes
-    return {
-        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": metadata,
-        "spec": {
-            "schedule": settings["cron"],
-            "timeZone": settings["time_zone"],
-            "suspend": boolean(settings["suspend"], strict=False),
-            # Never two rotations at once (the protocol would stop the second one anyway).
-            "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": int(settings["starting_deadline_seconds"]),
-            "successfulJobsHistoryLimit": int(settings["successful_jobs_history_limit"]),
-            "failedJobsHistoryLimit": int(settings["failed_jobs_history_limit"]),
-            "jobTemplate": {
-                "metadata": {"labels": dict(labels)},
-                "spec": {
-                    "backoffLimit": int(settings["backoff_limit"]),
-                    "activeDeadlineSeconds": int(settings["active_deadline_seconds"]),
-                    "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
-                },
-            },
-        },
-    }
+    return playbook_cronjob(settings, metadata, labels, container="rotate", vars_file="rotation-vars.yml",
+                            extra_env=[{"name": "KEYCLOAK_URL", "value": settings["keycloak_url"]}])
