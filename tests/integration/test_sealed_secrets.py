@@ -280,8 +280,8 @@ def test_migration_takes_plain_secrets_over_reports_configmap_credentials_and_ru
     assert password not in file.read_text()
 
 
-def test_the_controller_identity_does_its_job_and_is_refused_everything_else(installed: tuple[Lab, str],
-                                                                           tmp_path: Path) -> None:
+def test_the_controller_identity_does_its_job_and_is_refused_everything_else(
+        installed: tuple[Lab, str], tmp_path: Path) -> None:
     """The lab's controller acts as its Pod's ServiceAccount under the emulator's RBAC: it unsealed
     with the role's grants (the fixture), stops unsealing once its binding is gone, and kubectl's
     `auth can-i --as` shows it refused everything outside its job."""

@@ -48,5 +48,3 @@ def sealing_certificate(module: HardeningModule, objects: KubernetesObjects | No
     if objects is None:  # pragma: no cover - an offline source was given above
         raise HardeningError("No certificate source: give certificate, certificate_path or certificate_vault_path.")
     return ControllerEndpoint(objects, params["controller_namespace"], params["controller_name"]).certificate()
-
-

@@ -56,7 +56,7 @@ def _write_file(path: str, text: str) -> None:
 
 
 def needs_takeover(secret: dict[str, Any] | None, sealed: dict[str, Any] | None, adopt: bool,
-                            ref: str) -> bool:
+                   ref: str) -> bool:
     """Whether the existing Secret must be annotated for the controller to take it over."""
     if secret is None:
         return False

@@ -25,8 +25,8 @@ def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def test_the_controller_keeps_kubeseals_names_and_is_pss_restricted() -> None:
     objects = controller_manifests(ControllerSettings.from_options({"image": IMAGE, "key_renew_period": "168h"}))
     [deployment] = by_kind(objects, "Deployment")
-    assert (deployment["metadata"]["namespace"], deployment["metadata"]["name"]) == ("kube-system",
-                                                                                  "sealed-secrets-controller")
+    where = (deployment["metadata"]["namespace"], deployment["metadata"]["name"])
+    assert where == ("kube-system", "sealed-secrets-controller")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert "--key-renew-period=168h" in container["args"]
