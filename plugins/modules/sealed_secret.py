@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - atlas.hardening.kubernetes
   - atlas.hardening.vault
+  - atlas.hardening.sealing_certificate
   - atlas.hardening.attributes
   - atlas.hardening.attributes.writes
   - atlas.hardening.attributes.actiongroup_vault_kubernetes
@@ -87,27 +88,6 @@ options:
       - Also write the SealedSecret to this YAML file (in a Git checkout); rewritten only when its
         content changes, so an unchanged Secret keeps identical bytes.
     type: path
-  certificate:
-    description: The sealing certificate (PEM), for offline sealing.
-    type: str
-  certificate_path:
-    description: A file holding the sealing certificate (PEM), for offline sealing.
-    type: path
-  certificate_vault_path:
-    description: A Vault KV v2 path whose field C(tls.crt) holds the sealing certificate, for offline sealing.
-    type: str
-  certificate_vault_mount_point:
-    description: The KV v2 mount of O(certificate_vault_path).
-    type: str
-    default: secret
-  controller_name:
-    description: The controller's Service name (where kubeseal looks by default).
-    type: str
-    default: sealed-secrets-controller
-  controller_namespace:
-    description: The controller's namespace.
-    type: str
-    default: kube-system
   hmac_key:
     description:
       - A secret key for the keyed HMACs that recognise unchanged values without the cluster (for
@@ -127,10 +107,6 @@ options:
         module refuses (the controller would).
     type: bool
     default: false
-  field_manager:
-    description: The server-side apply field manager.
-    type: str
-    default: atlas-hardening-sealed-secrets
 notes:
   - Requires the Python library C(cryptography).
 """
@@ -204,11 +180,16 @@ sealed_secret:
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.certificate_sources import (
+    OFFLINE_SOURCES,
+    SEALING_CERTIFICATE_ARGSPEC,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.sealed_secret_task import (
     sealed_secret_task,
 )
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    **SEALING_CERTIFICATE_ARGSPEC,
     name=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
     data=dict(type="dict", required=True, no_log=True),
@@ -220,22 +201,14 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     scope=dict(type="str", choices=["strict", "namespace-wide", "cluster-wide"], default="strict"),
     apply=dict(type="bool", default=True),
     path=dict(type="path"),
-    certificate=dict(type="str"),
-    certificate_path=dict(type="path"),
-    certificate_vault_path=dict(type="str"),
-    certificate_vault_mount_point=dict(type="str", default="secret"),
-    controller_name=dict(type="str", default="sealed-secrets-controller"),
-    controller_namespace=dict(type="str", default="kube-system"),
     hmac_key=dict(type="str", no_log=True),
     re_encrypt=dict(type="bool", default=False),
     adopt_existing=dict(type="bool", default=False),
-    field_manager=dict(type="str", default="atlas-hardening-sealed-secrets"),
 )
 
 
 def main() -> None:
-    HardeningModule(ARGUMENT_SPEC, connections=("kubernetes", "vault"),
-                    mutually_exclusive=[("certificate", "certificate_path", "certificate_vault_path")]).run(
+    HardeningModule(ARGUMENT_SPEC, connections=("kubernetes", "vault"), mutually_exclusive=[OFFLINE_SOURCES]).run(
         sealed_secret_task)
 
 

@@ -26,6 +26,7 @@ author:
 extends_documentation_fragment:
   - atlas.hardening.kubernetes
   - atlas.hardening.vault
+  - atlas.hardening.sealing_certificate
   - atlas.hardening.attributes
   - atlas.hardening.attributes.writes
   - atlas.hardening.attributes.actiongroup_vault_kubernetes
@@ -67,31 +68,6 @@ options:
     description: Report ConfigMap keys that look like credentials.
     type: bool
     default: true
-  certificate:
-    description: The sealing certificate (PEM), instead of the controller's.
-    type: str
-  certificate_path:
-    description: A file holding the sealing certificate (PEM).
-    type: path
-  certificate_vault_path:
-    description: A Vault KV v2 path whose field C(tls.crt) holds the sealing certificate.
-    type: str
-  certificate_vault_mount_point:
-    description: The KV v2 mount of O(certificate_vault_path).
-    type: str
-    default: secret
-  controller_name:
-    description: The controller's Service name.
-    type: str
-    default: sealed-secrets-controller
-  controller_namespace:
-    description: The controller's namespace.
-    type: str
-    default: kube-system
-  field_manager:
-    description: The server-side apply field manager.
-    type: str
-    default: atlas-hardening-sealed-secrets
 notes:
   - Reading the Secrets needs C(list) on Secrets in the chosen namespaces.
 """
@@ -130,9 +106,14 @@ configmap_findings:
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.certificate_sources import (
+    OFFLINE_SOURCES,
+    SEALING_CERTIFICATE_ARGSPEC,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.migration_task import migration_task
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    **SEALING_CERTIFICATE_ARGSPEC,
     namespaces=dict(type="list", elements="str", default=[]),
     excluded_namespaces=dict(type="list", elements="str", default=["kube-system", "kube-public", "kube-node-lease"]),
     label_selector=dict(type="str"),
@@ -140,19 +121,11 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     directory=dict(type="path"),
     apply=dict(type="bool", default=False),
     scan_configmaps=dict(type="bool", default=True),
-    certificate=dict(type="str"),
-    certificate_path=dict(type="path"),
-    certificate_vault_path=dict(type="str"),
-    certificate_vault_mount_point=dict(type="str", default="secret"),
-    controller_name=dict(type="str", default="sealed-secrets-controller"),
-    controller_namespace=dict(type="str", default="kube-system"),
-    field_manager=dict(type="str", default="atlas-hardening-sealed-secrets"),
 )
 
 
 def main() -> None:
-    HardeningModule(ARGUMENT_SPEC, connections=("kubernetes", "vault"),
-                    mutually_exclusive=[("certificate", "certificate_path", "certificate_vault_path")]).run(
+    HardeningModule(ARGUMENT_SPEC, connections=("kubernetes", "vault"), mutually_exclusive=[OFFLINE_SOURCES]).run(
         migration_task)
 
 

@@ -67,6 +67,17 @@ def known_time_zone(name: str) -> bool:
     return True
 
 
+def vault_job_vars(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The playbook variables that make the job log in to Vault with its own Kubernetes identity."""
+    return {
+        "atlas_hardening_hosts": "localhost",
+        "atlas_hardening_vault_auth_method": "kubernetes",
+        "atlas_hardening_vault_kubernetes_token_path": f"{VAULT_TOKEN_MOUNT}/token",
+        "atlas_hardening_vault_kubernetes_role": settings["vault_kubernetes_role"],
+        "atlas_hardening_vault_auth_mount_point": settings["vault_auth_mount_point"],
+    }
+
+
 def playbook_cronjob(settings: Mapping[str, Any], metadata: dict[str, Any], labels: dict[str, str], *,
                      container: str, vars_file: str, extra_env: list[dict[str, Any]]) -> dict[str, Any]:
     """A CronJob that runs ``settings["playbook"]`` with the variables of the ConfigMap named like the job

@@ -19,10 +19,10 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.scheduled_playbook import (
-    VAULT_TOKEN_MOUNT,
     cron_problem,
     known_time_zone,
     playbook_cronjob,
+    vault_job_vars,
 )
 
 LABEL_NAME = "keycloak-admin-rotation"
@@ -148,13 +148,7 @@ def keycloak_rotation_schedule_manifests(settings: Mapping[str, Any]) -> list[di
     rotation_vars = dict(settings["rotation_vars"])
     labels = {"app.kubernetes.io/name": LABEL_NAME, "app.kubernetes.io/instance": name,
               "app.kubernetes.io/managed-by": MANAGED_BY}
-    job_vars = {
-        "atlas_hardening_hosts": "localhost",
-        "atlas_hardening_vault_auth_method": "kubernetes",
-        "atlas_hardening_vault_kubernetes_token_path": f"{VAULT_TOKEN_MOUNT}/token",
-        "atlas_hardening_vault_kubernetes_role": settings["vault_kubernetes_role"],
-        "atlas_hardening_vault_auth_mount_point": settings["vault_auth_mount_point"],
-    }
+    job_vars = vault_job_vars(settings)
     job_vars.update(rotation_vars)
     job_vars.setdefault("keycloak_admin_rotation_rotated_by", f"cronjob/{namespace}/{name}")
 

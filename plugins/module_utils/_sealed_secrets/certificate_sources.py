@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
@@ -18,6 +20,16 @@ from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.se
 )
 
 OFFLINE_SOURCES = ("certificate", "certificate_path", "certificate_vault_path")
+# Documented by the doc fragment atlas.hardening.sealing_certificate.
+SEALING_CERTIFICATE_ARGSPEC: dict[str, dict[str, Any]] = {
+    "certificate": {"type": "str"},
+    "certificate_path": {"type": "path"},
+    "certificate_vault_path": {"type": "str"},
+    "certificate_vault_mount_point": {"type": "str", "default": "secret"},
+    "controller_name": {"type": "str", "default": "sealed-secrets-controller"},
+    "controller_namespace": {"type": "str", "default": "kube-system"},
+    "field_manager": {"type": "str", "default": "atlas-hardening-sealed-secrets"},
+}
 
 
 def is_offline(params: dict) -> bool:

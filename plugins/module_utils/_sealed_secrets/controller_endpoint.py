@@ -97,13 +97,3 @@ class ControllerEndpoint:
         except KubernetesApiError as exc:
             raise self._unreachable(exc, "fetch the sealing certificate") from None
         return load_certificate(pem, self.where)
-
-    def can_decrypt(self, sealed_secret: dict[str, Any]) -> bool:
-        """``POST /v1/verify``: whether the controller holds a key that decrypts every value."""
-        try:
-            self.objects.connection.request("POST", self._path("/v1/verify"), body=sealed_secret)
-        except KubernetesApiError as exc:
-            if exc.status == 409:
-                return False
-            raise self._unreachable(exc, "verify a SealedSecret") from None
-        return True

@@ -20,10 +20,10 @@ from ansible.module_utils.common.yaml import yaml_dump
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.scheduled_playbook import (
-    VAULT_TOKEN_MOUNT,
     cron_problem,
     known_time_zone,
     playbook_cronjob,
+    vault_job_vars,
 )
 
 LABEL_NAME = "sealed-secrets-key-backup"
@@ -51,11 +51,7 @@ def key_backup_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str,
               "app.kubernetes.io/managed-by": "atlas.hardening"}
     metadata = {"name": name, "namespace": namespace, "labels": labels}
     job_vars = {
-        "atlas_hardening_hosts": "localhost",
-        "atlas_hardening_vault_auth_method": "kubernetes",
-        "atlas_hardening_vault_kubernetes_token_path": f"{VAULT_TOKEN_MOUNT}/token",
-        "atlas_hardening_vault_kubernetes_role": settings["vault_kubernetes_role"],
-        "atlas_hardening_vault_auth_mount_point": settings["vault_auth_mount_point"],
+        **vault_job_vars(settings),
         "sealed_secrets_keys_controller_namespace": namespace,
         "sealed_secrets_keys_controller_name": settings["controller_name"],
         "sealed_secrets_keys_kv_mount_point": settings["kv_mount_point"],

@@ -29,7 +29,6 @@ from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.sealing_crypto import (
-    SCOPE_ANNOTATIONS,
     SCOPES,
     SealingCertificate,
     scope_annotations,
@@ -40,7 +39,6 @@ from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.se
 API_VERSION = "bitnami.com/v1alpha1"
 HMAC_ANNOTATION = "atlas.hardening/value-hmacs"
 SEALED_WITH_ANNOTATION = "atlas.hardening/sealed-with"
-OWN_ANNOTATIONS = (HMAC_ANNOTATION, SEALED_WITH_ANNOTATION, *SCOPE_ANNOTATIONS.values())
 
 
 @dataclass(frozen=True)
