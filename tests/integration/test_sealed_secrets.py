@@ -106,20 +106,56 @@ def test_install_check_mode_first_run_then_nothing_left_to_do(clean_lab: Lab, tm
 
 
 def test_an_existing_helm_installation_is_adopted_not_doubled(clean_lab: Lab, tmp_path: Path) -> None:
-    helm = {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "sealed-secrets", "namespace": "sealed-secrets",
-                         "annotations": {"meta.helm.sh/release-name": "sealed-secrets"}},
-            "spec": {"selector": {"matchLabels": {"app": "ss"}}, "template": {
-                "metadata": {"labels": {"app": "ss"}},
-                "spec": {"containers": [{"name": "c", "image": "docker.io/bitnami/sealed-secrets-controller:0.36.0"}]}}}}
+    """The Helm chart names the controller after its release: the role stops before writing and says
+    what to set; with that set, it installs nothing and uses the Helm-managed controller."""
+    labels = {"app.kubernetes.io/name": "sealed-secrets"}
+    rules = [{"apiGroups": ["bitnami.com"], "resources": ["sealedsecrets"], "verbs": ["get", "list", "watch"]},
+             {"apiGroups": ["bitnami.com"], "resources": ["sealedsecrets/status"], "verbs": ["update"]},
+             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "watch"]},
+             {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}]
+    account = {"kind": "ServiceAccount", "name": "sealed-secrets", "namespace": "sealed-secrets"}
+    helm = [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sealed-secrets",
+                                                                      "namespace": "sealed-secrets"}},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+             "metadata": {"name": "sealed-secrets-unsealer"}, "rules": rules},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+             "metadata": {"name": "sealed-secrets"}, "subjects": [account],
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                         "name": "sealed-secrets-unsealer"}},
+            {"apiVersion": "v1", "kind": "Service",
+             "metadata": {"name": "sealed-secrets", "namespace": "sealed-secrets"},
+             "spec": {"selector": labels, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}},
+            {"apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": {"name": "sealed-secrets", "namespace": "sealed-secrets",
+                          "annotations": {"meta.helm.sh/release-name": "sealed-secrets"}},
+             "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+                 "serviceAccountName": "sealed-secrets",
+                 "containers": [{"name": "controller", "image": "docker.io/bitnami/sealed-secrets-controller:0.36.0",
+                                 "ports": [{"name": "http", "containerPort": 8080}]}]}}}}]
     assert kubectl(clean_lab, "create", "namespace", "sealed-secrets").returncode == 0
-    assert kubectl(clean_lab, "apply", "-f", "-", stdin=json.dumps(helm)).returncode == 0
+    for obj in helm:
+        assert kubectl(clean_lab, "apply", "-f", "-", stdin=json.dumps(obj)).returncode == 0
     clean_lab.k8s.reset_requests()
     refused = install(clean_lab, tmp_path, "unused")
     assert refused.rc != 0
-    assert ("set sealed_secrets_namespace=sealed-secrets and sealed_secrets_controller_name=sealed-secrets"
-            in refused.stdout), refused
+    assert ("set sealed_secrets_namespace=sealed-secrets, sealed_secrets_controller_name=sealed-secrets and "
+            "sealed_secrets_manage_controller=false to adopt it" in refused.stdout), refused
     assert writes(clean_lab.k8s.counts()) == {}
+
+    kv_path = "sealed-secrets-" + secrets.token_hex(4)
+    clean_lab.k8s.reset_requests()
+    adopted = install(clean_lab, tmp_path, kv_path, sealed_secrets_namespace="sealed-secrets",
+                      sealed_secrets_controller_name="sealed-secrets", sealed_secrets_manage_controller=False,
+                      sealed_secrets_wait_timeout=30)
+    assert adopted.rc == 0, adopted
+    assert {kind: n for kind, n in writes(clean_lab.k8s.counts()).items() if "/proxy" not in kind} == {}
+    assert get_json(clean_lab, "deployments", "-n", NAMESPACE)["items"] == []  # no second controller
+    assert len(get_json(clean_lab, "secrets", "-n", "sealed-secrets", "-l", KEY_SELECTOR)["items"]) == 1
+    assert adopted.changed == 1, adopted  # the key backup, the one write (to Vault)
+    check = clean_lab.ansible_playbook(playbook(tmp_path, "check", [{"atlas.hardening.sealed_secrets_keys": {
+        "state": "check", "kv_path": kv_path, "controller_namespace": "sealed-secrets",
+        "controller_name": "sealed-secrets"}}]))
+    assert check.rc == 0, check  # fails when the cluster holds a key Vault does not
 
 
 def test_sealing_has_no_churn_and_one_changed_value_reseals_one_key(

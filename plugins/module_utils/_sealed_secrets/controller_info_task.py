@@ -37,8 +37,10 @@ def controller_info_task(module: HardeningModule) -> dict[str, Any]:
         other = others[0]
         result["adopt_hint"] = (f"A controller already runs as {other.namespace}/{other.name}"
                                 f"{' (Helm release ' + other.helm_release + ')' if other.helm_release else ''}: "
-                                f"set sealed_secrets_namespace={other.namespace} and sealed_secrets_controller_name="
-                                f"{other.name} to adopt it instead of installing a second controller.")
+                                f"set sealed_secrets_namespace={other.namespace}, sealed_secrets_controller_name="
+                                f"{other.name} and sealed_secrets_manage_controller=false to adopt it (its installer "
+                                "keeps managing it; the collection backs its keys up and seals with it) instead of "
+                                "installing a second controller.")
     if designated is None:
         return result
     endpoint = ControllerEndpoint(objects, namespace, name)

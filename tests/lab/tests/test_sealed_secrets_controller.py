@@ -192,3 +192,22 @@ def test_an_existing_secret_is_taken_over_only_when_annotated_managed(controller
     k8s.kubectl("annotate", "secret", "db", "-n", "apps", "sealedsecrets.bitnami.com/managed=true")
     k8s.kubectl("annotate", "sealedsecret", "db", "-n", "apps", "retry=1")
     wait_for(lambda: secret_value(k8s, "db", "apps") == b"sealed", what="the takeover")
+
+
+def test_the_renewal_period_adds_keys_and_zero_disables_it(k8s: Any) -> None:
+    simulated = SealedSecretsController()
+    k8s.app.add_controller(simulated)
+    try:
+        k8s.kubectl("apply", "-f", "-", stdin=controller_objects(renew_period="1s"))
+        wait_for(lambda: len(key_secrets(k8s)) >= 3, timeout=20, what="two renewals after the first key")
+        k8s.kubectl("delete", "deployment", "sealed-secrets-controller", "-n", NAMESPACE)
+        wait_for(lambda: simulated.leader() is None, what="the controller to stop")
+        k8s.kubectl("delete", "secrets", "-n", NAMESPACE, "-l", KEY_SELECTOR)
+        k8s.kubectl("apply", "-f", "-", stdin=controller_objects(renew_period="0"))
+        wait_for(simulated.leader, what="the controller to start again")
+        import time  # pylint: disable=import-outside-toplevel
+        time.sleep(1.5)
+        assert len(key_secrets(k8s)) == 1  # the key created at start, none since
+    finally:
+        k8s.app.controllers.remove(simulated)
+        simulated.reset()

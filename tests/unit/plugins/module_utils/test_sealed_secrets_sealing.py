@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from kubesealpy import KubesealPyError, SealedSecret, SealingScope, Unsealer
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.sealed_secret_output import needs_takeover
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.sealed_secret_plan import (
     ClusterEvidence,
     DesiredSecret,
@@ -159,3 +160,19 @@ def test_an_unknown_scope_and_no_value_are_refused() -> None:
         desired(scope="global")
     with pytest.raises(HardeningError, match="no value to seal"):
         desired(values={})
+
+
+def test_a_secret_another_sealed_secret_owns_is_refused_and_an_unmanaged_one_needs_adopt() -> None:
+    live_sealed = {"metadata": {"uid": "mine"}}
+    owned_by_other = {"metadata": {"ownerReferences": [{"kind": "SealedSecret", "uid": "theirs"}]}}
+    with pytest.raises(HardeningError, match="belongs to another SealedSecret"):
+        needs_takeover(owned_by_other, live_sealed, True, "apps/db")
+    plain = {"metadata": {}}
+    with pytest.raises(HardeningError, match="adopt_existing=true"):
+        needs_takeover(plain, live_sealed, False, "apps/db")
+    assert needs_takeover(plain, None, True, "apps/db") is True
+    managed = {"metadata": {"annotations": {"sealedsecrets.bitnami.com/managed": "true"}}}
+    assert needs_takeover(managed, None, False, "apps/db") is False
+    ours = {"metadata": {"ownerReferences": [{"kind": "SealedSecret", "uid": "mine"}]}}
+    assert needs_takeover(ours, live_sealed, False, "apps/db") is False
+    assert needs_takeover(None, None, False, "apps/db") is False
