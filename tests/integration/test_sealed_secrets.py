@@ -114,8 +114,8 @@ def test_an_existing_helm_installation_is_adopted_not_doubled(clean_lab: Lab, tm
              {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "watch"]},
              {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}]
     account = {"kind": "ServiceAccount", "name": "sealed-secrets", "namespace": "sealed-secrets"}
-    helm = [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sealed-secrets",
-                                                                      "namespace": "sealed-secrets"}},
+    helm = [{"apiVersion": "v1", "kind": "ServiceAccount",
+             "metadata": {"name": "sealed-secrets", "namespace": "sealed-secrets"}},
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
              "metadata": {"name": "sealed-secrets-unsealer"}, "rules": rules},
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
