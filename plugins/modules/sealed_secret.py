@@ -41,17 +41,53 @@ attributes:
     details: Unchanged values keep their ciphertext, so a re-run writes nothing.
 options:
   name:
-    description: Name of the Secret (and of the SealedSecret).
+    description: Name of the Secret (and of the SealedSecret). With O(namespace) and O(data), or use O(secrets).
     type: str
-    required: true
   namespace:
     description: Namespace of the Secret.
     type: str
-    required: true
   data:
     description: The Secret's keys and values (never shown).
     type: dict
-    required: true
+  secrets:
+    description:
+      - Several Secrets in one task (one certificate fetch, one LIST of SealedSecrets and of Secrets per
+        namespace, instead of a task per Secret). Each element takes the keys below; what it leaves out
+        comes from the module's options of the same name.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the Secret.
+        type: str
+        required: true
+      namespace:
+        description: Namespace of the Secret.
+        type: str
+        required: true
+      data:
+        description: The Secret's keys and values (never shown).
+        type: dict
+        required: true
+      type:
+        description: Type of the unsealed Secret (default O(type)).
+        type: str
+      labels:
+        description: Labels of the unsealed Secret (default O(labels)).
+        type: dict
+      annotations:
+        description: Annotations of the unsealed Secret (default O(annotations)).
+        type: dict
+      immutable:
+        description: Make the unsealed Secret immutable (default O(immutable)).
+        type: bool
+      scope:
+        description: The scope (default O(scope)).
+        type: str
+        choices: [strict, namespace-wide, cluster-wide]
+      path:
+        description: The file of this SealedSecret in a Git checkout.
+        type: path
   data_encoding:
     description: V(text) values are used as given (UTF-8); V(base64) values are decoded first (binary data).
     type: str
@@ -122,6 +158,12 @@ EXAMPLES = r"""
     path: "{{ gitops_checkout }}/monitoring/grafana-admin.sealedsecret.yaml"
   no_log: true
 
+- name: Seal the shop's Secrets in one task (one certificate fetch, no task per Secret)
+  atlas.hardening.sealed_secret:
+    secrets:
+      - {name: shop-db, namespace: shop, data: {password: "{{ shop_db_password }}"}, path: shop/shop-db.yaml}
+      - {name: shop-smtp, namespace: shop, data: {password: "{{ shop_smtp_password }}"}, path: shop/shop-smtp.yaml}
+
 - name: Seal offline with the certificate backed up in Vault, for Git only
   atlas.hardening.sealed_secret:
     name: registry-credentials
@@ -136,21 +178,33 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+results:
+  description:
+    - With O(secrets), one entry per Secret, in order - name, namespace and the keys below
+      (resealed_keys, kept_keys, removed_keys, file_changed, cluster_changed, adopted_secret, path,
+      sealed_secret).
+  returned: when O(secrets) is given
+  type: list
+  elements: dict
 resealed_keys:
   description: Keys sealed in this run (new or changed values).
-  returned: always
+  returned: when O(name) is given
   type: list
   elements: str
 kept_keys:
   description: Keys whose existing ciphertext was kept (value unchanged).
-  returned: always
+  returned: when O(name) is given
   type: list
   elements: str
 removed_keys:
   description: Keys of the existing SealedSecret that are no longer in O(data).
-  returned: always
+  returned: when O(name) is given
   type: list
   elements: str
+path:
+  description: The file of the SealedSecret, when O(path) is given.
+  returned: when O(name) is given
+  type: str
 certificate_fingerprint:
   description: SHA-256 fingerprint of the sealing certificate (DER).
   returned: always
@@ -161,19 +215,19 @@ certificate_not_after:
   type: str
 file_changed:
   description: Whether O(path) was (or, in check mode, would be) rewritten.
-  returned: always
+  returned: when O(name) is given
   type: bool
 cluster_changed:
   description: Whether the cluster's SealedSecret was (or would be) changed.
-  returned: always
+  returned: when O(name) is given
   type: bool
 adopted_secret:
   description: Whether the existing Secret was annotated for the controller to take it over.
-  returned: always
+  returned: when O(name) is given
   type: bool
 sealed_secret:
   description: The SealedSecret (ciphertexts only).
-  returned: always
+  returned: when O(name) is given
   type: dict
 """
 
@@ -190,9 +244,20 @@ from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.se
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     **SEALING_CERTIFICATE_ARGSPEC,
-    name=dict(type="str", required=True),
-    namespace=dict(type="str", required=True),
-    data=dict(type="dict", required=True, no_log=True),
+    name=dict(type="str"),
+    namespace=dict(type="str"),
+    data=dict(type="dict", no_log=True),
+    secrets=dict(type="list", elements="dict", options=dict(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        data=dict(type="dict", required=True, no_log=True),
+        type=dict(type="str"),
+        labels=dict(type="dict"),
+        annotations=dict(type="dict"),
+        immutable=dict(type="bool"),
+        scope=dict(type="str", choices=["strict", "namespace-wide", "cluster-wide"]),
+        path=dict(type="path"),
+    )),
     data_encoding=dict(type="str", choices=["text", "base64"], default="text"),
     type=dict(type="str", default="Opaque"),
     labels=dict(type="dict", default={}),
@@ -208,7 +273,9 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
 
 
 def main() -> None:
-    HardeningModule(ARGUMENT_SPEC, connections=("kubernetes", "vault"), mutually_exclusive=[OFFLINE_SOURCES]).run(
+    HardeningModule(ARGUMENT_SPEC, connections=("kubernetes", "vault"),
+                    mutually_exclusive=[OFFLINE_SOURCES, ("name", "secrets"), ("data", "secrets")],
+                    required_one_of=[("name", "secrets")], required_together=[("name", "namespace", "data")]).run(
         sealed_secret_task)
 
 

@@ -436,3 +436,36 @@ path "sys/mounts/secret" {{ capabilities = ["read"] }}
         assert answer.stdout.strip() == ("yes" if allowed else "no"), (can_i, answer.stdout)
     denied = lab.run(["kubectl", "--kubeconfig", str(kubeconfig_file), "get", "secrets", "-n", "apps"])
     assert "forbidden" in denied.stderr, denied.stderr
+
+
+def test_many_secrets_in_one_task_read_per_namespace_and_rerun_without_writes(installed: tuple[Lab, str],
+                                                                               tmp_path: Path) -> None:
+    lab, _kv_path = installed
+    assert kubectl(lab, "create", "namespace", "billing").returncode == 0
+    many = [{"name": f"s{index}", "namespace": namespace, "data": {"password": f"batch-{namespace}-{index}"},
+             "path": str(tmp_path / "git" / namespace / f"s{index}.yaml")}
+            for namespace in ("apps", "billing") for index in range(4)]
+    task = [{"atlas.hardening.sealed_secret": {"secrets": many}, "register": "batch"},
+            {"ansible.builtin.debug": {"msg": "resealed {{ batch.results | map(attribute='resealed_keys') | flatten | length }}"
+                                              " kept {{ batch.results | map(attribute='kept_keys') | flatten | length }}"}}]
+    lab.k8s.reset_requests()
+    first = lab.ansible_playbook(playbook(tmp_path, "batch", task))
+    assert first.rc == 0 and first.changed == 1, first
+    counts = lab.k8s.counts()
+    assert counts.get("get sealedsecrets", 0) == 0 and counts.get("get secrets", 0) == 0, counts
+    assert counts["list sealedsecrets"] == 2 and counts["list secrets"] == 2, counts  # one per namespace
+    assert counts["patch sealedsecrets"] == 8, counts
+    for entry in many:
+        wait_for(lambda e=entry: secret_value(lab, e["name"], e["namespace"], "password") == e["data"]["password"].encode(),
+                 what=f"{entry['namespace']}/{entry['name']} unsealed")
+    files = {entry["path"]: Path(entry["path"]).read_bytes() for entry in many}
+
+    lab.k8s.reset_requests()
+    again = lab.ansible_playbook(playbook(tmp_path, "batch", task))
+    assert again.rc == 0 and again.changed == 0, again
+    assert {kind: n for kind, n in writes(lab.k8s.counts()).items() if "/proxy" not in kind} == {}
+    assert "resealed 0 kept 8" in again.stdout, again.stdout
+    assert all(Path(path).read_bytes() == content for path, content in files.items())
+    twice = lab.ansible_playbook(playbook(tmp_path, "twice", [{"atlas.hardening.sealed_secret": {
+        "secrets": [many[0], many[0]]}}]))
+    assert twice.rc != 0 and "is given twice" in twice.stdout, twice
