@@ -247,7 +247,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     name=dict(type="str"),
     namespace=dict(type="str"),
     data=dict(type="dict", no_log=True),
-    secrets=dict(type="list", elements="dict", options=dict(
+    # Not no_log as a whole (names and paths stay readable): each element's data is.
+    secrets=dict(type="list", elements="dict", no_log=False, options=dict(
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
         data=dict(type="dict", required=True, no_log=True),

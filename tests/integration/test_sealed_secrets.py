@@ -438,16 +438,17 @@ path "sys/mounts/secret" {{ capabilities = ["read"] }}
     assert "forbidden" in denied.stderr, denied.stderr
 
 
-def test_many_secrets_in_one_task_read_per_namespace_and_rerun_without_writes(installed: tuple[Lab, str],
-                                                                               tmp_path: Path) -> None:
+def test_many_secrets_in_one_task_read_per_namespace_and_rerun_without_writes(
+        installed: tuple[Lab, str], tmp_path: Path) -> None:
     lab, _kv_path = installed
     assert kubectl(lab, "create", "namespace", "billing").returncode == 0
     many = [{"name": f"s{index}", "namespace": namespace, "data": {"password": f"batch-{namespace}-{index}"},
              "path": str(tmp_path / "git" / namespace / f"s{index}.yaml")}
             for namespace in ("apps", "billing") for index in range(4)]
     task = [{"atlas.hardening.sealed_secret": {"secrets": many}, "register": "batch"},
-            {"ansible.builtin.debug": {"msg": "resealed {{ batch.results | map(attribute='resealed_keys') | flatten | length }}"
-                                              " kept {{ batch.results | map(attribute='kept_keys') | flatten | length }}"}}]
+            {"ansible.builtin.debug": {"msg": (
+                "resealed {{ batch.results | map(attribute='resealed_keys') | flatten | length }}"
+                " kept {{ batch.results | map(attribute='kept_keys') | flatten | length }}")}}]
     lab.k8s.reset_requests()
     first = lab.ansible_playbook(playbook(tmp_path, "batch", task))
     assert first.rc == 0 and first.changed == 1, first
