@@ -22,16 +22,21 @@ from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.ke
 )
 
 
+def _plain(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Templated values as plain Python data (Ansible's str subclasses become str, dates text)."""
+    return json.loads(json.dumps(dict(settings), default=str))
+
+
 def _manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     try:
-        return controller_manifests(ControllerSettings.from_options(json.loads(json.dumps(dict(settings), default=str))))
+        return controller_manifests(ControllerSettings.from_options(_plain(settings)))
     except (HardeningError, TypeError) as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
 def _backup_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     try:
-        return key_backup_schedule_manifests(json.loads(json.dumps(dict(settings), default=str)))
+        return key_backup_schedule_manifests(_plain(settings))
     except HardeningError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

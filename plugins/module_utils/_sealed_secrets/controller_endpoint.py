@@ -7,6 +7,7 @@ so nothing but the Kubernetes connection is needed."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,15 @@ class ControllerEndpoint:
             self.objects.connection.request_bytes(self._path("/healthz"))
         except KubernetesApiError:
             return False
+        return True
+
+    def wait_healthy(self, timeout: float, interval: float = 0.5) -> bool:
+        """Whether ``/healthz`` answers within ``timeout`` seconds (0: look once)."""
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(interval)
         return True
 
     def certificate(self) -> SealingCertificate:

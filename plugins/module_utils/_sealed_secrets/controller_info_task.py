@@ -10,7 +10,6 @@ answers ``/healthz`` and serves its certificate.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
@@ -44,12 +43,7 @@ def controller_info_task(module: HardeningModule) -> dict[str, Any]:
     if designated is None:
         return result
     endpoint = ControllerEndpoint(objects, namespace, name)
-    deadline = time.monotonic() + params["wait_timeout"]
-    while True:
-        result["healthy"] = endpoint.healthy()
-        if result["healthy"] or time.monotonic() >= deadline:
-            break
-        time.sleep(0.5)
+    result["healthy"] = endpoint.wait_healthy(params["wait_timeout"])
     if not result["healthy"]:
         if params["wait_timeout"]:
             raise HardeningError(f"{endpoint.where} did not answer /healthz within {params['wait_timeout']} s: "

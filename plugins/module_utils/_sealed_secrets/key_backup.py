@@ -35,6 +35,10 @@ class SealingKeySecret:
     certificate: str  # PEM
     private_key: str  # PEM: never in an output
 
+    def same_key(self, other: SealingKeySecret) -> bool:
+        """The same key pair (a key never changes: a difference means one copy was replaced)."""
+        return (self.certificate, self.private_key) == (other.certificate, other.private_key)
+
     def vault_data(self) -> dict[str, str]:
         return {"name": self.name, "label": self.label, "tls.crt": self.certificate, "tls.key": self.private_key}
 

@@ -113,6 +113,16 @@ def existing_label(existing: dict[str, Any]) -> bytes:
     return scope_label(scope_of(meta.get("annotations")), str(meta.get("namespace", "")), str(meta.get("name", "")))
 
 
+def _sealed_with(old: str | None, current: str, kept: list[str], resealed: list[str]) -> str:
+    """The fingerprint of the certificate that sealed every value, or "mixed" when that is not one
+    certificate (or not known), which ``re_encrypt`` then seals again."""
+    if not kept:
+        return current
+    if not resealed:
+        return old or "mixed"
+    return current if old == current else "mixed"
+
+
 def plan_sealed_secret(desired: DesiredSecret, certificate: SealingCertificate, existing: dict[str, Any] | None,
                        evidence: ClusterEvidence, hmac_key: str | None = None,
                        re_encrypt: bool = False) -> SealingPlan:
@@ -141,7 +151,7 @@ def plan_sealed_secret(desired: DesiredSecret, certificate: SealingCertificate, 
         unchanged = ciphertext is not None and (
             (bool(hmac_key) and hmac.compare_digest(old_hmacs.get(key, ""), digest))
             or evidence.unsealed_value(key, ciphertext) == value)
-        if unchanged and ciphertext is not None:
+        if unchanged and ciphertext is not None:  # (unchanged implies it; said again for the type checker)
             encrypted[key] = ciphertext
             kept.append(key)
         else:
@@ -151,11 +161,8 @@ def plan_sealed_secret(desired: DesiredSecret, certificate: SealingCertificate, 
             hmacs[key] = digest
     removed = sorted(set(((existing or {}).get("spec") or {}).get("encryptedData") or {}) - set(desired.values))
     annotations = scope_annotations(desired.scope)
-    # The certificate that sealed the values, when all of them were sealed with it.
     old_fingerprint = ((existing or {}).get("metadata") or {}).get("annotations", {}).get(SEALED_WITH_ANNOTATION)
-    annotations[SEALED_WITH_ANNOTATION] = certificate.fingerprint if not kept else (old_fingerprint or "mixed")
-    if kept and resealed and old_fingerprint != certificate.fingerprint:
-        annotations[SEALED_WITH_ANNOTATION] = "mixed"
+    annotations[SEALED_WITH_ANNOTATION] = _sealed_with(old_fingerprint, certificate.fingerprint, kept, resealed)
     if hmac_key:
         annotations[HMAC_ANNOTATION] = json.dumps(hmacs, sort_keys=True, separators=(",", ":"))
     template_meta: dict[str, Any] = {"name": desired.name, "namespace": desired.namespace}

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
@@ -45,7 +44,7 @@ def _backup(module: HardeningModule, keys: list[SealingKeySecret], store: VaultK
     unchanged: list[str] = []
     for key in keys:
         stored, version = store.read(key.name)
-        if stored is not None and (stored.certificate, stored.private_key) != (key.certificate, key.private_key):
+        if stored is not None and not stored.same_key(key):
             raise HardeningError(
                 f"Vault {store.kv.mount_point}/{store.key_path(key.name)} holds a different key than the cluster's "
                 f"Secret {key.name}: a key never changes, so one of them was replaced. Nothing was overwritten; "
@@ -73,8 +72,7 @@ def _missing_in_vault(keys: list[SealingKeySecret], store: VaultKeyStore) -> lis
     return [key.name for key in keys if key.name not in stored]
 
 
-def _restart_controller(module: HardeningModule, objects: KubernetesObjects, namespace: str, name: str,
-                        timeout: float) -> None:
+def _restart_controller(objects: KubernetesObjects, namespace: str, name: str, timeout: float) -> None:
     """A rollout restart (what `kubectl rollout restart` does), then wait for the new Pod and /healthz."""
     ref = ObjectRef("apps/v1", "Deployment", name, namespace)
     resource = objects.resource("apps/v1", "Deployment")
@@ -83,11 +81,8 @@ def _restart_controller(module: HardeningModule, objects: KubernetesObjects, nam
         content_type="application/strategic-merge-patch+json")
     wait_for(objects, [WaitTarget(ref, resource, readiness_condition("apps/v1", "Deployment"))], timeout)
     endpoint = ControllerEndpoint(objects, namespace, name)
-    deadline = time.monotonic() + timeout
-    while not endpoint.healthy():
-        if time.monotonic() > deadline:
-            raise HardeningError(f"{endpoint.where} did not answer /healthz within {timeout:g} s after the restart.")
-        time.sleep(0.5)
+    if not endpoint.wait_healthy(timeout):
+        raise HardeningError(f"{endpoint.where} did not answer /healthz within {timeout:g} s after the restart.")
 
 
 def sealed_secrets_keys_task(module: HardeningModule) -> dict[str, Any]:
@@ -146,7 +141,7 @@ def sealed_secrets_keys_task(module: HardeningModule) -> dict[str, Any]:
     for stored in stored_keys:
         live = in_cluster.get(stored.name)
         if live is not None:
-            if (live.certificate, live.private_key) != (stored.certificate, stored.private_key):
+            if not live.same_key(stored):
                 raise HardeningError(f"The cluster's key Secret {namespace}/{stored.name} differs from Vault's copy: "
                                      f"nothing was overwritten (restored so far: {restored or 'none'}).",
                                      restored=restored)
@@ -156,7 +151,7 @@ def sealed_secrets_keys_task(module: HardeningModule) -> dict[str, Any]:
         restored.append(stored.name)
     result.update(restored=restored, changed=bool(restored), restarted=False, backed_up_after_restart=[])
     if restored and not module.check_mode and params["restart_controller"]:
-        _restart_controller(module, objects, namespace, name, params["wait_timeout"])
+        _restart_controller(objects, namespace, name, params["wait_timeout"])
         result["restarted"] = True
         # A restored set whose newest key is older than the renewal period makes the controller
         # create a key at once, and a rebuilt controller made one before the restore: back up every

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.key_backup import KEY_LABEL
+from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.sealed_secret_output import (
+    MANAGED_ANNOTATION,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.sealed_secret_plan import DesiredSecret
 
 NOT_MIGRATED_TYPES = {
@@ -24,7 +27,7 @@ NOT_MIGRATED_TYPES = {
     "helm.sh/release.v1": "a Helm release record",
 }
 # Annotations that describe the live object, not the Secret to re-create (kubeseal strips them too).
-DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "sealedsecrets.bitnami.com/managed")
+DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", MANAGED_ANNOTATION)
 
 
 @dataclass(frozen=True)
