@@ -230,9 +230,9 @@ class Supervisor:
             app.faults.clear()
             app.requests.reset()
             app.reset()
+        self.moto.reset()  # before the scenarios: they may seed buckets again
         for scenario in self.scenarios:
             scenario.reset()
-        self.moto.reset()
 
     # Emulators --------------------------------------------------------------------------------
     def _start_emulators(self) -> None:
@@ -259,6 +259,7 @@ class Supervisor:
         self.files["kubeconfig"] = str(running.kubeconfig)
         context = ScenarioContext(config=self.config, dir=self.dir, host=self.host, env=self.env,
                                   kubernetes=kubernetes, alertmanager_binary=alertmanager_binary(self.env),
+                                  aws_url=self.moto.url,
                                   processes_changed=self._on_peers_changed)
         for scenario_class in registered_scenarios():
             scenario = scenario_class(context)

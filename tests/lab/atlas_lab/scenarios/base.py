@@ -25,6 +25,7 @@ class ScenarioContext:
     env: dict[str, str]
     kubernetes: Any  # atlas_lab.services.kubernetes.app.KubernetesApp
     alertmanager_binary: str | None
+    aws_url: str = ""  # the moto server (S3, KMS)
     processes_changed: Callable[[], None] = field(default=lambda: None)
 
 

@@ -156,6 +156,24 @@ class DeploymentController(Controller):
         self.sync(ctx, event.namespace, owner)
 
     @staticmethod
+    def _adopt_orphans(ctx: ControllerContext, owner: dict[str, Any],
+                       candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Objects without a controller whose labels match ``owner``'s selector become its own, as
+        kube-controller-manager adopts them (a restore, e.g. Velero's, strips owner references)."""
+        match = ((owner.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        adopted = []
+        for obj in candidates:
+            meta = obj.get("metadata") or {}
+            if not match or meta.get("deletionTimestamp") or any(
+                    r.get("controller") for r in meta.get("ownerReferences") or []):
+                continue
+            labels = meta.get("labels") or {}
+            if all(labels.get(key) == value for key, value in match.items()):
+                set_owner(obj, owner)
+                adopted.append(ctx.update(obj))
+        return adopted
+
+    @staticmethod
     def _owner(obj: dict[str, Any], kind: str) -> str | None:
         for reference in (obj.get("metadata") or {}).get("ownerReferences") or []:
             if reference.get("kind") == kind and reference.get("controller"):
@@ -171,6 +189,7 @@ class DeploymentController(Controller):
         desired = int(spec.get("replicas", 1))
         pod_hash = template_hash(template)
         rs_name = f"{name}-{pod_hash}"
+        self._adopt_orphans(ctx, deployment, ctx.list("apps/v1", "ReplicaSet", namespace))
         owned = [rs for rs in ctx.list("apps/v1", "ReplicaSet", namespace)
                  if self._owner(rs, "Deployment") == name]
         revision = max([int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
@@ -215,6 +234,9 @@ class DeploymentController(Controller):
     def sync_replica_set(self, ctx: ControllerContext, replica_set: dict[str, Any], hold: bool) -> None:
         namespace, rs_name = replica_set["metadata"]["namespace"], replica_set["metadata"]["name"]
         desired = int((replica_set.get("spec") or {}).get("replicas", 0))
+        for adopted in self._adopt_orphans(ctx, replica_set, ctx.list("v1", "Pod", namespace)):
+            if (adopted.get("status") or {}).get("phase") != "Running":
+                self.pods.start(ctx, adopted, hold)  # a restored Pod: the kubelet runs it
         pods = [p for p in ctx.list("v1", "Pod", namespace) if self._owner(p, "ReplicaSet") == rs_name]
         if self.create_pods:
             template = (replica_set.get("spec") or {}).get("template") or {}
