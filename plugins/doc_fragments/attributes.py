@@ -81,6 +81,14 @@ attributes:
     membership: [atlas.hardening.vault, atlas.hardening.kubernetes]
 """
 
+    ACTIONGROUP_AWS_KUBERNETES = r"""
+options: {}
+attributes:
+  action_group:
+    support: full
+    membership: [atlas.hardening.aws, atlas.hardening.kubernetes]
+"""
+
     ACTIONGROUP_NONE = r"""
 options: {}
 attributes:

@@ -23,6 +23,7 @@ from atlas_lab.services.kubernetes.objects import WriteOptions
 NAMESPACE = "velero"
 BUCKET = "atlas-velero"
 LOCATION = "default"
+PREFIX = "velero"
 
 
 def installation(aws_url: str) -> list[dict[str, Any]]:
@@ -40,7 +41,7 @@ def installation(aws_url: str) -> list[dict[str, Any]]:
         {"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
          "metadata": {"name": LOCATION, "namespace": NAMESPACE},
          "spec": {"provider": "aws", "default": True, "accessMode": "ReadWrite",
-                  "objectStorage": {"bucket": BUCKET},
+                  "objectStorage": {"bucket": BUCKET, "prefix": PREFIX},
                   "credential": {"name": "velero", "key": "cloud"},
                   "config": {"region": REGION, "s3Url": aws_url, "s3ForcePathStyle": "true"}}},
     ]
@@ -117,7 +118,7 @@ class VeleroScenario(Scenario):
         self.velero.start(kubernetes.controllers.context(self.velero))
 
     def inventory_vars(self) -> dict[str, Any]:
-        return {"atlas_hardening_velero_bucket": BUCKET}
+        return {"atlas_hardening_velero_bucket": BUCKET, "atlas_hardening_velero_prefix": PREFIX}
 
 
 SCENARIO = VeleroScenario

@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ATLAS platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to atlas.hardening: the velero_backup_info module's run (read-only): each catalogued
+component's newest restorable backup and achieved RPO, from the cluster or, when the cluster is
+gone, from the object store; and the BackupStorageLocations' state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import utc_now
+from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.catalogue import (
+    CatalogueError,
+    parse_catalogue,
+    select,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.rpo_status import component_statuses
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import VELERO_API_VERSION, BackupRecord
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations import storage_locations
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.object_store import VeleroObjectStore
+
+
+def status_task(module: HardeningModule) -> dict[str, Any]:
+    params = module.params
+    try:
+        components = select(parse_catalogue(params["components"]), params["names"])
+    except CatalogueError as exc:
+        raise HardeningError(f"disaster_recovery_components: {exc}") from None
+    result: dict[str, Any] = {"changed": False, "source": params["source"], "locations": []}
+    if params["source"] == "object_store":
+        if not params["bucket"]:
+            raise HardeningError("source=object_store needs bucket (and prefix, as the BackupStorageLocation's "
+                                 "objectStorage names them).")
+        store = VeleroObjectStore(module.aws(), params["bucket"], params["prefix"] or "")
+        records = store.backups()
+        result["object_store"] = store.where
+    else:
+        objects = KubernetesObjects(module.kubernetes())
+        namespace = params["velero_namespace"]
+        resource = objects.resource(VELERO_API_VERSION, "Backup")
+        items, _version = objects.list(resource, namespace)
+        records = [BackupRecord.from_object(item) for item in items]
+        result["locations"] = [location.as_dict() for location in storage_locations(objects, namespace)]
+        result["requests"] = objects.connection.requests_since({})
+    statuses = component_statuses(components, records, utc_now())
+    result["components"] = [status.as_dict() for status in statuses]
+    result["breached"] = [status.component.name for status in statuses if status.verdict() in ("breached", "no backup")]
+    result["compliant"] = not result["breached"]
+    result["unavailable_locations"] = [location["name"] for location in result["locations"]
+                                       if location["phase"] != "Available"]
+    return result

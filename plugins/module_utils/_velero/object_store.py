@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ATLAS platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to atlas.hardening: a Velero BackupStorageLocation's bucket read directly through S3, for when
+the cluster is gone (pkg/persistence/object_store_layout.go): ``<prefix>/backups/<name>/velero-backup.json``
+and ``<name>-resource-list.json.gz``; and the collection's own history next to them (``<prefix>`` is
+Velero's; the history lives under ``atlas-hardening/`` beside it, never inside Velero's folders, which
+Velero would refuse as an invalid top-level directory)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.connection import AWSConnection
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.errors import AWSNotFoundError
+from ansible_collections.atlas.hardening.plugins.module_utils._common.bounded_concurrency import first_error, run_bounded
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import BackupRecord
+
+READ_CONCURRENCY = 8
+
+
+class VeleroObjectStore:
+    def __init__(self, aws: AWSConnection, bucket: str, prefix: str = "") -> None:
+        self.aws = aws
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+
+    @property
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix + '/' if self.prefix else ''}"
+
+    def key(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def backup_names(self) -> list[str]:
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.aws.call("s3", "list_objects_v2", Bucket=self.bucket, Prefix=self.key("backups/"),
+                                 Delimiter="/", **({"ContinuationToken": token} if token else {}))
+            names += [entry["Prefix"].rstrip("/").rsplit("/", 1)[-1] for entry in page.get("CommonPrefixes") or []]
+            token = page.get("NextContinuationToken")
+            if not token:
+                return names
+
+    def read(self, path: str) -> bytes:
+        response = self.aws.call("s3", "get_object", Bucket=self.bucket, Key=self.key(path))
+        return bytes(response["Body"].read())
+
+    def backups(self) -> list[BackupRecord]:
+        """Every backup whose ``velero-backup.json`` is there (a folder without it is an upload in progress)."""
+        def load(name: str) -> BackupRecord | None:
+            try:
+                return BackupRecord.from_object(json.loads(self.read(f"backups/{name}/velero-backup.json")))
+            except AWSNotFoundError:
+                return None
+        outcomes = run_bounded(self.backup_names(), load, READ_CONCURRENCY)
+        error = first_error(outcomes)
+        if error is not None:
+            raise error
+        return [outcome.result for outcome in outcomes if outcome is not None and outcome.result is not None]
+
+    def resource_list(self, backup: str) -> dict[str, list[str]]:
+        """``{"apps/v1/Deployment": ["ns/name", ...]}`` as Velero wrote it for ``backup``."""
+        return dict(json.loads(gzip.decompress(self.read(f"backups/{backup}/{backup}-resource-list.json.gz"))))
+
+    def history_key(self, cluster: str, report: str) -> str:
+        return f"atlas-hardening/disaster-recovery/{cluster}/{report}"
+
+    def put_history(self, cluster: str, report: str, document: Any) -> str:
+        key = self.history_key(cluster, report)
+        self.aws.call("s3", "put_object", Bucket=self.bucket, Key=key, Body=json.dumps(document, indent=1).encode(),
+                      ContentType="application/json")
+        return key
+
+    def history(self, cluster: str, kind: str, limit: int = 24) -> list[dict[str, Any]]:
+        """The newest ``limit`` reports of ``kind`` (``drill``, ``status``), oldest first."""
+        prefix = self.history_key(cluster, f"{kind}-")
+        page = self.aws.call("s3", "list_objects_v2", Bucket=self.bucket, Prefix=prefix)
+        keys = sorted(entry["Key"] for entry in page.get("Contents") or [])[-limit:]
+        return [json.loads(self.aws.call("s3", "get_object", Bucket=self.bucket, Key=key)["Body"].read())
+                for key in keys]
