@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ATLAS platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to atlas.hardening: what a restore drill will do, decided (and refused) before any write:
+which backup of which component, restored into which ephemeral namespaces, under which Restore name.
+
+Drill namespaces carry the label ``atlas.hardening/disaster-recovery-drill=<component>``: that label,
+and only it, lets a later run recognise and remove what an interrupted drill left behind.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.catalogue import Component
+from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.rpo_status import component_backups
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import BackupRecord, newest
+
+DRILL_LABEL = "atlas.hardening/disaster-recovery-drill"
+DRILL_SOURCE_ANNOTATION = "atlas.hardening/drill-source-namespace"
+_MAX_NAME = 63
+
+
+@dataclass(frozen=True)
+class DrillPlan:
+    component: Component
+    backup: BackupRecord
+    restore_name: str
+    namespace_mapping: tuple[tuple[str, str], ...]  # (source, drill namespace)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"component": self.component.name, "backup": self.backup.name, "backup_phase": self.backup.phase,
+                "backup_completed": self.backup.as_dict()["completed"], "restore": self.restore_name,
+                "namespace_mapping": dict(self.namespace_mapping)}
+
+
+def drill_namespace(source: str, suffix: str) -> str:
+    return f"drill-{source[:_MAX_NAME - len('drill-') - len(suffix) - 1]}-{suffix}"
+
+
+def plan_drill(component: Component, records: list[BackupRecord], backup_name: str | None,
+               now: datetime.datetime, suffix: str | None = None) -> DrillPlan:
+    backups = component_backups(component, records)
+    if backup_name:
+        chosen = next((record for record in records if record.name == backup_name), None)
+        if chosen is None:
+            raise HardeningError(f"Backup {backup_name} does not exist in the cluster: choose one of the component's "
+                                 f"backups ({', '.join(b.name for b in backups) or 'none'}) or leave backup_name unset "
+                                 "for the newest Completed one.")
+        if chosen.phase != "Completed":
+            raise HardeningError(f"Backup {backup_name} is {chosen.phase}: a drill restores a Completed backup only "
+                                 f"(a {chosen.phase} one lacks items, so its drill would prove nothing). Choose a "
+                                 "Completed backup or leave backup_name unset.")
+        if not chosen.covers(component.namespaces):
+            raise HardeningError(f"Backup {backup_name} does not hold every namespace of {component.name} "
+                                 f"({', '.join(component.namespaces)}).")
+    else:
+        found = newest(backups, ("Completed",))
+        if found is None:
+            phases = sorted({b.phase for b in backups})
+            raise HardeningError(f"{component.name} has no Completed backup to drill "
+                                 f"({len(backups)} backup(s){', phases ' + ', '.join(phases) if phases else ''}): "
+                                 f"run harden.yml --tags dr to install its Schedule {component.schedule_name}, "
+                                 "and check Velero's logs.")
+        chosen = found
+    suffix = suffix or secrets.token_hex(3)
+    restore_name = f"drill-{component.name}-{now.strftime('%Y%m%d%H%M%S')}-{suffix}"[:_MAX_NAME]
+    mapping = tuple((source, drill_namespace(source, suffix)) for source in component.namespaces)
+    return DrillPlan(component, chosen, restore_name, mapping)
+
+
+def restore_manifest(plan: DrillPlan, velero_namespace: str) -> dict[str, Any]:
+    """A Restore of the component's namespaces only, each mapped to its drill namespace."""
+    return {"apiVersion": "velero.io/v1", "kind": "Restore",
+            "metadata": {"name": plan.restore_name, "namespace": velero_namespace,
+                         "labels": {DRILL_LABEL: plan.component.name}},
+            "spec": {"backupName": plan.backup.name, "includedNamespaces": [s for s, _t in plan.namespace_mapping],
+                     "namespaceMapping": dict(plan.namespace_mapping), "existingResourcePolicy": "none"}}
+
+
+def namespace_manifest(plan: DrillPlan, source: str, target: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": target, "labels": {DRILL_LABEL: plan.component.name},
+                         "annotations": {DRILL_SOURCE_ANNOTATION: source}}}
