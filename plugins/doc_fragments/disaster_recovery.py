@@ -14,7 +14,7 @@ options:
       - The component catalogue (inventory variable C(disaster_recovery_components); the documented example is
         C(docs/examples/inventory/group_vars/atlas_control/disaster_recovery.yml)).
       - Each entry has C(name) (a DNS label), C(namespaces), C(backup) (V(velero), V(vault_raft_snapshot) or
-        V(database)), C(schedule) (cron, default V(0 * * * *)), C(rpo) and C(rto) (durations such as V(1h),
+        V(database)), C(schedule) (cron, default V(*/30 * * * *)), C(rpo) and C(rto) (durations such as V(1h),
         defaults V(1h) and V(4h)), C(ttl) (default V(720h)), C(depends_on) (component names restored first),
         and C(verify) (C(objects), C(ready) as V(Kind/name) entries, C(http) checks through the API server's
         service proxy with C(service), C(port), C(path), C(expect)).

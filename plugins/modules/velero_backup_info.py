@@ -78,7 +78,9 @@ breached:
   type: list
   elements: str
 locations:
-  description: The BackupStorageLocations (name, default, access_mode, bucket, prefix, phase, message); empty for O(source=object_store).
+  description:
+    - The BackupStorageLocations (name, default, access_mode, bucket, prefix, phase, message).
+    - Empty for O(source=object_store).
   returned: always
   type: list
   elements: dict

@@ -24,7 +24,8 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
 BACKUP_METHODS = ("velero", "vault_raft_snapshot", "database")
 DEFAULT_RPO = 3600.0
 DEFAULT_RTO = 4 * 3600.0
-DEFAULT_SCHEDULE = "0 * * * *"
+# Every 30 minutes: the default RPO of 1 h leaves 30 minutes for the backup itself.
+DEFAULT_SCHEDULE = "*/30 * * * *"
 DEFAULT_TTL = 30 * 86400.0
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _KEYS = {"name", "namespaces", "backup", "schedule", "rpo", "rto", "ttl", "depends_on", "verify", "description",

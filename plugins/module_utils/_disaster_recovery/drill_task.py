@@ -57,7 +57,10 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait i
     wait_for,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import VELERO_API_VERSION, BackupRecord
-from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations import StorageLocation, storage_locations
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations import (
+    StorageLocation,
+    storage_locations,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.object_store import VeleroObjectStore
 
 FIELD_MANAGER = "atlas.hardening-dr-drill"

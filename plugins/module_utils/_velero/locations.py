@@ -44,3 +44,25 @@ def storage_locations(objects: KubernetesObjects, namespace: str) -> list[Storag
     resource = objects.resource(VELERO_API_VERSION, "BackupStorageLocation")
     items, _version = objects.list(resource, namespace)
     return sorted((StorageLocation.from_object(item) for item in items), key=lambda location: location.name)
+
+
+def location_problem(locations: list[dict[str, Any]], name: str, namespace: str) -> str:
+    """Why backups cannot go to location ``name`` (empty: Velero's default), or "" when they can.
+
+    ``locations`` are :meth:`StorageLocation.as_dict` entries (a velero_backup_info result).
+    """
+    chosen = next((loc for loc in locations if loc["name"] == name), None) if name else next(
+        (loc for loc in locations if loc.get("default")), None)
+    if chosen is None:
+        wanted = f"BackupStorageLocation {name}" if name else "default BackupStorageLocation"
+        known = ", ".join(loc["name"] for loc in locations) or "none"
+        return (f"No {wanted} in namespace {namespace} (found: {known}): install Velero with a location, or set "
+                "disaster_recovery_backups_storage_location. Nothing was changed.")
+    if chosen["phase"] != "Available":
+        return (f"BackupStorageLocation {namespace}/{chosen['name']} is {chosen['phase']}"
+                f"{': ' + chosen['message'] if chosen.get('message') else ''}: Velero cannot write backups to "
+                f"s3://{chosen['bucket']}/{chosen['prefix']}. Fix the bucket or its credentials first. Nothing was changed.")
+    if chosen["access_mode"] == "ReadOnly":
+        return (f"BackupStorageLocation {namespace}/{chosen['name']} is ReadOnly (a disaster restore in progress?): "
+                "set it back to ReadWrite when the restore is done. Nothing was changed.")
+    return ""

@@ -15,7 +15,10 @@ from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._aws.connection import AWSConnection
 from ansible_collections.atlas.hardening.plugins.module_utils._aws.errors import AWSNotFoundError
-from ansible_collections.atlas.hardening.plugins.module_utils._common.bounded_concurrency import first_error, run_bounded
+from ansible_collections.atlas.hardening.plugins.module_utils._common.bounded_concurrency import (
+    first_error,
+    run_bounded,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import BackupRecord
 
 READ_CONCURRENCY = 8
