@@ -41,9 +41,11 @@ def go_duration(seconds: float) -> str:
 
 
 def human_duration(seconds: float | None) -> str:
-    """``2 h 05 min``, ``12 min 30 s``, ``45 s``; ``-`` for None."""
+    """``2 h 05 min``, ``12 min 30 s``, ``45 s``, ``0.4 s``; ``-`` for None."""
     if seconds is None:
         return "-"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     whole = int(round(seconds))
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)

@@ -3,9 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE to atlas.hardening: a Velero BackupStorageLocation's bucket read directly through S3, for when
 the cluster is gone (pkg/persistence/object_store_layout.go): ``<prefix>/backups/<name>/velero-backup.json``
-and ``<name>-resource-list.json.gz``; and the collection's own history next to them (``<prefix>`` is
-Velero's; the history lives under ``atlas-hardening/`` beside it, never inside Velero's folders, which
-Velero would refuse as an invalid top-level directory)."""
+and ``<name>-resource-list.json.gz``; and the collection's report history beside it (outside Velero's
+prefix: Velero refuses a location whose prefix holds a folder it does not know)."""
 
 from __future__ import annotations
 
@@ -69,19 +68,26 @@ class VeleroObjectStore:
         """``{"apps/v1/Deployment": ["ns/name", ...]}`` as Velero wrote it for ``backup``."""
         return dict(json.loads(gzip.decompress(self.read(f"backups/{backup}/{backup}-resource-list.json.gz"))))
 
-    def history_key(self, cluster: str, report: str) -> str:
-        return f"atlas-hardening/disaster-recovery/{cluster}/{report}"
-
-    def put_history(self, cluster: str, report: str, document: Any) -> str:
-        key = self.history_key(cluster, report)
+    def put_json(self, key: str, document: Any) -> None:
+        """Write ``document`` at ``key`` (relative to the bucket, not to Velero's prefix)."""
         self.aws.call("s3", "put_object", Bucket=self.bucket, Key=key, Body=json.dumps(document, indent=1).encode(),
                       ContentType="application/json")
-        return key
 
-    def history(self, cluster: str, kind: str, limit: int = 24) -> list[dict[str, Any]]:
-        """The newest ``limit`` reports of ``kind`` (``drill``, ``status``), oldest first."""
-        prefix = self.history_key(cluster, f"{kind}-")
-        page = self.aws.call("s3", "list_objects_v2", Bucket=self.bucket, Prefix=prefix)
-        keys = sorted(entry["Key"] for entry in page.get("Contents") or [])[-limit:]
-        return [json.loads(self.aws.call("s3", "get_object", Bucket=self.bucket, Key=key)["Body"].read())
-                for key in keys]
+    def history_documents(self, prefix: str, kind: str, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` documents ``<prefix>/<kind>-*.json``, oldest first (names sort by time)."""
+        keys: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.aws.call("s3", "list_objects_v2", Bucket=self.bucket, Prefix=f"{prefix}/{kind}-",
+                                 **({"ContinuationToken": token} if token else {}))
+            keys += [entry["Key"] for entry in page.get("Contents") or []]
+            token = page.get("NextContinuationToken")
+            if not token:
+                break
+        newest = sorted(keys)[-limit:] if limit > 0 else []
+        outcomes = run_bounded(newest, lambda key: json.loads(self.aws.call(
+            "s3", "get_object", Bucket=self.bucket, Key=key)["Body"].read()), READ_CONCURRENCY)
+        error = first_error(outcomes)
+        if error is not None:
+            raise error
+        return [outcome.result for outcome in outcomes if outcome is not None and outcome.result is not None]
