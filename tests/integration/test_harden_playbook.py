@@ -51,13 +51,15 @@ def test_check_run_then_apply_then_nothing_left_to_do(platform: Lab) -> None:
     assert cluster_writes(platform) == {}, "--check wrote to the cluster"
     assert summary(check) == {"alertmanager": "would change", "rotation": "would change",
                               "image-scan": "would change", "sealed-secrets": "would change",
-                              "sealed-secrets-backup-job": "would change"}, check
+                              "sealed-secrets-backup-job": "would change",
+                              "disaster-recovery-backups": "would change"}, check
 
     first = platform.ansible_playbook(HARDEN)
     assert first.rc == 0, first
     assert first.changed > 0
     assert summary(first) == {"alertmanager": "hardened", "rotation": "hardened", "image-scan": "hardened",
-                              "sealed-secrets": "hardened", "sealed-secrets-backup-job": "hardened"}, first
+                              "sealed-secrets": "hardened", "sealed-secrets-backup-job": "hardened",
+                              "disaster-recovery-backups": "hardened"}, first
     assert "verification: healthy: 3 replicas ready, each sees all 3 peers" in first.stdout
 
     platform.k8s.reset_requests()
@@ -67,7 +69,8 @@ def test_check_run_then_apply_then_nothing_left_to_do(platform: Lab) -> None:
     assert cluster_writes(platform) == {}, "the second run wrote to the cluster"
     assert summary(second) == {"alertmanager": "unchanged", "rotation": "unchanged",
                                "image-scan": "unchanged", "sealed-secrets": "unchanged",
-                               "sealed-secrets-backup-job": "unchanged"}, second
+                               "sealed-secrets-backup-job": "unchanged",
+                               "disaster-recovery-backups": "unchanged"}, second
 
 
 def test_items_can_be_chosen_by_tag_and_by_inventory(platform: Lab) -> None:

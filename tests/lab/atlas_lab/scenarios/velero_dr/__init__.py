@@ -70,6 +70,16 @@ def sample_application(namespace: str = "shop") -> list[dict[str, Any]]:
     ]
 
 
+def lab_catalogue() -> list[dict[str, Any]]:
+    """The lab's disaster-recovery catalogue (what harden.yml --tags dr schedules): the namespaces the lab
+    seeds, and the sample application's."""
+    return [
+        {"name": "keycloak", "namespaces": ["keycloak"], "description": "Keycloak (its database is elsewhere)"},
+        {"name": "kube-prometheus-stack", "namespaces": ["monitoring"], "rpo": "4h", "schedule": "0 */2 * * *"},
+        {"name": "storefront", "namespaces": ["shop"], "rto": "30m", "depends_on": ["keycloak"]},
+    ]
+
+
 class VeleroScenario(Scenario):
     name = "velero_dr"
     description = "a simulated Velero server backing up to and restoring from a moto S3 bucket"
@@ -118,7 +128,8 @@ class VeleroScenario(Scenario):
         self.velero.start(kubernetes.controllers.context(self.velero))
 
     def inventory_vars(self) -> dict[str, Any]:
-        return {"atlas_hardening_velero_bucket": BUCKET, "atlas_hardening_velero_prefix": PREFIX}
+        return {"atlas_hardening_velero_bucket": BUCKET, "atlas_hardening_velero_prefix": PREFIX,
+                "disaster_recovery_components": lab_catalogue()}
 
 
 SCENARIO = VeleroScenario
