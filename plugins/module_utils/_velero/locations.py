@@ -58,6 +58,10 @@ def location_problem(locations: list[dict[str, Any]], name: str, namespace: str)
         known = ", ".join(loc["name"] for loc in locations) or "none"
         return (f"No {wanted} in namespace {namespace} (found: {known}): install Velero with a location, or set "
                 "disaster_recovery_backups_storage_location. Nothing was changed.")
+    if chosen["phase"] in ("", "Unknown"):
+        return (f"BackupStorageLocation {namespace}/{chosen['name']} has not been validated by Velero yet (no status "
+                "phase): check that the Velero server runs (kubectl -n velero get pods), then try again. "
+                "Nothing was changed.")
     if chosen["phase"] != "Available":
         return (f"BackupStorageLocation {namespace}/{chosen['name']} is {chosen['phase']}"
                 f"{': ' + chosen['message'] if chosen.get('message') else ''}: Velero cannot write backups to "

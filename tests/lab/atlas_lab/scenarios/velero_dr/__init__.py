@@ -120,12 +120,15 @@ class VeleroScenario(Scenario):
 
     def wait_ready(self, timeout: float) -> None:
         self._create_bucket(timeout)
+        self.context.kubernetes.controllers.schedule(0.0, self.velero, lambda: self.velero.sync_locations(
+            self.context.kubernetes.controllers.context(self.velero)))
 
     def reset(self) -> None:
         self._create_bucket(10.0)  # moto was emptied
         self._seed()
-        kubernetes = self.context.kubernetes
-        self.velero.start(kubernetes.controllers.context(self.velero))
+        context = self.context.kubernetes.controllers.context(self.velero)
+        self.velero.sync_locations(context)  # as after a while of Velero running: the location validated
+        self.velero.start(context)
 
     def inventory_vars(self) -> dict[str, Any]:
         return {"atlas_hardening_velero_bucket": BUCKET, "atlas_hardening_velero_prefix": PREFIX,

@@ -1,0 +1,279 @@
+"""Disaster recovery end to end against the lab's simulated Velero (checked in
+tests/lab/tests/test_velero_simulation.py) and moto: Schedules that meet the RPO, RPO status from the
+cluster and from the bucket alone, drills that verify, time and always clean up (also when killed),
+reports and their history, and bad input refused before any write."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from atlas_lab.core.processes import kill_tree  # pylint: disable=import-error
+from atlas_lab.pytest_plugin import VENV_BIN, Lab, wait_for
+from atlas_lab.scenarios.velero_dr import BUCKET, PREFIX, sample_application
+from atlas_lab.scenarios.velero_dr.layout_fixture import write_backup
+from atlas_lab.services.kubernetes import writes
+
+pytestmark = pytest.mark.timeout(600)
+REPO = Path(__file__).resolve().parents[2]
+DR_PLAYBOOK = REPO / "playbooks" / "disaster-recovery.yml"
+HARDEN = REPO / "playbooks" / "harden.yml"
+DRILL_LABEL = "atlas.hardening/disaster-recovery-drill"
+SHOP = {"name": "storefront", "namespaces": ["shop"], "rto": "30m", "schedule": "*/30 * * * *"}
+
+
+def kubectl(lab: Lab, *args: str, stdin: str | None = None, check: bool = True) -> Any:
+    result = lab.run(["kubectl", *args], input=stdin)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def get(lab: Lab, *args: str) -> Any:
+    return json.loads(kubectl(lab, "get", *args, "-o", "json").stdout)
+
+
+def s3(lab: Lab) -> Any:
+    return boto3.client("s3", endpoint_url=lab.vars["AWS_ENDPOINT_URL"], region_name=lab.vars["AWS_REGION"],
+                        aws_access_key_id=lab.vars["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=lab.vars["AWS_SECRET_ACCESS_KEY"])
+
+
+def drill_namespaces(lab: Lab) -> list[str]:
+    return [ns["metadata"]["name"] for ns in get(lab, "namespaces", "-l", DRILL_LABEL)["items"]]
+
+
+def source_state(lab: Lab) -> str:
+    """Every object of the source namespace as stored (resourceVersion included): equal means untouched."""
+    return json.dumps(get(lab, "deployments,replicasets,pods,services,configmaps,secrets,persistentvolumeclaims,"
+                               "serviceaccounts", "-n", "shop"), sort_keys=True)
+
+
+def dr(lab: Lab, tmp_path: Path, action: str, components: list[dict[str, Any]], *args: str,
+       check: bool = False, **variables: Any) -> Any:
+    return lab.ansible_playbook(DR_PLAYBOOK, *args, check=check, extra_vars={
+        "disaster_recovery_action": action, "disaster_recovery_components": components,
+        "disaster_recovery_report_dir": str(tmp_path / "reports"), **variables})
+
+
+def module(lab: Lab, name: str, **args: Any) -> dict[str, Any]:
+    args.setdefault("k8s_kubeconfig", lab.vars["KUBECONFIG"])
+    result = lab.ansible(f"atlas.hardening.{name}", args)
+    return dict(result.results["localhost"])
+
+
+@pytest.fixture
+def dr_lab(clean_lab: Lab) -> Lab:
+    """The lab reset, with the namespace kube-prometheus-stack runs in (the alert rules go there)."""
+    kubectl(clean_lab, "create", "namespace", "monitoring")
+    return clean_lab
+
+
+@pytest.fixture
+def shop(dr_lab: Lab) -> Lab:
+    """The sample application, backed up once by its Schedule (as harden.yml --tags dr installs it)."""
+    kubectl(dr_lab, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(sample_application()))
+    wait_for(lambda: get(dr_lab, "deployment", "storefront", "-n", "shop").get("status", {}).get("readyReplicas") == 2,
+             what="the storefront to be ready")
+    installed = dr_lab.ansible_playbook(HARDEN, "--tags", "dr", extra_vars={"disaster_recovery_components": [SHOP]})
+    assert installed.rc == 0, installed
+    wait_for(lambda: [b for b in get(dr_lab, "backups", "-n", "velero")["items"]
+                      if b.get("status", {}).get("phase") == "Completed"], what="the first backup")
+    return dr_lab
+
+
+def test_backups_check_then_apply_then_nothing_to_do(dr_lab: Lab) -> None:
+    dr_lab.k8s.reset_requests()
+    check = dr_lab.ansible_playbook(HARDEN, "--tags", "dr", check=True, diff=True)
+    assert check.rc == 0, check
+    assert writes(dr_lab.k8s.counts()) == {}, "--check wrote to the cluster"
+    first = dr_lab.ansible_playbook(HARDEN, "--tags", "dr")
+    assert first.rc == 0 and first.changed == 1, first
+    schedules = {s["metadata"]["name"]: s for s in get(dr_lab, "schedules", "-n", "velero")["items"]}
+    assert set(schedules) == {"dr-keycloak", "dr-kube-prometheus-stack", "dr-storefront"}
+    assert schedules["dr-kube-prometheus-stack"]["spec"]["schedule"] == "0 */2 * * *"
+    assert all(s["spec"]["useOwnerReferencesInBackup"] is False for s in schedules.values())
+    rule = get(dr_lab, "prometheusrule", "atlas-hardening-disaster-recovery", "-n", "monitoring")
+    alerts = [r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert alerts.count("DisasterRecoveryRPOBreached") == 3
+    dr_lab.k8s.reset_requests()
+    second = dr_lab.ansible_playbook(HARDEN, "--tags", "dr")
+    assert second.rc == 0 and second.changed == 0, second
+    assert writes(dr_lab.k8s.counts()) == {}, "the second run wrote to the cluster"
+
+
+def test_a_schedule_that_cannot_meet_its_rpo_is_refused_and_nothing_written(dr_lab: Lab) -> None:
+    dr_lab.k8s.reset_requests()
+    nightly = {"name": "nextcloud", "namespaces": ["nextcloud"], "schedule": "0 2 * * *"}
+    result = dr_lab.ansible_playbook(HARDEN, "--tags", "dr",
+                                        extra_vars={"disaster_recovery_components": [SHOP, nightly]})
+    assert result.rc != 0
+    assert ("component nextcloud: schedule '0 2 * * *' waits up to 1 d 00 h between backups: the worst-case RPO "
+            "1 d 00 h exceeds the objective 1 h 00 min; run it more often than every 1 h 00 min (e.g. '*/30 * * * *')."
+            " Nothing was changed.") in result.stdout
+    assert writes(dr_lab.k8s.counts()) == {}
+
+
+def test_an_unavailable_location_is_refused(dr_lab: Lab) -> None:
+    kubectl(dr_lab, "patch", "backupstoragelocation", "default", "-n", "velero", "--type=merge",
+            "-p", '{"spec": {"objectStorage": {"bucket": "no-such-bucket"}}}')
+    wait_for(lambda: get(dr_lab, "backupstoragelocation", "default", "-n", "velero").get("status", {})
+             .get("phase") == "Unavailable", what="the location to be Unavailable")
+    dr_lab.k8s.reset_requests()
+    result = dr_lab.ansible_playbook(HARDEN, "--tags", "dr")
+    assert result.rc != 0
+    assert "BackupStorageLocation velero/default is Unavailable: rpc error" in result.stdout
+    assert "Velero cannot write backups to s3://no-such-bucket/velero" in result.stdout
+    assert writes(dr_lab.k8s.counts()) == {}
+
+
+def test_rpo_compliant_and_breached_from_the_cluster_and_from_the_bucket_alone(dr_lab: Lab) -> None:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    client = s3(dr_lab)
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "wiki"}}
+    write_backup(client, BUCKET, PREFIX, "dr-wiki-fresh", ["wiki"], [("configmaps", config)],
+                 now - datetime.timedelta(minutes=20), schedule="dr-wiki")
+    write_backup(client, BUCKET, PREFIX, "dr-chat-old", ["chat"], [("configmaps", config)],
+                 now - datetime.timedelta(hours=3), schedule="dr-chat")
+    write_backup(client, BUCKET, PREFIX, "dr-chat-failed", ["chat"], [], now - datetime.timedelta(minutes=5),
+                 phase="Failed", schedule="dr-chat")
+    components = [{"name": "wiki", "namespaces": ["wiki"]}, {"name": "chat", "namespaces": ["chat"]}]
+    wait_for(lambda: len(get(dr_lab, "backups", "-n", "velero")["items"]) == 3, what="the backup sync")
+    from_cluster = module(dr_lab, "velero_backup_info", components=components)
+    # The cluster gone (no kubeconfig at all): the bucket read directly.
+    from_bucket = module(dr_lab, "velero_backup_info", components=components, source="object_store",
+                         bucket=BUCKET, prefix=PREFIX, k8s_kubeconfig="/nonexistent/kubeconfig")
+    for result in (from_cluster, from_bucket):
+        wiki, chat = result["components"]
+        assert (wiki["verdict"], chat["verdict"]) == ("compliant", "breached"), result
+        assert 19 * 60 < wiki["achieved_rpo_seconds"] < 25 * 60
+        assert chat["achieved_rpo"].startswith("3 h 0")
+        assert chat["failed_since_last_success"] == ["dr-chat-failed"]
+        assert result["breached"] == ["chat"] and result["compliant"] is False
+    assert from_cluster["locations"][0]["phase"] == "Available" and from_bucket["locations"] == []
+
+
+def test_drill_restores_verifies_times_reports_and_leaves_nothing(shop: Lab, tmp_path: Path) -> None:
+    before = source_state(shop)
+    result = dr(shop, tmp_path, "drill", [SHOP])
+    assert result.rc == 0, result
+    assert drill_namespaces(shop) == []
+    assert source_state(shop) == before, "the drill touched the source namespace"
+    report = json.loads((tmp_path / "reports" / "localhost-drill.json").read_text())
+    [row] = report["components"]
+    assert row["drill_verdict"] == "passed" and row["rpo_verdict"] == "compliant"
+    assert 0 < row["drill_rto_seconds"] < 30 * 60
+    assert any(check.startswith("pass objects: 8/8 objects of the backup restored") for check in row["drill_checks"]), row
+    assert any(check.startswith("pass ready: 1 workload(s) ready: Deployment drill-shop-") for check in row["drill_checks"])
+    markdown = (tmp_path / "reports" / "localhost-drill.md").read_text()
+    assert "| storefront | 1 h 00 min |" in markdown and "| passed |" in markdown
+    # Recorded in the cluster for the audit report.
+    recorded = json.loads(get(shop, "configmap", "atlas-hardening-dr-drills", "-n", "velero")["data"]["storefront.json"])
+    assert recorded["verdict"] == "passed" and recorded["rto_seconds"] == row["drill_rto_seconds"]
+    events = [e for e in get(shop, "events", "-n", "velero")["items"] if e["reason"] == "DrillPassed"]
+    assert events and events[0]["involvedObject"]["kind"] == "Restore"
+    # The history next to the backups: a second drill shows both.
+    assert dr(shop, tmp_path, "drill", [SHOP]).rc == 0
+    keys = [entry["Key"] for entry in s3(shop).list_objects_v2(
+        Bucket=BUCKET, Prefix="atlas-hardening/disaster-recovery/localhost/drill-")["Contents"]]
+    assert len(keys) == 2
+    history = (tmp_path / "reports" / "localhost-drill.md").read_text().split("## History", 1)[1]
+    assert history.count("(drill) | RPO") == 2
+    assert get(shop, "backupstoragelocation", "default", "-n", "velero")["status"]["phase"] == "Available"
+
+
+def test_a_failed_verification_still_cleans_up_and_says_why(shop: Lab, tmp_path: Path) -> None:
+    checked = dict(SHOP, verify={"http": [{"service": "storefront", "port": "80", "path": "/healthz"}]})
+    result = dr(shop, tmp_path, "drill", [checked], disaster_recovery_drill_timeout=8)
+    assert result.rc != 0
+    assert "Disaster recovery drill failed for storefront" in result.stdout
+    assert drill_namespaces(shop) == []
+    [row] = json.loads((tmp_path / "reports" / "localhost-drill.json").read_text())["components"]
+    assert row["drill_verdict"] == "failed"
+    assert any("FAIL http: GET /healthz on service drill-shop-" in check and "HTTP 503" in check
+               for check in row["drill_checks"]), row
+
+
+def test_a_drill_killed_half_way_leaves_a_namespace_the_next_run_removes(shop: Lab, tmp_path: Path) -> None:
+    # A backup whose Deployment never gets ready: the drill waits, and is killed while it waits.
+    kubectl(shop, "annotate", "deployment", "storefront", "-n", "shop", "atlas-lab.io/simulate=not-ready")
+    backup = {"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "not-ready", "namespace": "velero",
+                                                                            "labels": {"velero.io/schedule-name": "dr-storefront"}},
+              "spec": {"includedNamespaces": ["shop"]}}
+    kubectl(shop, "create", "-f", "-", stdin=json.dumps(backup))
+    wait_for(lambda: get(shop, "backup", "not-ready", "-n", "velero").get("status", {}).get("phase") == "Completed",
+             what="the backup")
+    argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(shop.inventory), str(DR_PLAYBOOK), "-e", json.dumps({
+        "disaster_recovery_action": "drill", "disaster_recovery_components": [SHOP],
+        "disaster_recovery_drill_backup_name": "not-ready", "disaster_recovery_drill_names": ["storefront"],
+        "disaster_recovery_report_dir": str(tmp_path / "reports")})]
+    process = subprocess.Popen(argv, cwd=REPO, env=shop.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        wait_for(lambda: drill_namespaces(shop) and get(shop, "deployments", "-n", drill_namespaces(shop)[0])["items"],
+                 timeout=60, what="the drill to restore into its namespace")
+        time.sleep(0.5)
+        assert kill_tree(process.pid) == [], "processes of the killed drill still alive"
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    [leftover] = drill_namespaces(shop)  # right after the kill: the drill namespace is still there
+    assert leftover.startswith("drill-shop-")
+    good = {"disaster_recovery_drill_names": ["storefront"], "disaster_recovery_drill_backup_name": next(
+        b["metadata"]["name"] for b in get(shop, "backups", "-n", "velero")["items"]
+        if b["metadata"]["name"].startswith("dr-storefront-"))}
+    check = dr(shop, tmp_path, "drill", [SHOP], check=True, **good)
+    assert check.rc == 0 and leftover in check.stdout
+    assert drill_namespaces(shop) == [leftover], "--check deleted the leftover"
+    again = dr(shop, tmp_path, "drill", [SHOP], **good)
+    assert again.rc == 0, again
+    assert drill_namespaces(shop) == []
+    assert "shop" in [ns["metadata"]["name"] for ns in get(shop, "namespaces")["items"]]
+
+
+def test_drill_check_mode_shows_the_plan_and_writes_nothing(shop: Lab, tmp_path: Path) -> None:
+    shop.k8s.reset_requests()
+    result = dr(shop, tmp_path, "drill", [SHOP], check=True)
+    assert result.rc == 0, result
+    assert writes(shop.k8s.counts()) == {}
+    assert '"namespace_mapping": {' in result.stdout and "dr-storefront-" in result.stdout
+    assert s3(shop).list_objects_v2(Bucket=BUCKET, Prefix="atlas-hardening/").get("KeyCount") == 0
+
+
+@pytest.mark.parametrize(("variables", "message"), [
+    ({"disaster_recovery_drill_names": ["nextcloud"]}, "unknown component(s) nextcloud: the catalogue has storefront"),
+    ({"disaster_recovery_drill_backup_name": "partial"}, "Backup partial is PartiallyFailed: a drill restores a "
+                                                         "Completed backup only"),
+    ({"disaster_recovery_drill_backup_name": "broken"}, "Backup broken is Failed: a drill restores"),
+])
+def test_bad_drill_input_is_refused_before_any_write(shop: Lab, tmp_path: Path, variables: dict[str, Any],
+                                                     message: str) -> None:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for name, phase in (("partial", "PartiallyFailed"), ("broken", "Failed")):
+        write_backup(s3(shop), BUCKET, PREFIX, name, ["shop"], [], now, phase=phase, schedule="dr-storefront")
+    wait_for(lambda: {"partial", "broken"} <= {b["metadata"]["name"] for b in get(shop, "backups", "-n", "velero")["items"]},
+             what="the backup sync")
+    if "disaster_recovery_drill_backup_name" in variables:
+        variables["disaster_recovery_drill_names"] = ["storefront"]
+    shop.k8s.reset_requests()
+    result = dr(shop, tmp_path, "drill", [SHOP], **variables)
+    assert result.rc != 0
+    assert message in result.stdout, result.stdout[-3000:]
+    assert writes(shop.k8s.counts()) == {}
+
+
+def test_an_unreachable_bucket_is_one_clear_message(dr_lab: Lab, tmp_path: Path) -> None:
+    result = dr(dr_lab, tmp_path, "status", [SHOP], disaster_recovery_status_source="object_store",
+                disaster_recovery_status_bucket="no-such-bucket", disaster_recovery_status_prefix="velero")
+    assert result.rc != 0
+    assert "NoSuchBucket" in result.stdout and "no-such-bucket" in result.stdout
