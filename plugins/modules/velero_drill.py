@@ -19,8 +19,8 @@ description:
     B(always), also when the verification fails or the module receives SIGTERM.
   - Drill namespaces carry the label C(atlas.hardening/disaster-recovery-drill); every run first deletes the
     namespaces with that label, and only those, which a killed drill left behind.
-  - The source namespaces are never written: the Restore includes only them and maps each elsewhere.
-  - The outcome is recorded in the cluster: an Event on the Restore (C(DrillPassed) or C(DrillFailed)) and
+  - The source namespaces are never written; the Restore includes only them and maps each elsewhere.
+  - The outcome is recorded in the cluster, as an Event on the Restore (C(DrillPassed) or C(DrillFailed)) and
     a key C(<component>.json) of the ConfigMap C(atlas-hardening-dr-drills) in Velero's namespace.
   - The backup's resource list is read from the BackupStorageLocation's bucket through S3 (the aws_* options).
   - Everything is checked before the first write; in check mode the module reports the plan (which backup

@@ -206,8 +206,9 @@ def test_a_failed_verification_still_cleans_up_and_says_why(shop: Lab, tmp_path:
 def test_a_drill_killed_half_way_leaves_a_namespace_the_next_run_removes(shop: Lab, tmp_path: Path) -> None:
     # A backup whose Deployment never gets ready: the drill waits, and is killed while it waits.
     kubectl(shop, "annotate", "deployment", "storefront", "-n", "shop", "atlas-lab.io/simulate=not-ready")
-    backup = {"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "not-ready", "namespace": "velero",
-                                                                            "labels": {"velero.io/schedule-name": "dr-storefront"}},
+    backup = {"apiVersion": "velero.io/v1", "kind": "Backup",
+              "metadata": {"name": "not-ready", "namespace": "velero",
+                           "labels": {"velero.io/schedule-name": "dr-storefront"}},
               "spec": {"includedNamespaces": ["shop"]}}
     kubectl(shop, "create", "-f", "-", stdin=json.dumps(backup))
     wait_for(lambda: get(shop, "backup", "not-ready", "-n", "velero").get("status", {}).get("phase") == "Completed",

@@ -15,7 +15,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.schedu
 _DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
                 "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
-_NAMES = ({}, {}, {}, {name: number for number, name in enumerate(
+_NAMES: tuple[dict[str, int], ...] = ({}, {}, {}, {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)},
     {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))})
 # Enough to see every pattern of a five-field schedule but the leap-day ones (and those are refused

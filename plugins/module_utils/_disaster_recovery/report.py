@@ -7,7 +7,7 @@ drill RTO, verification details and verdict; as JSON (for machines and the histo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.durations import human_duration
@@ -48,7 +48,7 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(report: Mapping[str, Any], history: list[Mapping[str, Any]]) -> str:
+def render_markdown(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> str:
     lines = [f"# Disaster recovery {report['kind']}: {report['cluster']}", "",
              f"Generated {report['generated']}. Overall: **{'passed' if report['passed'] else 'FAILED'}**.", "",
              "| Component | RPO objective | Achieved RPO | RTO objective | Drill RTO | Verdict |",
