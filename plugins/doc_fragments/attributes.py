@@ -89,6 +89,14 @@ attributes:
     membership: [atlas.hardening.aws, atlas.hardening.kubernetes]
 """
 
+    ACTIONGROUP_VAULT_AWS = r"""
+options: {}
+attributes:
+  action_group:
+    support: full
+    membership: [atlas.hardening.vault, atlas.hardening.aws]
+"""
+
     ACTIONGROUP_AWS = r"""
 options: {}
 attributes:

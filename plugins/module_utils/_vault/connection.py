@@ -91,6 +91,7 @@ class VaultConnection:
         if verify is False:
             # The user asked for no verification (a test server): one warning per request is noise.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self.session = session
         self.client = hvac.Client(url=self.url, token=token or None, verify=verify, timeout=timeout,
                                   namespace=self.namespace, session=session)
         # hvac falls back to VAULT_TOKEN / ~/.vault-token when token is None; we decide explicitly.
@@ -159,6 +160,33 @@ class VaultConnection:
         if response.status == 404 and missing_ok:
             return None
         raise self.http_error(response, action, path=path)
+
+    def stream(self, method: str, path: str, *, action: str, body: Any = None,
+               params: Mapping[str, Any] | None = None) -> Any:
+        """A raw call whose body is not held in memory: the answer is a ``requests.Response`` to read with
+        ``iter_content`` (and close), ``body`` may be a file object sent as it is read (raft snapshots).
+        An error answer raises a readable :class:`VaultError`."""
+        headers = {"X-Vault-Request": "true"}
+        if self.client.token:
+            headers["X-Vault-Token"] = self.client.token
+        if self.namespace:
+            headers["X-Vault-Namespace"] = self.namespace
+        self.request_count += 1
+        try:
+            response = self.session.request(method, f"{self.url}/v1/{path.lstrip('/')}", headers=headers, data=body,
+                                            params=dict(params) if params else None, stream=True,
+                                            timeout=self.timeout, verify=self.verify)
+        except requests.exceptions.RequestException as exc:
+            raise self.transport_error(exc, action) from None
+        if response.status_code >= 400:
+            try:
+                answer: Any = response.json()
+            except ValueError:
+                answer = {"errors": [response.text.strip()[:300]]}
+            finally:
+                response.close()
+            raise self.http_error(VaultResponse(response.status_code, answer), action, path=path)
+        return response
 
     # Errors (errors.py) -----------------------------------------------------------------------
     def transport_error(self, exc: BaseException, action: str) -> VaultConnectionError:
