@@ -16,6 +16,7 @@ import hashlib
 import json
 import tarfile
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
@@ -58,7 +59,7 @@ def check_snapshot(source: IO[bytes], where: str) -> SnapshotFacts:
     source.seek(0)
     whole = hashlib.sha256()
     size = 0
-    for chunk in iter(lambda: source.read(CHUNK), b""):
+    for chunk in iter(partial(source.read, CHUNK), b""):
         whole.update(chunk)
         size += len(chunk)
     source.seek(0)
@@ -76,7 +77,7 @@ def check_snapshot(source: IO[bytes], where: str) -> SnapshotFacts:
                     continue
                 digest = hashlib.sha256()
                 content = bytearray() if member.name == "meta.json" else None
-                for chunk in iter(lambda: extracted.read(CHUNK), b""):  # pylint: disable=cell-var-from-loop
+                for chunk in iter(partial(extracted.read, CHUNK), b""):
                     digest.update(chunk)
                     if content is not None:
                         content += chunk
