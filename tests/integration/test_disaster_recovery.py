@@ -60,8 +60,9 @@ def source_state(lab: Lab) -> str:
 
 def dr(lab: Lab, tmp_path: Path, action: str, components: list[dict[str, Any]], *args: str,
        check: bool = False, **variables: Any) -> Any:
+    chosen = {} if action == "status" else {"disaster_recovery_action": action}  # status is the default
     return lab.ansible_playbook(DR_PLAYBOOK, *args, check=check, extra_vars={
-        "disaster_recovery_action": action, "disaster_recovery_components": components,
+        **chosen, "disaster_recovery_components": components,
         "disaster_recovery_report_dir": str(tmp_path / "reports"), **variables})
 
 
@@ -115,7 +116,7 @@ def test_a_schedule_that_cannot_meet_its_rpo_is_refused_and_nothing_written(dr_l
     dr_lab.k8s.reset_requests()
     nightly = {"name": "nextcloud", "namespaces": ["nextcloud"], "schedule": "0 2 * * *"}
     result = dr_lab.ansible_playbook(HARDEN, "--tags", "dr",
-                                        extra_vars={"disaster_recovery_components": [SHOP, nightly]})
+                                     extra_vars={"disaster_recovery_components": [SHOP, nightly]})
     assert result.rc != 0
     assert ("component nextcloud: schedule '0 2 * * *' waits up to 1 d 00 h between backups: the worst-case RPO "
             "1 d 00 h exceeds the objective 1 h 00 min; run it more often than every 1 h 00 min (e.g. '*/30 * * * *')."

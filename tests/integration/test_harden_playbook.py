@@ -105,7 +105,7 @@ def test_every_playbook_runs_by_name_and_hyphenated_paths_are_wrappers(platform:
             assert [sorted(play) for play in plays] == [["ansible.builtin.import_playbook", "name"]], path
             wrappers[path.name] = plays[0]["ansible.builtin.import_playbook"]
     assert {"harden", "rotate_secrets"} <= set(named)
-    assert wrappers == {"rotate-secrets.yml": "rotate_secrets.yml"}
+    assert wrappers == {"rotate-secrets.yml": "rotate_secrets.yml", "disaster-recovery.yml": "disaster_recovery.yml"}
     for name in named:
         platform.k8s.reset_requests()
         platform.vault_proxy.reset_requests()
@@ -131,3 +131,15 @@ def test_the_demos_sealed_secrets_part_shows_unsealing_no_churn_and_the_keys_in_
     assert before_after[0].strip() == before_after[1].strip()
     assert "SealedSecret/shop-db holds keys: password, username" in demo.stdout
     assert "missing in Vault: none" in demo.stdout
+
+
+def test_the_demos_disaster_recovery_part_shows_rpo_a_drill_with_its_rto_and_the_report(platform: Lab) -> None:
+    """`make demo` runs scripts/demo-disaster-recovery after harden.yml installed the Schedules."""
+    assert platform.ansible_playbook(HARDEN, "--tags", "dr").rc == 0
+    demo = platform.run([str(PLAYBOOKS.parent / "scripts" / "demo-disaster-recovery")],
+                        env=dict(platform.env, LAB_DIR=str(platform.dir)))
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert re.search(r"    storefront \| [0-9.]+ (s|min [0-9]+ s) \| 1 h 00 min \| compliant", demo.stdout), demo.stdout
+    assert re.search(r"    storefront \| passed \| [0-9.]+ s \|", demo.stdout), demo.stdout
+    assert "drill namespaces left: 0" in demo.stdout
+    assert "| storefront | 1 h 00 min |" in demo.stdout and "pass objects:" in demo.stdout

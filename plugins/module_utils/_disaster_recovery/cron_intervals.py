@@ -55,7 +55,8 @@ def longest_interval(schedule: str) -> float:
         raise ValueError(f"schedule {schedule!r}: {problem}")
     fields = _DESCRIPTORS.get(text, text).split()
     expanded = [_expand(field, low, high, names) for field, (low, high), names in zip(fields, _RANGES, _NAMES)]
-    (minutes, _), (hours, _), (days, days_restricted), (months, _), (weekdays, weekdays_restricted) = expanded
+    minutes, hours, months = expanded[0][0], expanded[1][0], expanded[3][0]
+    (days, days_restricted), (weekdays, weekdays_restricted) = expanded[2], expanded[4]
     weekdays = {day % 7 for day in weekdays}
     times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
     start = datetime.date(2027, 1, 1)
