@@ -93,6 +93,10 @@ source:
   description: Where the backups were read (O(source)).
   returned: always
   type: str
+requests:
+  description: The requests this run sent, by HTTP method (Kubernetes) or as C(s3) (the object store).
+  returned: always
+  type: dict
 """
 
 from typing import Any

@@ -94,6 +94,10 @@ passed:
   description: Whether every drill passed.
   returned: unless check mode
   type: bool
+requests:
+  description: The Kubernetes requests this run sent, by HTTP method.
+  returned: unless check mode
+  type: dict
 """
 
 from typing import Any

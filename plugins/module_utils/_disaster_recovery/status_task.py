@@ -35,9 +35,11 @@ def status_task(module: HardeningModule) -> dict[str, Any]:
         if not params["bucket"]:
             raise HardeningError("source=object_store needs bucket (and prefix, as the BackupStorageLocation's "
                                  "objectStorage names them).")
-        store = VeleroObjectStore(module.aws(), params["bucket"], params["prefix"] or "")
+        aws = module.aws()
+        store = VeleroObjectStore(aws, params["bucket"], params["prefix"] or "")
         records = store.backups()
         result["object_store"] = store.where
+        result["requests"] = {"s3": aws.request_count}
     else:
         objects = KubernetesObjects(module.kubernetes())
         namespace = params["velero_namespace"]
