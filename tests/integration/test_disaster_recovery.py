@@ -279,3 +279,36 @@ def test_an_unreachable_bucket_is_one_clear_message(dr_lab: Lab, tmp_path: Path)
                 disaster_recovery_status_bucket="no-such-bucket", disaster_recovery_status_prefix="velero")
     assert result.rc != 0
     assert "NoSuchBucket" in result.stdout and "no-such-bucket" in result.stdout
+
+
+def test_restore_on_an_emptied_cluster_brings_the_components_back_in_order(shop: Lab, tmp_path: Path) -> None:
+    """The cluster lost its application namespaces and its Backup objects; Velero (reinstalled, same bucket)
+    syncs the backups back, and the restore brings the components back in dependency order, verified."""
+    catalogue = [dict(SHOP, depends_on=["settings"]), {"name": "settings", "namespaces": ["settings"]}]
+    kubectl(shop, "create", "namespace", "settings")
+    kubectl(shop, "create", "configmap", "flags", "-n", "settings", "--from-literal=checkout=on")
+    kubectl(shop, "create", "-f", "-", stdin=json.dumps({
+        "apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "dr-settings-1", "namespace": "velero",
+                                                                     "labels": {"velero.io/schedule-name": "dr-settings"}},
+        "spec": {"includedNamespaces": ["settings"]}}))
+    wait_for(lambda: get(shop, "backup", "dr-settings-1", "-n", "velero").get("status", {}).get("phase") == "Completed",
+             what="the settings backup")
+    for namespace in ("shop", "settings"):
+        kubectl(shop, "delete", "namespace", namespace, "--wait=true")
+    kubectl(shop, "delete", "backups", "--all", "-n", "velero")
+    wait_for(lambda: len(get(shop, "backups", "-n", "velero")["items"]) >= 2, what="the backup sync from the bucket")
+    shop.k8s.reset_requests()
+    plan = dr(shop, tmp_path, "restore", catalogue, check=True)
+    assert plan.rc == 0, plan
+    assert writes(shop.k8s.counts()) == {}
+    assert '"order": [\n            "settings",\n            "storefront"' in plan.stdout, plan.stdout[-3000:]
+    restored = dr(shop, tmp_path, "restore", catalogue)
+    assert restored.rc == 0, restored
+    assert get(shop, "configmap", "flags", "-n", "settings")["data"] == {"checkout": "on"}
+    deployment = get(shop, "deployment", "storefront", "-n", "shop")
+    assert deployment["metadata"]["labels"]["velero.io/backup-name"].startswith("dr-storefront-")
+    assert {r["spec"]["includedNamespaces"][0] for r in get(shop, "restores", "-n", "velero")["items"]} == {
+        "settings", "shop"}
+    assert get(shop, "backupstoragelocation", "default", "-n", "velero")["spec"]["accessMode"] == "ReadWrite"
+    # Dependencies first: each component is restored and verified before the next starts.
+    assert 0 < restored.stdout.index("settings | passed") < restored.stdout.index("storefront | passed"), restored.stdout

@@ -22,6 +22,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups im
 
 DRILL_LABEL = "atlas.hardening/disaster-recovery-drill"
 DRILL_SOURCE_ANNOTATION = "atlas.hardening/drill-source-namespace"
+RESTORE_LABEL = "atlas.hardening/disaster-recovery-restore"
 _MAX_NAME = 63
 
 
@@ -74,15 +75,28 @@ def plan_drill(component: Component, records: list[BackupRecord], backup_name: s
 
 
 def restore_manifest(plan: DrillPlan, velero_namespace: str) -> dict[str, Any]:
-    """A Restore of the component's namespaces only, each mapped to its drill namespace."""
+    """A Restore of the component's namespaces only, each mapped to its drill namespace (a drill) or
+    restored in place (a real restore)."""
+    mapping = {source: target for source, target in plan.namespace_mapping if source != target}
+    spec: dict[str, Any] = {"backupName": plan.backup.name, "includedNamespaces": [s for s, _t in plan.namespace_mapping],
+                            "existingResourcePolicy": "none"}
+    if mapping:
+        spec["namespaceMapping"] = mapping
     return {"apiVersion": "velero.io/v1", "kind": "Restore",
             "metadata": {"name": plan.restore_name, "namespace": velero_namespace,
-                         "labels": {DRILL_LABEL: plan.component.name}},
-            "spec": {"backupName": plan.backup.name, "includedNamespaces": [s for s, _t in plan.namespace_mapping],
-                     "namespaceMapping": dict(plan.namespace_mapping), "existingResourcePolicy": "none"}}
+                         "labels": {DRILL_LABEL if mapping else RESTORE_LABEL: plan.component.name}},
+            "spec": spec}
 
 
 def namespace_manifest(plan: DrillPlan, source: str, target: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": target, "labels": {DRILL_LABEL: plan.component.name},
                          "annotations": {DRILL_SOURCE_ANNOTATION: source}}}
+
+
+def plan_restore(component: Component, records: list[BackupRecord], backup_name: str | None,
+                 now: datetime.datetime) -> DrillPlan:
+    """A real restore: the same choice of backup as a drill, into the component's own namespaces."""
+    drill = plan_drill(component, records, backup_name, now)
+    name = f"restore-{component.name}-{now.strftime('%Y%m%d%H%M%S')}"[:_MAX_NAME]
+    return DrillPlan(component, drill.backup, name, tuple((ns, ns) for ns in component.namespaces))

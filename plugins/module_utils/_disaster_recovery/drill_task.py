@@ -116,7 +116,7 @@ def drill_task(module: HardeningModule) -> dict[str, Any]:
         return result
     for name in leftovers:
         objects.delete(ObjectRef("v1", "Namespace", name))
-    store_for = _object_stores(module, locations) if any(p.component.verify.objects for p in plans) else None
+    store_for = object_stores(module, locations) if any(p.component.verify.objects for p in plans) else None
     for plan in plans:
         drill = run_drill(objects, plan, store_for, params, velero_namespace)
         result["drills"].append(drill)
@@ -132,7 +132,7 @@ def drill_task(module: HardeningModule) -> dict[str, Any]:
     return result
 
 
-def _object_stores(module: HardeningModule, locations: dict[str, StorageLocation]) -> Any:
+def object_stores(module: HardeningModule, locations: dict[str, StorageLocation]) -> Any:
     aws = module.aws()
     default = next((location for location in locations.values() if location.default), None)
 
@@ -160,7 +160,7 @@ def run_drill(objects: KubernetesObjects, plan: DrillPlan, store_for: Any, param
                 drill["namespaces_created"].append(target)
             objects.create(restore_manifest(plan, velero_namespace), field_manager=FIELD_MANAGER)
             clock_start = time.monotonic()
-            restore = _wait_restore(objects, plan, velero_namespace, timeout)
+            restore = wait_restore(objects, plan, velero_namespace, timeout)
             status = restore.get("status") or {}
             drill["restore_phase"] = status.get("phase")
             drill["restore_warnings"] = int(status.get("warnings") or 0)
@@ -172,7 +172,7 @@ def run_drill(objects: KubernetesObjects, plan: DrillPlan, store_for: Any, param
             else:
                 report.add("restore", True, f"Restore {plan.restore_name} {status['phase']} "
                            f"({drill['restore_warnings']} warning(s), {drill['restore_errors']} error(s))")
-                _verify(objects, plan, store_for, report, timeout - (time.monotonic() - clock_start))
+                verify_restore(objects, plan, store_for, report, timeout - (time.monotonic() - clock_start))
         except Interrupted as exc:
             report.add("interrupted", False, f"the drill was interrupted ({exc}); its namespaces are deleted")
         finally:
@@ -188,7 +188,7 @@ def run_drill(objects: KubernetesObjects, plan: DrillPlan, store_for: Any, param
     return drill
 
 
-def _wait_restore(objects: KubernetesObjects, plan: DrillPlan, velero_namespace: str, timeout: float) -> dict[str, Any]:
+def wait_restore(objects: KubernetesObjects, plan: DrillPlan, velero_namespace: str, timeout: float) -> dict[str, Any]:
     ref = ObjectRef(VELERO_API_VERSION, "Restore", plan.restore_name, velero_namespace)
     target = WaitTarget(ref, objects.resource(VELERO_API_VERSION, "Restore"), RestoreFinished())
     try:
@@ -198,8 +198,8 @@ def _wait_restore(objects: KubernetesObjects, plan: DrillPlan, velero_namespace:
     return target.last or {}
 
 
-def _verify(objects: KubernetesObjects, plan: DrillPlan, store_for: Any, report: VerificationReport,
-            remaining: float) -> None:
+def verify_restore(objects: KubernetesObjects, plan: DrillPlan, store_for: Any, report: VerificationReport,
+                   remaining: float) -> None:
     workloads: list[dict[str, Any]] = []
     if plan.component.verify.objects:
         resource_list = store_for(plan.backup).resource_list(plan.backup.name)
