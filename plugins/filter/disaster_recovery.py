@@ -34,7 +34,7 @@ def _components(settings: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any],
     try:
         components = parse_catalogue(options.get("components"))
     except CatalogueError as exc:
-        raise AnsibleFilterError(f"disaster_recovery_components: {exc}") from None
+        raise AnsibleFilterError(str(exc)) from None
     measured = {entry["component"]: entry.get("longest_backup_seconds")
                 for entry in (options.get("status") or {}).get("components") or []}
     return options, components, measured

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.cron_intervals import longest_interval
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.durations import parse_duration
 
@@ -34,8 +35,12 @@ _VERIFY_KEYS = {"objects", "ready", "http"}
 _READY_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 
-class CatalogueError(ValueError):
+class CatalogueError(HardeningError, ValueError):
     """The catalogue is not usable; the message lists every problem found."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"disaster_recovery_components: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ class Component:
 def parse_catalogue(entries: Any) -> list[Component]:
     """Components in catalogue order; a CatalogueError listing every problem otherwise."""
     if not isinstance(entries, list) or not entries:
-        raise CatalogueError("disaster_recovery_components must be a non-empty list of components "
+        raise CatalogueError("must be a non-empty list of components "
                              "(see docs/examples/inventory/group_vars/atlas_control/disaster_recovery.yml)")
     problems: list[str] = []
     components: list[Component] = []
@@ -108,7 +113,7 @@ def parse_catalogue(entries: Any) -> list[Component]:
         try:
             restore_order(components)
         except CatalogueError as exc:
-            problems.append(str(exc))
+            problems.append(exc.reason)
     if problems:
         raise CatalogueError("; ".join(problems))
     return components
@@ -204,3 +209,10 @@ def select(components: list[Component], names: list[str] | None) -> list[Compone
     if unknown:
         raise CatalogueError(f"unknown component(s) {', '.join(unknown)}: the catalogue has {', '.join(known)}")
     return [known[name] for name in names]
+
+
+def chosen_in_restore_order(entries: Any, names: list[str] | None) -> list[Component]:
+    """The named components (all when none are), checked, dependencies first."""
+    catalogue = parse_catalogue(entries)
+    chosen = {component.name for component in select(catalogue, names)}
+    return [component for component in restore_order(catalogue) if component.name in chosen]

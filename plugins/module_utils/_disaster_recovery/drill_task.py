@@ -28,10 +28,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._common.errors imp
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import rfc3339, utc_now
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.catalogue import (
-    CatalogueError,
-    parse_catalogue,
-    restore_order,
-    select,
+    chosen_in_restore_order,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import (
     DRILL_LABEL,
@@ -56,7 +53,11 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait i
     WaitTarget,
     wait_for,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import VELERO_API_VERSION, BackupRecord
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import (
+    VELERO_API_VERSION,
+    BackupRecord,
+    cluster_backups,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations import (
     StorageLocation,
     storage_locations,
@@ -93,20 +94,14 @@ def interruptible() -> Iterator[None]:
 
 def drill_task(module: HardeningModule) -> dict[str, Any]:
     params = module.params
-    try:
-        catalogue = parse_catalogue(params["components"])
-        chosen = {component.name for component in select(catalogue, params["names"])}
-    except CatalogueError as exc:
-        raise HardeningError(f"disaster_recovery_components: {exc}") from None
-    components = [component for component in restore_order(catalogue) if component.name in chosen]
+    components = chosen_in_restore_order(params["components"], params["names"])
     if params["backup_name"] and len(components) != 1:
         raise HardeningError("backup_name chooses the backup of one component: name exactly one component in names.")
     objects = KubernetesObjects(module.kubernetes())
     velero_namespace = params["velero_namespace"]
     namespaces = objects.resource("v1", "Namespace")
     leftovers = [item["metadata"]["name"] for item in objects.list(namespaces, label_selector=DRILL_LABEL)[0]]
-    backup_items, _version = objects.list(objects.resource(VELERO_API_VERSION, "Backup"), velero_namespace)
-    records = [BackupRecord.from_object(item) for item in backup_items]
+    records = cluster_backups(objects, velero_namespace)
     locations = {location.name: location for location in storage_locations(objects, velero_namespace)}
     now = utc_now()
     plans = [plan_drill(component, records, params["backup_name"], now) for component in components]

@@ -22,10 +22,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._common.errors imp
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import utc_now
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.catalogue import (
-    CatalogueError,
-    parse_catalogue,
-    restore_order,
-    select,
+    chosen_in_restore_order,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import (
     DrillPlan,
@@ -43,7 +40,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.durations import human_duration
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
-from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import VELERO_API_VERSION, BackupRecord
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import VELERO_API_VERSION, cluster_backups
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations import (
     StorageLocation,
     storage_locations,
@@ -52,16 +49,10 @@ from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations 
 
 def restore_task(module: HardeningModule) -> dict[str, Any]:
     params = module.params
-    try:
-        catalogue = parse_catalogue(params["components"])
-        chosen = {component.name for component in select(catalogue, params["names"])}
-    except CatalogueError as exc:
-        raise HardeningError(f"disaster_recovery_components: {exc}") from None
-    components = [component for component in restore_order(catalogue) if component.name in chosen]
+    components = chosen_in_restore_order(params["components"], params["names"])
     objects = KubernetesObjects(module.kubernetes())
     namespace = params["velero_namespace"]
-    items, _version = objects.list(objects.resource(VELERO_API_VERSION, "Backup"), namespace)
-    records = [BackupRecord.from_object(item) for item in items]
+    records = cluster_backups(objects, namespace)
     locations = {location.name: location for location in storage_locations(objects, namespace)}
     location = next((loc for loc in locations.values() if loc.default), None)
     if location is None:

@@ -13,23 +13,19 @@ from ansible_collections.atlas.hardening.plugins.module_utils._common.errors imp
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import utc_now
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.catalogue import (
-    CatalogueError,
     parse_catalogue,
     select,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.rpo_status import component_statuses
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
-from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import VELERO_API_VERSION, BackupRecord
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import cluster_backups
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations import storage_locations
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.object_store import VeleroObjectStore
 
 
 def status_task(module: HardeningModule) -> dict[str, Any]:
     params = module.params
-    try:
-        components = select(parse_catalogue(params["components"]), params["names"])
-    except CatalogueError as exc:
-        raise HardeningError(f"disaster_recovery_components: {exc}") from None
+    components = select(parse_catalogue(params["components"]), params["names"])
     result: dict[str, Any] = {"changed": False, "source": params["source"], "locations": []}
     if params["source"] == "object_store":
         if not params["bucket"]:
@@ -43,9 +39,7 @@ def status_task(module: HardeningModule) -> dict[str, Any]:
     else:
         objects = KubernetesObjects(module.kubernetes())
         namespace = params["velero_namespace"]
-        resource = objects.resource(VELERO_API_VERSION, "Backup")
-        items, _version = objects.list(resource, namespace)
-        records = [BackupRecord.from_object(item) for item in items]
+        records = cluster_backups(objects, namespace)
         result["locations"] = [location.as_dict() for location in storage_locations(objects, namespace)]
         result["requests"] = objects.connection.requests_since({})
     statuses = component_statuses(components, records, utc_now())

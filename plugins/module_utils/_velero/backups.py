@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import parse_rfc3339, rfc3339
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
 
 VELERO_API_VERSION = "velero.io/v1"
 SCHEDULE_LABEL = "velero.io/schedule-name"
@@ -85,3 +86,9 @@ def newest(records: Iterable[BackupRecord], phases: tuple[str, ...]) -> BackupRe
         return None
     epoch = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
     return max(candidates, key=lambda record: (record.completed or epoch, record.started or epoch, record.name))
+
+
+def cluster_backups(objects: KubernetesObjects, namespace: str) -> list[BackupRecord]:
+    """Every Backup of Velero's namespace (one LIST)."""
+    items, _version = objects.list(objects.resource(VELERO_API_VERSION, "Backup"), namespace)
+    return [BackupRecord.from_object(item) for item in items]
