@@ -24,11 +24,11 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
     render_markdown,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.report_task import history_problem
-from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import BackupRecord
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.raft_snapshots import (
     CorruptSnapshot,
     check_snapshot,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import BackupRecord
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.timezone.utc)
 [SHOP] = parse_catalogue([{"name": "shop", "namespaces": ["shop", "shop-workers"]}])
