@@ -1,4 +1,4 @@
-"""Benchmark of disaster recovery: what a status and a drill cost, side by side with what a user would
+"""Benchmark of disaster recovery: what a status, a drill and a restore cost, side by side with what a user would
 type instead (kubectl reading the Backups; kubectl creating a Restore and waiting for it).
 
 Requests are counted by the Kubernetes emulator (discovery included) and, for the object-store status,
@@ -75,4 +75,9 @@ def run(lab: Any) -> list[dict[str, Any]]:
     rows.append({"name": "dr drill by hand, kubectl create+wait+delete (no verification)",
                  "wall_seconds": round(time.monotonic() - started, 3),
                  "requests": {"kubernetes": sum(lab.k8s.counts().values())}})
+    _kubectl(lab, "delete", "namespace", "shop", "--wait=true")
+    restore = _module(lab, "velero_restore", {"components": SHOP})
+    rows.append({"name": "dr restore of one component into its emptied namespace, velero_restore",
+                 "wall_seconds": round(restore["wall"], 3), "requests": {"kubernetes": restore["kubernetes"]},
+                 "notes": "location ReadOnly and back, Restore, verification"})
     return rows
