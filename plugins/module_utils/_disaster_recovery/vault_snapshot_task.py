@@ -17,6 +17,7 @@ import tempfile
 import time
 from typing import Any
 
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.s3_listing import object_keys
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import utc_now
@@ -39,15 +40,7 @@ def snapshot_key(prefix: str, moment: datetime.datetime) -> str:
 
 def stored_snapshots(aws: Any, bucket: str, prefix: str) -> list[str]:
     """Keys of the stored snapshots, oldest first (their names sort by time)."""
-    keys: list[str] = []
-    token: str | None = None
-    while True:
-        page = aws.call("s3", "list_objects_v2", Bucket=bucket, Prefix=prefix.strip("/") + "/",
-                        **({"ContinuationToken": token} if token else {}))
-        keys += [entry["Key"] for entry in page.get("Contents") or [] if entry["Key"].endswith(SUFFIX)]
-        token = page.get("NextContinuationToken")
-        if not token:
-            return sorted(keys)
+    return [key for key in object_keys(aws, bucket, prefix.strip("/") + "/") if key.endswith(SUFFIX)]
 
 
 def vault_snapshot_task(module: HardeningModule) -> dict[str, Any]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from typing import Any
+from typing import Any, Callable
 
 from ansible_collections.atlas.hardening.plugins.module_utils._aws.connection import AWSConnection
 from ansible_collections.atlas.hardening.plugins.module_utils._aws.errors import AWSNotFoundError
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.s3_listing import folder_names, object_keys
 from ansible_collections.atlas.hardening.plugins.module_utils._common.bounded_concurrency import (
     first_error,
     run_bounded,
@@ -37,15 +38,16 @@ class VeleroObjectStore:
         return f"{self.prefix}/{path}" if self.prefix else path
 
     def backup_names(self) -> list[str]:
-        names: list[str] = []
-        token: str | None = None
-        while True:
-            page = self.aws.call("s3", "list_objects_v2", Bucket=self.bucket, Prefix=self.key("backups/"),
-                                 Delimiter="/", **({"ContinuationToken": token} if token else {}))
-            names += [entry["Prefix"].rstrip("/").rsplit("/", 1)[-1] for entry in page.get("CommonPrefixes") or []]
-            token = page.get("NextContinuationToken")
-            if not token:
-                return names
+        return folder_names(self.aws, self.bucket, self.key("backups/"))
+
+    @staticmethod
+    def _read_all(keys: list[str], load: Callable[[str], Any]) -> list[Any]:
+        """``load(key)`` for every key, a few at once; the first error raised; None results dropped."""
+        outcomes = run_bounded(keys, load, READ_CONCURRENCY)
+        error = first_error(outcomes)
+        if error is not None:
+            raise error
+        return [outcome.result for outcome in outcomes if outcome is not None and outcome.result is not None]
 
     def read(self, path: str) -> bytes:
         response = self.aws.call("s3", "get_object", Bucket=self.bucket, Key=self.key(path))
@@ -58,11 +60,7 @@ class VeleroObjectStore:
                 return BackupRecord.from_object(json.loads(self.read(f"backups/{name}/velero-backup.json")))
             except AWSNotFoundError:
                 return None
-        outcomes = run_bounded(self.backup_names(), load, READ_CONCURRENCY)
-        error = first_error(outcomes)
-        if error is not None:
-            raise error
-        return [outcome.result for outcome in outcomes if outcome is not None and outcome.result is not None]
+        return self._read_all(self.backup_names(), load)
 
     def resource_list(self, backup: str) -> dict[str, list[str]]:
         """``{"apps/v1/Deployment": ["ns/name", ...]}`` as Velero wrote it for ``backup``."""
@@ -75,19 +73,7 @@ class VeleroObjectStore:
 
     def history_documents(self, prefix: str, kind: str, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` documents ``<prefix>/<kind>-*.json``, oldest first (names sort by time)."""
-        keys: list[str] = []
-        token: str | None = None
-        while True:
-            page = self.aws.call("s3", "list_objects_v2", Bucket=self.bucket, Prefix=f"{prefix}/{kind}-",
-                                 **({"ContinuationToken": token} if token else {}))
-            keys += [entry["Key"] for entry in page.get("Contents") or []]
-            token = page.get("NextContinuationToken")
-            if not token:
-                break
-        newest = sorted(keys)[-limit:] if limit > 0 else []
-        outcomes = run_bounded(newest, lambda key: json.loads(self.aws.call(
-            "s3", "get_object", Bucket=self.bucket, Key=key)["Body"].read()), READ_CONCURRENCY)
-        error = first_error(outcomes)
-        if error is not None:
-            raise error
-        return [outcome.result for outcome in outcomes if outcome is not None and outcome.result is not None]
+        keys = object_keys(self.aws, self.bucket, f"{prefix}/{kind}-")
+        newest = keys[-limit:] if limit > 0 else []
+        return self._read_all(newest, lambda key: json.loads(self.aws.call(
+            "s3", "get_object", Bucket=self.bucket, Key=key)["Body"].read()))
