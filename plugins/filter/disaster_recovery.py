@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the disaster-recovery roles: the Velero Schedules and the alert rules of the catalogue,
-refused when a schedule cannot meet its RPO (logic in module_utils/_disaster_recovery/backup_manifests.py)."""
+refused when a schedule cannot meet its RPO, and the monthly restore test's objects (logic in
+module_utils/_disaster_recovery/backup_manifests.py and drill_schedule_manifests.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.backup_manifests import (
     prometheus_rule_manifest,
     rpo_problems,
@@ -20,6 +22,9 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.catalogue import (
     CatalogueError,
     parse_catalogue,
+)
+from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_schedule_manifests import (
+    drill_schedule_manifests,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations import location_problem
 
@@ -67,8 +72,16 @@ def _location_problem(locations: list[dict[str, Any]], name: str = "", namespace
     return location_problem(_plain(locations), str(name or ""), str(namespace))
 
 
+def _drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    try:
+        return drill_schedule_manifests(_plain(dict(settings)))
+    except HardeningError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"disaster_recovery_backup_manifests": backup_manifests,
                 "disaster_recovery_schedule_problems": schedule_problems,
-                "disaster_recovery_location_problem": _location_problem}
+                "disaster_recovery_location_problem": _location_problem,
+                "disaster_recovery_drill_schedule_manifests": _drill_schedule_manifests}

@@ -18,11 +18,16 @@ description:
     the RTO from the Restore's creation to a passing verification, and deletes the drill namespaces
     B(always), also when the verification fails or the module receives SIGTERM.
   - Drill namespaces carry the label C(atlas.hardening/disaster-recovery-drill); every run first deletes the
-    namespaces with that label, and only those, which a killed drill left behind.
+    namespaces with that label, and only those, which a killed drill left behind. With O(namespace_suffix) the
+    drill namespaces have fixed names, and only those names are read and deleted (no list of namespaces),
+    which lets a scheduled drill run with a ClusterRole that may delete those namespaces and no other.
   - The source namespaces are never written; the Restore includes only them and maps each elsewhere.
   - The outcome is recorded in the cluster, as an Event on the Restore (C(DrillPassed) or C(DrillFailed)) and
     a key C(<component>.json) of the ConfigMap C(atlas-hardening-dr-drills) in Velero's namespace.
   - The backup's resource list is read from the BackupStorageLocation's bucket through S3 (the aws_* options).
+    A kind the module's identity may not list in the drill namespaces (HTTP 403, such as Secrets for the
+    scheduled drill of role P(atlas.hardening.disaster_recovery_drill_schedule#role)) is compared with the
+    Restore's own resource list in the bucket instead, and the check says so.
   - Everything is checked before the first write; in check mode the module reports the plan (which backup
     of which component, into which namespaces) and writes nothing.
 author:
@@ -42,6 +47,12 @@ attributes:
     support: none
     details: A drill is an action; each run restores, verifies and cleans up again.
 options:
+  namespace_suffix:
+    description:
+      - The suffix of the drill namespaces, C(drill-<namespace>-<suffix>); lowercase letters, digits and
+        hyphens. Default a random one per run.
+      - A namespace of that name that exists without the drill label is refused before any write.
+    type: str
   backup_name:
     description: The backup to restore (one component only); it must be V(Completed). Default the newest Completed one.
     type: str
@@ -109,6 +120,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     CATALOGUE_ARGSPEC,
     backup_name=dict(type="str"),
+    namespace_suffix=dict(type="str"),
     timeout=dict(type="int", default=1800),
     cleanup_timeout=dict(type="int", default=300),
     fail_on_failure=dict(type="bool", default=True),

@@ -312,3 +312,146 @@ def test_restore_on_an_emptied_cluster_brings_the_components_back_in_order(shop:
     assert get(shop, "backupstoragelocation", "default", "-n", "velero")["spec"]["accessMode"] == "ReadWrite"
     # Dependencies first: each component is restored and verified before the next starts.
     assert 0 < restored.stdout.index("settings | passed") < restored.stdout.index("storefront | passed"), restored.stdout
+
+
+DRILL_JOB = "disaster-recovery-drill"
+DRILL_JOB_IMAGE = "registry.example/platform/atlas-hardening-ee@sha256:" + "0" * 64
+
+
+def install_drill_job(lab: Lab, check: bool = False) -> Any:
+    """harden.yml --tags dr on a staging inventory, which chooses the monthly restore test."""
+    return lab.ansible_playbook(HARDEN, "--tags", "dr", check=check, diff=check, extra_vars={
+        "atlas_hardening_items": ["dr", "dr-drill"], "disaster_recovery_components": [SHOP],
+        "disaster_recovery_drill_schedule_image": DRILL_JOB_IMAGE,
+        "disaster_recovery_drill_schedule_aws_credentials_secret": "drill-s3",
+        "disaster_recovery_drill_schedule_aws_endpoint_url": lab.aws_endpoint_url})
+
+
+def drill_job_command(lab: Lab, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The CronJob container's command, run on this machine as the job's ServiceAccount: a kubeconfig
+    holding only a token of that ServiceAccount (what in-cluster config reads from the projected
+    volume), its variables file as a file, the S3 keys as the Secret named by envFrom would give them,
+    no inventory (the Pod has none)."""
+    token = kubectl(lab, "create", "token", DRILL_JOB, "-n", "velero", "--duration=600s").stdout.strip()
+    kubeconfig = yaml.safe_load(lab.kubeconfig.read_text())
+    kubeconfig["users"][0]["user"] = {"token": token}
+    job_kubeconfig = tmp_path / "job-kubeconfig"
+    job_kubeconfig.write_text(yaml.safe_dump(kubeconfig))
+    job_kubeconfig.chmod(0o600)
+    vars_file = tmp_path / "drill-vars.yml"
+    vars_file.write_text(get(lab, "configmap", DRILL_JOB, "-n", "velero")["data"]["drill-vars.yml"])
+    pod = get(lab, "cronjob", DRILL_JOB, "-n", "velero")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["command"][0] == "ansible-playbook"
+    assert container["command"][1].endswith("/ansible_collections/atlas/hardening/playbooks/disaster_recovery.yml")
+    command = [str(VENV_BIN / "ansible-playbook"), str(REPO / "playbooks" / "disaster_recovery.yml")]
+    command += [arg.replace("@/etc/atlas-hardening/vars/drill-vars.yml", f"@{vars_file}")
+                for arg in container["command"][2:]]
+    command += ["-e", json.dumps({"disaster_recovery_report_dir": str(tmp_path / "reports")})]
+    env = {name: value for name, value in lab.env.items() if not name.startswith(("AWS_", "K8S_AUTH_"))}
+    env.update({item["name"]: item["value"] for item in container["env"] if item["name"] != "HOME"})
+    env.update(KUBECONFIG=str(job_kubeconfig), ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+               AWS_ACCESS_KEY_ID=lab.vars["AWS_ACCESS_KEY_ID"], AWS_SECRET_ACCESS_KEY=lab.vars["AWS_SECRET_ACCESS_KEY"])
+    return command, env
+
+
+def test_the_monthly_drill_job_installs_idempotently_and_drills_as_its_own_identity(shop: Lab, tmp_path: Path) -> None:
+    """The CronJob of role disaster_recovery_drill_schedule: --check writes nothing, a second run changes
+    nothing; its command, run with its ServiceAccount's token under the emulator's RBAC, removes the
+    labelled leftover of a killed run, drills (Secrets and ConfigMaps checked against Velero's restore
+    resource list, which this identity may not read), records the outcome and deletes its namespace."""
+    shop.k8s.reset_requests()
+    predicted = install_drill_job(shop, check=True)
+    assert predicted.rc == 0 and predicted.changed == 1, predicted
+    assert writes(shop.k8s.counts()) == {}, "--check wrote to the cluster"
+    assert install_drill_job(shop).changed == 1
+    shop.k8s.reset_requests()
+    again = install_drill_job(shop)
+    assert again.rc == 0 and again.changed == 0, again
+    assert writes(shop.k8s.counts()) == {}
+    assert "disaster-recovery-drill-job | unchanged | CronJob velero/disaster-recovery-drill drills storefront" in again.stdout
+
+    command, env = drill_job_command(shop, tmp_path)
+    # A namespace of the drill's name that is not a drill namespace: refused, nothing written.
+    kubectl(shop, "create", "namespace", "drill-shop-monthly")
+    shop.k8s.reset_requests()
+    refused = shop.run(command, env=env)
+    assert refused.returncode != 0
+    assert "Namespace drill-shop-monthly exists and is not a drill namespace" in refused.stdout, refused.stdout
+    assert writes(shop.k8s.counts()) == {}
+    kubectl(shop, "delete", "namespace", "drill-shop-monthly", "--wait=true")
+    wait_for(lambda: kubectl(shop, "get", "namespace", "drill-shop-monthly", check=False).returncode != 0,
+             what="the namespace to be gone")
+    # What a killed run leaves: the labelled drill namespace. The job removes it, then drills.
+    kubectl(shop, "create", "namespace", "drill-shop-monthly")
+    kubectl(shop, "label", "namespace", "drill-shop-monthly", f"{DRILL_LABEL}=storefront")
+    before = source_state(shop)
+    shop.k8s.reset_requests()
+    completed = shop.run(command, env=env)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    written = writes(shop.k8s.counts())
+    assert source_state(shop) == before
+    assert drill_namespaces(shop) == []
+    report = json.loads((tmp_path / "reports" / "localhost-drill.json").read_text())
+    [row] = report["components"]
+    assert row["drill_verdict"] == "passed", row
+    [objects_check] = [check for check in row["drill_checks"] if check.startswith("pass objects:")]
+    assert objects_check.startswith("pass objects: 8/8 objects of the backup restored")
+    assert "ConfigMap, Secret as Velero's restore resource list says (not readable by this identity)" in objects_check
+    recorded = json.loads(get(shop, "configmap", "atlas-hardening-dr-drills", "-n", "velero")["data"]["storefront.json"])
+    assert recorded["verdict"] == "passed"
+    # Two namespace deletes (the leftover, then its own), one create; the Restore, the outcome, the Event.
+    assert written == {"delete namespaces": 2, "create namespaces": 1, "create restores": 1, "patch configmaps": 1,
+                       "create events": 1}, written
+
+
+def test_the_monthly_drill_identity_may_delete_its_own_namespaces_and_nothing_else(shop: Lab, tmp_path: Path) -> None:
+    """Least privilege, proven: kubectl auth can-i --as (impersonation + SubjectAccessReview) and the
+    same request sent with the job's own token give the same answer, for every case of the table.
+    Deleting the source namespace, Velero's or kube-system is refused by the API server."""
+    assert install_drill_job(shop).rc == 0
+    _command, env = drill_job_command(shop, tmp_path)
+    account = f"system:serviceaccount:velero:{DRILL_JOB}"
+    drill_ns = "drill-shop-monthly"
+    kubectl(shop, "create", "configmap", "unrelated", "-n", "velero", "--from-literal=a=b")
+    # (kubectl auth can-i arguments, the same request, allowed?)
+    table = [
+        (["create", "namespaces"], ["create", "namespace", drill_ns], True),
+        (["get", f"namespaces/{drill_ns}"], ["get", "namespace", drill_ns], True),
+        (["delete", f"namespaces/{drill_ns}"], ["delete", "namespace", drill_ns, "--wait=false"], True),
+        (["delete", "namespaces/shop"], ["delete", "namespace", "shop", "--wait=false"], False),
+        (["delete", "namespaces/velero"], ["delete", "namespace", "velero", "--wait=false"], False),
+        (["delete", "namespaces/kube-system"], ["delete", "namespace", "kube-system", "--wait=false"], False),
+        (["list", "namespaces"], ["get", "namespaces"], False),
+        (["patch", "namespaces/shop"], ["label", "namespace", "shop", "x=y"], False),
+        (["create", "restores.velero.io", "-n", "velero"],
+         ["create", "-f", "-", "--dry-run=server"], True),
+        (["delete", "backups.velero.io", "-n", "velero"], ["delete", "backups", "-n", "velero", "--all"], False),
+        (["patch", "backupstoragelocations.velero.io/default", "-n", "velero"],
+         ["patch", "backupstoragelocation", "default", "-n", "velero", "--type=merge", "-p", "{}"], False),
+        (["patch", "configmaps/atlas-hardening-dr-drills", "-n", "velero"],
+         ["patch", "configmap", "atlas-hardening-dr-drills", "-n", "velero", "--type=merge", "-p", "{}"], True),
+        (["patch", "configmaps/unrelated", "-n", "velero"],
+         ["patch", "configmap", "unrelated", "-n", "velero", "--type=merge", "-p", "{}"], False),
+        (["get", "secrets", "-n", "shop"], ["get", "secrets", "-n", "shop"], False),
+        (["get", "configmaps", "-n", "shop"], ["get", "configmaps", "-n", "shop"], False),
+        (["create", "pods", "-n", "shop"], ["run", "x", "--image=busybox", "-n", "shop"], False),
+        (["create", "rolebindings.rbac.authorization.k8s.io", "-n", "shop"],
+         ["create", "rolebinding", "x", "--clusterrole=admin", f"--serviceaccount=velero:{DRILL_JOB}", "-n", "shop"],
+         False),
+        # The residual right, documented: restored workloads are read cluster-wide (no Secrets among them).
+        (["get", "deployments.apps", "-n", "shop"], ["get", "deployments", "-n", "shop"], True),
+    ]
+    restore = yaml.safe_dump({"apiVersion": "velero.io/v1", "kind": "Restore",
+                              "metadata": {"name": "can-i", "namespace": "velero"}, "spec": {"backupName": "none"}})
+    admin_env = dict(shop.env, KUBECONFIG=str(shop.kubeconfig))
+    for can_i, request, allowed in table:
+        answer = shop.run(["kubectl", "auth", "can-i", *can_i, f"--as={account}"], env=admin_env)
+        assert answer.stdout.strip() == ("yes" if allowed else "no"), (can_i, answer.stdout, answer.stderr)
+        done = shop.run(["kubectl", *request], env=env, input=restore if "-f" in request else None)
+        assert ("forbidden: User" in done.stderr) is not allowed, (request, done.stdout, done.stderr)
+        assert done.returncode == (0 if allowed else 1), (request, done.stderr)
+    assert shop.run(["kubectl", "delete", "namespace", "shop"], env=env).stderr.strip() == (
+        f'Error from server (Forbidden): namespaces "shop" is forbidden: User "{account}" cannot delete resource '
+        '"namespaces" in API group "" in the namespace "shop"')
+    assert get(shop, "namespace", "shop")["status"]["phase"] == "Active"

@@ -11,6 +11,7 @@ and only it, lets a later run recognise and remove what an interrupted drill lef
 from __future__ import annotations
 
 import datetime
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,10 @@ from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups im
 DRILL_LABEL = "atlas.hardening/disaster-recovery-drill"
 DRILL_SOURCE_ANNOTATION = "atlas.hardening/drill-source-namespace"
 RESTORE_LABEL = "atlas.hardening/disaster-recovery-restore"
+# In Velero's namespace: one key <component>.json per component, the outcome of its last drill.
+RESULTS_CONFIGMAP = "atlas-hardening-dr-drills"
 _MAX_NAME = 63
+_SUFFIX = re.compile(r"[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,14 @@ class DrillPlan:
         return {"component": self.component.name, "backup": self.backup.name, "backup_phase": self.backup.phase,
                 "backup_completed": self.backup.as_dict()["completed"], "restore": self.restore_name,
                 "namespace_mapping": dict(self.namespace_mapping)}
+
+
+def check_suffix(suffix: str) -> str:
+    """The suffix of fixed drill namespace names, or HardeningError saying what is wrong with it."""
+    if not _SUFFIX.fullmatch(suffix):
+        raise HardeningError(f"namespace_suffix {suffix!r} must be 1 to 20 lowercase letters, digits or hyphens, "
+                             "starting and ending with a letter or digit (it ends the drill namespaces' names).")
+    return suffix
 
 
 def drill_namespace(source: str, suffix: str) -> str:

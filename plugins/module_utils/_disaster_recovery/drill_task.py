@@ -10,6 +10,9 @@ whatever happened (a SIGTERM or Ctrl-C included). A SIGKILL leaves labelled name
 run first removes those, and only those. The source namespaces are never written: the Restore
 includes only them and maps every one of them elsewhere.
 
+With a fixed ``namespace_suffix`` (the scheduled drill), leftovers are found by reading the drill
+namespaces' own names, so the identity needs no right on any other namespace, not even to list them.
+
 Everything is decided before the first write (catalogue, backups, leftovers); ``--check`` reports it.
 The outcome is recorded in the cluster for the audit report: an Event on the Restore and the
 ConfigMap ``atlas-hardening-dr-drills`` in Velero's namespace (one key per component).
@@ -32,7 +35,9 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import (
     DRILL_LABEL,
+    RESULTS_CONFIGMAP,
     DrillPlan,
+    check_suffix,
     namespace_manifest,
     plan_drill,
     restore_manifest,
@@ -65,7 +70,6 @@ from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations 
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.object_store import VeleroObjectStore
 
 FIELD_MANAGER = "atlas.hardening-dr-drill"
-RESULTS_CONFIGMAP = "atlas-hardening-dr-drills"
 FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
 
 
@@ -97,20 +101,22 @@ def drill_task(module: HardeningModule) -> dict[str, Any]:
     components = chosen_in_restore_order(params["components"], params["names"])
     if params["backup_name"] and len(components) != 1:
         raise HardeningError("backup_name chooses the backup of one component: name exactly one component in names.")
+    suffix = check_suffix(params["namespace_suffix"]) if params["namespace_suffix"] else None
     objects = KubernetesObjects(module.kubernetes())
     velero_namespace = params["velero_namespace"]
-    namespaces = objects.resource("v1", "Namespace")
-    leftovers = [item["metadata"]["name"] for item in objects.list(namespaces, label_selector=DRILL_LABEL)[0]]
     records = cluster_backups(objects, velero_namespace)
     locations = {location.name: location for location in storage_locations(objects, velero_namespace)}
     now = utc_now()
-    plans = [plan_drill(component, records, params["backup_name"], now) for component in components]
+    plans = [plan_drill(component, records, params["backup_name"], now, suffix) for component in components]
+    leftovers = fixed_name_leftovers(objects, plans) if suffix else labelled_leftovers(objects)
     result: dict[str, Any] = {"changed": bool(plans or leftovers), "plans": [plan.as_dict() for plan in plans],
                               "leftovers_removed": leftovers, "drills": []}
     if module.check_mode:
         return result
     for name in leftovers:
         objects.delete(ObjectRef("v1", "Namespace", name))
+    if suffix and leftovers:  # this run creates the same names again: wait until they are gone
+        _wait_gone(objects, leftovers, float(params["cleanup_timeout"]) or float(params["timeout"]))
     store_for = object_stores(module, locations) if any(p.component.verify.objects for p in plans) else None
     for plan in plans:
         drill = run_drill(objects, plan, store_for, params, velero_namespace)
@@ -125,6 +131,28 @@ def drill_task(module: HardeningModule) -> dict[str, Any]:
             + ". The drill namespaces were deleted; the Restore objects and their logs stay for investigation "
             f"(velero restore logs <name> -n {velero_namespace}).", **result)
     return result
+
+
+def labelled_leftovers(objects: KubernetesObjects) -> list[str]:
+    namespaces = objects.resource("v1", "Namespace")
+    return [item["metadata"]["name"] for item in objects.list(namespaces, label_selector=DRILL_LABEL)[0]]
+
+
+def fixed_name_leftovers(objects: KubernetesObjects, plans: list[DrillPlan]) -> list[str]:
+    """The planned drill namespaces that exist already: left by a killed drill when they carry the drill
+    label; anything else of that name is not the drill's to delete."""
+    leftovers = []
+    for plan in plans:
+        for _source, target in plan.namespace_mapping:
+            existing = objects.get(ObjectRef("v1", "Namespace", target))
+            if existing is None:
+                continue
+            if DRILL_LABEL not in (existing["metadata"].get("labels") or {}):
+                raise HardeningError(f"Namespace {target} exists and is not a drill namespace (no label {DRILL_LABEL}): "
+                                     "the drill will not delete it. Choose another namespace_suffix. Nothing was "
+                                     "changed.")
+            leftovers.append(target)
+    return leftovers
 
 
 def object_stores(module: HardeningModule, locations: dict[str, StorageLocation]) -> Any:
@@ -197,8 +225,9 @@ def verify_restore(objects: KubernetesObjects, plan: DrillPlan, store_for: Any, 
                    remaining: float) -> None:
     workloads: list[dict[str, Any]] = []
     if plan.component.verify.objects:
-        resource_list = store_for(plan.backup).resource_list(plan.backup.name)
-        workloads = verify_objects(objects, plan, resource_list, report)
+        store = store_for(plan.backup)
+        workloads = verify_objects(objects, plan, store.resource_list(plan.backup.name), report,
+                                   lambda: store.restore_resource_list(plan.restore_name))
     deadline = time.monotonic() + remaining
     verify_ready(objects, plan, workloads, report, deadline - time.monotonic())
     if plan.component.verify.http:
@@ -206,18 +235,19 @@ def verify_restore(objects: KubernetesObjects, plan: DrillPlan, store_for: Any, 
 
 
 def _delete_drill_namespaces(objects: KubernetesObjects, names: list[str], timeout: float) -> list[str]:
-    resource = objects.resource("v1", "Namespace")
-    targets = []
     for name in names:
-        ref = ObjectRef("v1", "Namespace", name)
-        objects.delete(ref, propagation_policy="Foreground")
-        targets.append(WaitTarget(ref, resource, Absent()))
-    if targets and timeout > 0:
+        objects.delete(ObjectRef("v1", "Namespace", name), propagation_policy="Foreground")
+    if names and timeout > 0:
         try:
-            wait_for(objects, targets, timeout)
+            _wait_gone(objects, names, timeout)
         except KubernetesWaitTimeout:
             pass  # deleting: the namespace controller finishes it; a later run removes it if not
     return names
+
+
+def _wait_gone(objects: KubernetesObjects, names: list[str], timeout: float) -> None:
+    resource = objects.resource("v1", "Namespace")
+    wait_for(objects, [WaitTarget(ObjectRef("v1", "Namespace", name), resource, Absent()) for name in names], timeout)
 
 
 def record_outcome(objects: KubernetesObjects, plan: DrillPlan, drill: dict[str, Any], velero_namespace: str) -> None:

@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, ATLAS platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE to atlas.hardening: a CronJob that runs one of the collection's playbooks in the cluster
-(the scheduled Keycloak rotation, the daily Sealed Secrets key backup), and the checks of its schedule
+(the scheduled Keycloak rotation, the daily Sealed Secrets key backup, the monthly restore drill), and the checks of its schedule
 and time zone that the API server would otherwise refuse late."""
 
 from __future__ import annotations
@@ -79,16 +79,19 @@ def vault_job_vars(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def playbook_cronjob(settings: Mapping[str, Any], metadata: dict[str, Any], labels: dict[str, str], *,
-                     container: str, vars_file: str, extra_env: list[dict[str, Any]]) -> dict[str, Any]:
+                     container: str, vars_file: str, extra_env: list[dict[str, Any]], vault: bool = True,
+                     env_from: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A CronJob that runs ``settings["playbook"]`` with the variables of the ConfigMap named like the job
-    (key ``vars_file``), as the job's ServiceAccount, logging in to Vault with a token bound to Vault's
-    audience; restricted Pod security, nothing writable but /tmp."""
+    (key ``vars_file``), as the job's ServiceAccount, logging in to Vault (unless ``vault`` is false) with a
+    token bound to Vault's audience; restricted Pod security, nothing writable but /tmp."""
     name = metadata["name"]
     vars_volume = vars_file.rsplit(".", 1)[0]  # rotation-vars.yml -> rotation-vars
-    vault_ca = settings.get("vault_ca_configmap") or ""
-    env = [{"name": "VAULT_ADDR", "value": settings["vault_url"]}]
-    if settings.get("vault_namespace"):
-        env.append({"name": "VAULT_NAMESPACE", "value": settings["vault_namespace"]})
+    vault_ca = (settings.get("vault_ca_configmap") or "") if vault else ""
+    env: list[dict[str, Any]] = []
+    if vault:
+        env.append({"name": "VAULT_ADDR", "value": settings["vault_url"]})
+        if settings.get("vault_namespace"):
+            env.append({"name": "VAULT_NAMESPACE", "value": settings["vault_namespace"]})
     if vault_ca:
         env.append({"name": "VAULT_CACERT", "value": f"{VAULT_CA_MOUNT}/ca.crt"})
     env += [*extra_env,
@@ -96,7 +99,7 @@ def playbook_cronjob(settings: Mapping[str, Any], metadata: dict[str, Any], labe
             {"name": "ANSIBLE_LOCAL_TEMP", "value": "/tmp/.ansible/tmp"},
             {"name": "ANSIBLE_NOCOLOR", "value": "1"}]
     mounts = [{"name": "kube-api-access", "mountPath": KUBE_API_ACCESS_MOUNT, "readOnly": True},
-              {"name": "vault-token", "mountPath": VAULT_TOKEN_MOUNT, "readOnly": True},
+              *([{"name": "vault-token", "mountPath": VAULT_TOKEN_MOUNT, "readOnly": True}] if vault else []),
               {"name": vars_volume, "mountPath": VARS_MOUNT, "readOnly": True},
               {"name": "tmp", "mountPath": "/tmp"}]
     volumes: list[dict[str, Any]] = [
@@ -106,13 +109,14 @@ def playbook_cronjob(settings: Mapping[str, Any], metadata: dict[str, Any], labe
             {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
             {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
                                                                           "fieldPath": "metadata.namespace"}}]}}]}},
-        # A token for Vault alone: bound to Vault's audience and short-lived, so that Vault never holds a
-        # token that the Kubernetes API would accept.
-        {"name": "vault-token", "projected": {"sources": [{"serviceAccountToken": {
-            "path": "token", "audience": settings["vault_token_audience"],
-            "expirationSeconds": int(settings["vault_token_expiration_seconds"])}}]}},
         {"name": vars_volume, "configMap": {"name": name}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    if vault:
+        # A token for Vault alone: bound to Vault's audience and short-lived, so that Vault never holds a
+        # token that the Kubernetes API would accept.
+        volumes.insert(1, {"name": "vault-token", "projected": {"sources": [{"serviceAccountToken": {
+            "path": "token", "audience": settings["vault_token_audience"],
+            "expirationSeconds": int(settings["vault_token_expiration_seconds"])}}]}})
     if vault_ca:
         mounts.append({"name": "vault-ca", "mountPath": VAULT_CA_MOUNT, "readOnly": True})
         volumes.append({"name": "vault-ca", "configMap": {"name": vault_ca}})
@@ -131,6 +135,7 @@ def playbook_cronjob(settings: Mapping[str, Any], metadata: dict[str, Any], labe
         "imagePullPolicy": settings["image_pull_policy"],
         "command": ["ansible-playbook", settings["playbook"], "--extra-vars", f"@{VARS_MOUNT}/{vars_file}"],
         "env": env,
+        **({"envFrom": env_from} if env_from else {}),
         "resources": settings["resources"],
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},

@@ -66,6 +66,11 @@ class VeleroObjectStore:
         """``{"apps/v1/Deployment": ["ns/name", ...]}`` as Velero wrote it for ``backup``."""
         return dict(json.loads(gzip.decompress(self.read(f"backups/{backup}/{backup}-resource-list.json.gz"))))
 
+    def restore_resource_list(self, restore: str) -> dict[str, list[str]]:
+        """``{"v1/Secret": ["ns/name(created)", ...]}``: what Velero says ``restore`` did with each item."""
+        return dict(json.loads(gzip.decompress(
+            self.read(f"restores/{restore}/restore-{restore}-resource-list.json.gz"))))
+
     def put_json(self, key: str, document: Any) -> None:
         """Write ``document`` at ``key`` (relative to the bucket, not to Velero's prefix)."""
         self.aws.call("s3", "put_object", Bucket=self.bucket, Key=key, Body=json.dumps(document, indent=1).encode(),

@@ -94,6 +94,17 @@ RBAC_OBJECTS = textwrap.dedent(f"""\
     roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: lab-aggregated}}
     subjects: [{{kind: ServiceAccount, name: job, namespace: {NS}}}]
     ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: ClusterRole
+    metadata: {{name: lab-namespace-reader}}
+    rules: [{{apiGroups: [""], resources: [namespaces], verbs: [get]}}]
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: RoleBinding
+    metadata: {{name: namespace-reader, namespace: {OTHER}}}
+    roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: lab-namespace-reader}}
+    subjects: [{{kind: ServiceAccount, name: job, namespace: {NS}}}]
+    ---
     apiVersion: v1
     kind: Secret
     metadata: {{name: named, namespace: {NS}}}
@@ -129,6 +140,10 @@ CASES = [
     (["list", "deployments.apps", "--all-namespaces"], ["get", "deployments", "--all-namespaces"], True),
     (["get", "pods", "-n", THIRD], ["get", "pod", "p", "-n", THIRD], False),
     (["create", "namespaces"], ["create", "namespace", "intruder"], False),
+    # A Namespace is in its own namespace: a RoleBinding there grants on the Namespace object itself.
+    (["get", f"namespaces/{OTHER}", "-n", OTHER], ["get", "namespace", OTHER], True),
+    (["get", f"namespaces/{THIRD}", "-n", THIRD], ["get", "namespace", THIRD], False),
+    (["list", "namespaces"], ["get", "namespaces"], False),
     (["get", "/metrics"], ["get", "--raw", "/metrics"], True),
     (["get", "/logs/kube-apiserver.log"], ["get", "--raw", "/logs/kube-apiserver.log"], True),
     (["get", "/debug/pprof/"], ["get", "--raw", "/debug/pprof/"], False),
@@ -174,6 +189,10 @@ def test_a_refusal_reads_as_kube_apiserver_writes_it(k8s, account_token) -> None
     denied = k8s.kubectl(f"--token={account_token}", "get", "secret", "other", "-n", NS, check=False)
     assert denied.stderr.strip() == (f'Error from server (Forbidden): secrets "other" is forbidden: User "{ACCOUNT}" '
                                      f'cannot get resource "secrets" in API group "" in the namespace "{NS}"')
+    namespace = k8s.kubectl(f"--token={account_token}", "delete", "namespace", THIRD, check=False)
+    assert namespace.stderr.strip() == (
+        f'Error from server (Forbidden): namespaces "{THIRD}" is forbidden: User "{ACCOUNT}" cannot delete resource '
+        f'"namespaces" in API group "" in the namespace "{THIRD}"')
     path = k8s.kubectl(f"--token={account_token}", "get", "--raw", "/debug/pprof/", check=False)
     assert path.stderr.strip() == (f'Error from server (Forbidden): forbidden: User "{ACCOUNT}" cannot get path '
                                    '"/debug/pprof/"'), path

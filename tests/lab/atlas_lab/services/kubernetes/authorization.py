@@ -39,6 +39,15 @@ AUTHORIZATION_GROUP = "authorization.k8s.io"
 REVIEWS = ("selfsubjectaccessreviews", "subjectaccessreviews", "selfsubjectrulesreviews")
 
 
+def _request_namespace(resource: ResourceRequest) -> str:
+    """The namespace RBAC sees. kube-apiserver's RequestInfoFactory reads ``/api/v1/namespaces/NAME`` as
+    namespace NAME: a Namespace is its own namespace, so a RoleBinding in it can grant get or delete on
+    the Namespace itself, and a refusal says "in the namespace NAME"."""
+    if resource.group == "" and resource.plural == "namespaces" and resource.name:
+        return resource.name
+    return resource.namespace or ""
+
+
 def _request_name(request: Request, resource: ResourceRequest) -> str:
     if resource.name:
         return resource.name
@@ -72,11 +81,12 @@ class RequestAuthorizer:
             raise forbidden_path(user, verb, path)
 
     def check_resource(self, user: User, request: Request, resource: ResourceRequest) -> None:
+        namespace = _request_namespace(resource)
         attributes = Attributes(user.name, tuple(user.groups), resource.verb, True, resource.group, resource.plural,
-                                resource.subresource, _request_name(request, resource), resource.namespace or "")
+                                resource.subresource, _request_name(request, resource), namespace)
         if not self.decide(user, attributes).allowed:
             raise forbidden(user, resource.verb, resource.group, resource.plural, resource.subresource,
-                            resource.name or "", resource.namespace)
+                            resource.name or "", namespace)
 
     def impersonate(self, user: User, request: Request) -> User:
         """The user the request acts as: the caller, or whom its Impersonate-* headers name."""
