@@ -90,13 +90,13 @@ def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]
     name, namespace, velero_namespace = str(settings["name"]), str(settings["namespace"]), str(settings["velero_namespace"])
     labels = {"app.kubernetes.io/name": LABEL_NAME, "app.kubernetes.io/instance": name,
               "app.kubernetes.io/managed-by": "atlas.hardening"}
-    metadata = {"name": name, "namespace": namespace, "labels": labels}
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
     cluster_name = f"atlas-hardening:{namespace}:{name}"
     subject = {"kind": "ServiceAccount", "name": name, "namespace": namespace}
     account: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": dict(metadata)}
     if settings.get("service_account_annotations"):
         account["metadata"] = {**metadata, "annotations": dict(settings["service_account_annotations"])}
-    velero_role = {"apiVersion": f"{RBAC}/v1", "kind": "Role",
+    velero_role: dict[str, Any] = {"apiVersion": f"{RBAC}/v1", "kind": "Role",
                    "metadata": {**metadata, "name": cluster_name, "namespace": velero_namespace},
                    "rules": [
                        {"apiGroups": ["velero.io"], "resources": ["backups", "backupstoragelocations"],
@@ -113,7 +113,7 @@ def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]
     if proxied:
         namespace_rules.append({"apiGroups": [""], "resources": ["services/proxy"], "resourceNames": proxied,
                                 "verbs": ["get"]})
-    cluster_role = {"apiVersion": f"{RBAC}/v1", "kind": "ClusterRole",
+    cluster_role: dict[str, Any] = {"apiVersion": f"{RBAC}/v1", "kind": "ClusterRole",
                     "metadata": {"name": cluster_name, "labels": labels},
                     "rules": namespace_rules + readable_rules(list(settings.get("readable_resources") or []))}
     job_vars = {
