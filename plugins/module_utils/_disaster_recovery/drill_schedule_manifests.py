@@ -96,15 +96,14 @@ def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]
     account: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": dict(metadata)}
     if settings.get("service_account_annotations"):
         account["metadata"] = {**metadata, "annotations": dict(settings["service_account_annotations"])}
-    velero_role: dict[str, Any] = {"apiVersion": f"{RBAC}/v1", "kind": "Role",
-                   "metadata": {**metadata, "name": cluster_name, "namespace": velero_namespace},
-                   "rules": [
-                       {"apiGroups": ["velero.io"], "resources": ["backups", "backupstoragelocations"],
-                        "verbs": ["get", "list"]},
-                       {"apiGroups": ["velero.io"], "resources": ["restores"], "verbs": ["create", "get", "list", "watch"]},
-                       {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
-                       {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [RESULTS_CONFIGMAP],
-                        "verbs": ["get", "patch"]}]}
+    velero_rules = [
+        {"apiGroups": ["velero.io"], "resources": ["backups", "backupstoragelocations"], "verbs": ["get", "list"]},
+        {"apiGroups": ["velero.io"], "resources": ["restores"], "verbs": ["create", "get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [RESULTS_CONFIGMAP], "verbs": ["get", "patch"]},
+    ]
+    velero_role: dict[str, Any] = {"apiVersion": f"{RBAC}/v1", "kind": "Role", "rules": velero_rules,
+                                   "metadata": {**metadata, "name": cluster_name, "namespace": velero_namespace}}
     namespace_rules: list[dict[str, Any]] = [
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create"]},
         {"apiGroups": [""], "resources": ["namespaces"], "resourceNames": drill_namespaces,
@@ -113,9 +112,9 @@ def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]
     if proxied:
         namespace_rules.append({"apiGroups": [""], "resources": ["services/proxy"], "resourceNames": proxied,
                                 "verbs": ["get"]})
-    cluster_role: dict[str, Any] = {"apiVersion": f"{RBAC}/v1", "kind": "ClusterRole",
-                    "metadata": {"name": cluster_name, "labels": labels},
-                    "rules": namespace_rules + readable_rules(list(settings.get("readable_resources") or []))}
+    namespace_rules += readable_rules(list(settings.get("readable_resources") or []))
+    cluster_role: dict[str, Any] = {"apiVersion": f"{RBAC}/v1", "kind": "ClusterRole", "rules": namespace_rules,
+                                    "metadata": {"name": cluster_name, "labels": labels}}
     job_vars = {
         "atlas_hardening_hosts": "localhost",
         "disaster_recovery_action": "drill",
