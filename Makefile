@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 INTEGRATION_WORKERS ?= 2
 SANITY_PYTHON ?= $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
-.PHONY: help venv sysdeps deps collection-link test sanity units integration compat lint build-install \
+.PHONY: help venv sysdeps deps collection-link test sanity units integration compat lint ee build-install \
         lab-up lab-down lab-status demo bench clean
 
 help: ## Show this help
@@ -84,6 +84,9 @@ lint: deps ## ansible-lint (production profile), ruff, mypy, changelog fragments
 	$(VENV)/bin/ansible-lint --profile production --offline
 	scripts/lint-python
 	scripts/check-changelog
+
+ee: deps ## Write the execution environment's build context (.build/ee) and print how to build and push it
+	scripts/ee-context
 
 build-install: deps ## Build the collection tarball and install it into a scratch path
 	@echo "==> ansible-galaxy collection build + install"

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from execution_environment_support import ScratchEnvironment, build_scratch_environment
 
 from atlas_lab.core.processes import kill_tree  # pylint: disable=import-error
 from atlas_lab.pytest_plugin import VENV_BIN, Lab, wait_for
@@ -327,11 +328,13 @@ def install_drill_job(lab: Lab, check: bool = False) -> Any:
         "disaster_recovery_drill_schedule_aws_endpoint_url": lab.aws_endpoint_url})
 
 
-def drill_job_command(lab: Lab, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+def drill_job_command(lab: Lab, tmp_path: Path,
+                      image: ScratchEnvironment | None = None) -> tuple[list[str], dict[str, str]]:
     """The CronJob container's command, run on this machine as the job's ServiceAccount: a kubeconfig
     holding only a token of that ServiceAccount (what in-cluster config reads from the projected
     volume), its variables file as a file, the S3 keys as the Secret named by envFrom would give them,
-    no inventory (the Pod has none)."""
+    no inventory (the Pod has none); from ``image`` (the execution environment's files), else from
+    the checkout."""
     token = kubectl(lab, "create", "token", DRILL_JOB, "-n", "velero", "--duration=600s").stdout.strip()
     kubeconfig = yaml.safe_load(lab.kubeconfig.read_text())
     kubeconfig["users"][0]["user"] = {"token": token}
@@ -344,7 +347,10 @@ def drill_job_command(lab: Lab, tmp_path: Path) -> tuple[list[str], dict[str, st
     [container] = pod["containers"]
     assert container["command"][0] == "ansible-playbook"
     assert container["command"][1].endswith("/ansible_collections/atlas/hardening/playbooks/disaster_recovery.yml")
-    command = [str(VENV_BIN / "ansible-playbook"), str(REPO / "playbooks" / "disaster_recovery.yml")]
+    if image is not None:
+        command = [str(image.bin / "ansible-playbook"), image.image_path(container["command"][1])]
+    else:
+        command = [str(VENV_BIN / "ansible-playbook"), str(REPO / "playbooks" / "disaster_recovery.yml")]
     command += [arg.replace("@/etc/atlas-hardening/vars/drill-vars.yml", f"@{vars_file}")
                 for arg in container["command"][2:]]
     command += ["-e", json.dumps({"disaster_recovery_report_dir": str(tmp_path / "reports")})]
@@ -352,14 +358,17 @@ def drill_job_command(lab: Lab, tmp_path: Path) -> tuple[list[str], dict[str, st
     env.update({item["name"]: item["value"] for item in container["env"] if item["name"] != "HOME"})
     env.update(KUBECONFIG=str(job_kubeconfig), ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
                AWS_ACCESS_KEY_ID=lab.vars["AWS_ACCESS_KEY_ID"], AWS_SECRET_ACCESS_KEY=lab.vars["AWS_SECRET_ACCESS_KEY"])
+    if image is not None:
+        env.update(image.env())
     return command, env
 
 
 def test_the_monthly_drill_job_installs_idempotently_and_drills_as_its_own_identity(shop: Lab, tmp_path: Path) -> None:
     """The CronJob of role disaster_recovery_drill_schedule: --check writes nothing, a second run changes
-    nothing; its command, run with its ServiceAccount's token under the emulator's RBAC, removes the
-    labelled leftover of a killed run, drills (Secrets and ConfigMaps checked against Velero's restore
-    resource list, which this identity may not read), records the outcome and deletes its namespace."""
+    nothing; its command, run from an environment built from `make ee`'s context (the image's files,
+    not the checkout) with its ServiceAccount's token under the emulator's RBAC, removes the labelled
+    leftover of a killed run, drills (Secrets and ConfigMaps checked against Velero's restore resource
+    list, which this identity may not read), records the outcome and deletes its namespace."""
     shop.k8s.reset_requests()
     predicted = install_drill_job(shop, check=True)
     assert predicted.rc == 0 and predicted.changed == 1, predicted
@@ -371,7 +380,10 @@ def test_the_monthly_drill_job_installs_idempotently_and_drills_as_its_own_ident
     assert writes(shop.k8s.counts()) == {}
     assert "disaster-recovery-drill-job | unchanged | CronJob velero/disaster-recovery-drill drills storefront" in again.stdout
 
-    command, env = drill_job_command(shop, tmp_path)
+    image = build_scratch_environment(tmp_path / "ee")
+    assert (image.collections / "ansible_collections" / "atlas" / "hardening" / "MANIFEST.json").is_file()  # a tarball
+    command, env = drill_job_command(shop, tmp_path, image)
+    assert command[1].startswith(str(image.root)) and Path(command[1]).is_file()
     # A namespace of the drill's name that is not a drill namespace: refused, nothing written.
     kubectl(shop, "create", "namespace", "drill-shop-monthly")
     shop.k8s.reset_requests()
