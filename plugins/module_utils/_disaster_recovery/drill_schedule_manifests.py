@@ -41,8 +41,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
     drill_namespace,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.scheduled_playbook import (
-    cron_problem,
-    known_time_zone,
+    check_schedule,
     playbook_cronjob,
 )
 
@@ -71,13 +70,7 @@ def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]
     if not settings.get("image"):
         raise HardeningError("The monthly restore test needs disaster_recovery_drill_schedule_image (an execution "
                              "environment with ansible-core, atlas.hardening and its requirements.txt).")
-    problem = cron_problem(str(settings.get("cron") or ""))
-    if problem:
-        raise HardeningError(f"disaster_recovery_drill_schedule_cron {settings.get('cron')!r} is not a schedule the "
-                             f"API server accepts: {problem}.")
-    if not known_time_zone(str(settings.get("time_zone") or "")):
-        raise HardeningError(f"disaster_recovery_drill_schedule_time_zone {settings.get('time_zone')!r} is not an "
-                             "IANA time zone (such as Etc/UTC).")
+    check_schedule("disaster_recovery_drill_schedule", settings)
     try:
         suffix = check_suffix(str(settings.get("namespace_suffix") or ""))
     except HardeningError as exc:

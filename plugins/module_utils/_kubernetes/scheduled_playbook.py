@@ -13,6 +13,8 @@ from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
+
 VARS_MOUNT = "/etc/atlas-hardening/vars"
 VAULT_CA_MOUNT = "/etc/atlas-hardening/vault-ca"
 KUBE_API_ACCESS_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -65,6 +67,16 @@ def known_time_zone(name: str) -> bool:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return not zoneinfo.available_timezones()  # no time zone database here: leave it to the API server
     return True
+
+
+def check_schedule(role: str, settings: Mapping[str, Any]) -> None:
+    """Refuse, naming the role's variables, a schedule or time zone that the API server would refuse."""
+    problem = cron_problem(str(settings.get("cron") or ""))
+    if problem:
+        raise HardeningError(f"{role}_cron {settings.get('cron')!r} is not a schedule the API server accepts: {problem}.")
+    if not known_time_zone(str(settings.get("time_zone") or "")):
+        raise HardeningError(f"{role}_time_zone {settings.get('time_zone')!r} is not an IANA time zone (such as "
+                             "Etc/UTC).")
 
 
 def vault_job_vars(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,7 @@ from ansible.module_utils.common.yaml import yaml_dump
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.scheduled_playbook import (
-    cron_problem,
-    known_time_zone,
+    check_schedule,
     playbook_cronjob,
     vault_job_vars,
 )
@@ -39,13 +38,7 @@ def key_backup_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str,
                              "execution environment with ansible-core, atlas.hardening and its requirements.txt) and "
                              "sealed_secrets_key_backup_schedule_vault_url (as reachable from inside the cluster); "
                              f"missing: {', '.join(missing)}.")
-    problem = cron_problem(str(settings.get("cron") or ""))
-    if problem:
-        raise HardeningError(f"sealed_secrets_key_backup_schedule_cron {settings.get('cron')!r} is not a schedule the "
-                             f"API server accepts: {problem}.")
-    if not known_time_zone(str(settings.get("time_zone") or "")):
-        raise HardeningError(f"sealed_secrets_key_backup_schedule_time_zone {settings.get('time_zone')!r} is not an "
-                             "IANA time zone (such as Etc/UTC).")
+    check_schedule("sealed_secrets_key_backup_schedule", settings)
     name, namespace = str(settings["name"]), str(settings["controller_namespace"])
     labels = {"app.kubernetes.io/name": LABEL_NAME, "app.kubernetes.io/instance": name,
               "app.kubernetes.io/managed-by": "atlas.hardening"}
