@@ -454,8 +454,7 @@ def test_the_monthly_drill_identity_may_delete_its_own_namespaces_and_nothing_el
         # The residual right, documented: restored workloads are read cluster-wide (no Secrets among them).
         (["get", "deployments.apps", "-n", "shop"], ["get", "deployments", "-n", "shop"], True),
     ]
-    restore = yaml.safe_dump({"apiVersion": "velero.io/v1", "kind": "Restore",
-                              "metadata": {"name": "can-i", "namespace": "velero"}, "spec": {"backupName": "none"}})
+    restore = drill_restore({"includedNamespaces": ["shop"], "namespaceMapping": {"shop": drill_ns}})
     admin_env = dict(shop.env, KUBECONFIG=str(shop.kubeconfig))
     for can_i, request, allowed in table:
         answer = shop.run(["kubectl", "auth", "can-i", *can_i, f"--as={account}"], env=admin_env)
@@ -467,3 +466,20 @@ def test_the_monthly_drill_identity_may_delete_its_own_namespaces_and_nothing_el
         f'Error from server (Forbidden): namespaces "shop" is forbidden: User "{account}" cannot delete resource '
         '"namespaces" in API group "" in the namespace "shop"')
     assert get(shop, "namespace", "shop")["status"]["phase"] == "Active"
+    # RBAC cannot look inside a Restore; the Kyverno policy the role installs does: only drills pass.
+    for spec in ({"includedNamespaces": ["shop"]},  # in place, over the source
+                 {"includedNamespaces": ["shop"], "namespaceMapping": {"shop": drill_ns}, "existingResourcePolicy": "update"},
+                 {"includedNamespaces": ["shop"], "namespaceMapping": {"shop": "kube-system"}},
+                 {"includedNamespaces": ["shop", "velero"], "namespaceMapping": {"shop": drill_ns}},
+                 {"namespaceMapping": {"shop": drill_ns}},  # every namespace
+                 {"includedNamespaces": ["shop"], "namespaceMapping": {"shop": drill_ns}, "includeClusterResources": True}):
+        refused = shop.run(["kubectl", "create", "-f", "-", "--dry-run=server"], env=env, input=drill_restore(spec))
+        assert refused.returncode == 1 and "atlas-hardening-dr-drill-restores" in refused.stderr, (spec, refused.stderr)
+        assert "may only restore the catalogued namespaces into their drill namespaces" in " ".join(refused.stderr.split())
+    # Velero's own and an administrator's Restores are not the policy's business.
+    assert kubectl(shop, "create", "-f", "-", "--dry-run=server", stdin=drill_restore({"includedNamespaces": ["shop"]}))
+
+
+def drill_restore(spec: dict[str, Any]) -> str:
+    return yaml.safe_dump({"apiVersion": "velero.io/v1", "kind": "Restore",
+                           "metadata": {"name": "can-i", "namespace": "velero"}, "spec": {"backupName": "any", **spec}})

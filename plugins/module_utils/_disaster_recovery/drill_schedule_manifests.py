@@ -20,6 +20,12 @@ Its ServiceAccount may do the drill and nothing else:
 - the HTTP checks of the catalogue: ``get`` on ``services/proxy`` only for the ``<service>:<port>``
   names the catalogue checks.
 
+RBAC cannot look inside a Restore, and Velero executes any Restore with its own rights; so the Kyverno
+ClusterPolicy ``atlas-hardening-dr-drill-restores`` (``restore_policy``) refuses this ServiceAccount's
+Restores unless they include only catalogued namespaces, map every one of them to a drill namespace,
+never update existing objects and include no cluster resources explicitly: the job cannot restore over
+the source namespaces.
+
 S3 access (the backups' resource lists, the restore's, the report history) is the cloud's business: an
 IAM role through the ServiceAccount's annotations (IRSA), or a Secret with static keys as environment.
 """
@@ -30,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.module_utils.common.yaml import yaml_dump
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.catalogue import (
@@ -64,6 +71,39 @@ def readable_rules(resources: list[str]) -> list[dict[str, Any]]:
             for group, plurals in sorted(by_group.items())]
 
 
+RESTORE_POLICY = "atlas-hardening-dr-drill-restores"
+
+
+def restore_policy_manifest(subject: dict[str, str], sources: list[str], drill_namespaces: list[str],
+                            labels: dict[str, str]) -> dict[str, Any]:
+    """The Kyverno ClusterPolicy that keeps the job's Restores to drills (background off: it judges
+    requests by their user, which a background scan does not have)."""
+    spec = "request.object.spec"
+    return {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": RESTORE_POLICY, "labels": labels},
+            "spec": {"background": False, "rules": [{
+                "name": "drill-restores-only",
+                "match": {"any": [{"resources": {"kinds": ["velero.io/v1/Restore"], "operations": ["CREATE", "UPDATE"]},
+                                   "subjects": [subject]}]},
+                "validate": {
+                    "failureAction": "Enforce",
+                    "message": (f"{subject['namespace']}/{subject['name']} may only restore the catalogued namespaces "
+                                "into their drill namespaces (drill-<namespace>-<suffix>), without updating existing "
+                                "objects."),
+                    "deny": {"conditions": {"any": [
+                        {"key": f"{{{{ length({spec}.includedNamespaces || `[]`) }}}}", "operator": "Equals", "value": 0},
+                        {"key": f"{{{{ {spec}.includedNamespaces || `[]` }}}}", "operator": "AnyNotIn", "value": sources},
+                        {"key": f"{{{{ {spec}.includedNamespaces || `[]` }}}}", "operator": "AnyNotIn",
+                         "value": f"{{{{ keys({spec}.namespaceMapping || `{{}}`) }}}}"},
+                        {"key": f"{{{{ values({spec}.namespaceMapping || `{{}}`) }}}}", "operator": "AnyNotIn",
+                         "value": drill_namespaces},
+                        {"key": f"{{{{ {spec}.existingResourcePolicy || 'none' }}}}", "operator": "NotEquals",
+                         "value": "none"},
+                        {"key": f"{{{{ {spec}.includeClusterResources || `false` }}}}", "operator": "Equals",
+                         "value": True},
+                    ]}},
+                }}]}}
+
+
 def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The role's settings (its variables without the prefix) -> ServiceAccount, Role, RoleBinding,
     ClusterRole, ClusterRoleBinding, the drill results ConfigMap, the job's variables and the CronJob."""
@@ -76,8 +116,8 @@ def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]
     except HardeningError as exc:
         raise HardeningError(f"disaster_recovery_drill_schedule_{exc}") from None
     components = chosen_in_restore_order(settings.get("components"), list(settings.get("names") or []) or None)
-    drill_namespaces = sorted({drill_namespace(source, suffix) for component in components
-                               for source in component.namespaces})
+    sources = sorted({source for component in components for source in component.namespaces})
+    drill_namespaces = sorted({drill_namespace(source, suffix) for source in sources})
     proxied = sorted({f"{check.service}:{check.port}" for component in components for check in component.verify.http})
 
     name, namespace, velero_namespace = str(settings["name"]), str(settings["namespace"]), str(settings["velero_namespace"])
@@ -126,7 +166,7 @@ def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]
         job_vars["atlas_hardening_aws_endpoint_url"] = settings["aws_endpoint_url"]
     env_from = ([{"secretRef": {"name": settings["aws_credentials_secret"]}}]
                 if settings.get("aws_credentials_secret") else None)
-    return [
+    manifests = [
         account,
         velero_role,
         {"apiVersion": f"{RBAC}/v1", "kind": "RoleBinding", "metadata": dict(velero_role["metadata"]),
@@ -143,3 +183,6 @@ def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]
         playbook_cronjob(settings, dict(metadata), labels, container="drill", vars_file=VARS_FILE, extra_env=[],
                          vault=False, env_from=env_from),
     ]
+    if boolean(settings.get("restore_policy", True), strict=False):
+        manifests.insert(0, restore_policy_manifest(subject, sources, drill_namespaces, labels))
+    return manifests

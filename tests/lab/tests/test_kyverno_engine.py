@@ -5,6 +5,7 @@ decisions in the emulator (a processing error blocks under failurePolicy Fail, e
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 import pytest
@@ -171,3 +172,52 @@ def test_an_update_of_an_object_that_already_violated_is_allowed(k8s: Any) -> No
             app.objects.update(pods, "v1", "prod-eu", "q", updated, options)
     finally:
         app.objects.admission_plugins.remove(admission)
+
+
+@pytest.mark.parametrize(("subject", "user", "matches"), [
+    # Kyverno's CheckSubjects (docs "Match and exclude": subjects): a ServiceAccount is the user
+    # system:serviceaccount:<namespace>:<name>, a User its name, a Group any of the user's groups.
+    ({"kind": "ServiceAccount", "name": "drill", "namespace": "velero"},
+     {"username": "system:serviceaccount:velero:drill", "groups": ["system:serviceaccounts"]}, True),
+    ({"kind": "ServiceAccount", "name": "drill", "namespace": "velero"},
+     {"username": "system:serviceaccount:other:drill", "groups": []}, False),
+    ({"kind": "User", "name": "jane@*"}, {"username": "jane@example.org", "groups": []}, True),
+    ({"kind": "Group", "name": "platform-admins"}, {"username": "x", "groups": ["platform-admins"]}, True),
+    ({"kind": "Group", "name": "platform-admins"}, {"username": "platform-admins", "groups": []}, False),
+])
+def test_match_by_subjects_compares_the_request_user(subject: dict[str, str], user: dict[str, Any],
+                                                     matches: bool) -> None:
+    policy = {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "by-subject"},
+              "spec": {"background": False, "rules": [{
+                  "name": "deny", "match": {"any": [{"resources": {"kinds": ["ConfigMap"]}, "subjects": [subject]}]},
+                  "validate": {"failureAction": "Enforce", "message": "no",
+                               "deny": {"conditions": {"any": [{"key": 1, "operator": "Equals", "value": 1}]}}}}]}}
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"}}
+    request = dict(_request(config_map, "apps"), userInfo=user)
+    statuses = [item.status for item in Engine(functions=FUNCTIONS).validate(policy, request)]
+    assert statuses == (["fail"] if matches else [])
+
+
+def test_admission_sees_the_requesting_user(k8s: Any) -> None:
+    """The emulator passes the authenticated user to admission: the same ConfigMap is refused for the
+    ServiceAccount a policy names and let through for the administrator."""
+    admission = KyvernoAdmission(k8s.app.objects, k8s.app.requests.record)
+    k8s.app.objects.admission_plugins.append(admission)
+    try:
+        k8s.kubectl("create", "namespace", "subjects")
+        k8s.kubectl("create", "serviceaccount", "writer", "-n", "subjects")
+        k8s.kubectl("create", "rolebinding", "writer", "--clusterrole=edit", "--serviceaccount=subjects:writer",
+                    "-n", "subjects")
+        k8s.kubectl("apply", "-f", "-", stdin=json.dumps({
+            "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "writer-no-configmaps"},
+            "spec": {"background": False, "rules": [{
+                "name": "deny", "match": {"any": [{"resources": {"kinds": ["ConfigMap"]}, "subjects": [
+                    {"kind": "ServiceAccount", "name": "writer", "namespace": "subjects"}]}]},
+                "validate": {"failureAction": "Enforce", "message": "not for writer",
+                             "deny": {"conditions": {"any": [{"key": 1, "operator": "Equals", "value": 1}]}}}}]}}))
+        token = k8s.kubectl("create", "token", "writer", "-n", "subjects").stdout.strip()
+        refused = k8s.kubectl(f"--token={token}", "create", "configmap", "c", "-n", "subjects", check=False)
+        assert refused.returncode == 1 and "not for writer" in refused.stderr, refused
+        assert k8s.kubectl("create", "configmap", "c", "-n", "subjects").returncode == 0
+    finally:
+        k8s.app.objects.admission_plugins.remove(admission)

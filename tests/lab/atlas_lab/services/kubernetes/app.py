@@ -30,7 +30,7 @@ from atlas_lab.services.kubernetes.openapi import OpenAPIDocuments
 from atlas_lab.services.kubernetes.proxy import ProxyTargets
 from atlas_lab.services.kubernetes.rbac import Authorizer, bootstrap_objects
 from atlas_lab.services.kubernetes.resources import ResourceRegistry, builtin_resource_types
-from atlas_lab.services.kubernetes.rest import ResourceHandler, error_response, parse_resource_path
+from atlas_lab.services.kubernetes.rest import REQUEST_USER, ResourceHandler, error_response, parse_resource_path
 from atlas_lab.services.kubernetes.store import ObjectStore
 from atlas_lab.services.kubernetes.tokens import DEFAULT_AUDIENCES as API_AUDIENCES
 from atlas_lab.services.kubernetes.tokens import TokenIssuer, authenticate_token
@@ -216,7 +216,11 @@ class KubernetesApp(http_base.EmulatorApp):
         if resource.group == AUTHORIZATION_GROUP and resource.plural in REVIEWS:
             return self.authorizer.review(user, request, resource)
         self.authorizer.check_resource(user, request, resource)
-        return self.handler.handle(request, resource)
+        token = REQUEST_USER.set({"username": user.name, "groups": list(user.groups)})
+        try:
+            return self.handler.handle(request, resource)
+        finally:
+            REQUEST_USER.reset(token)
 
     def _authenticate(self, authorization: str | None) -> User:
         try:

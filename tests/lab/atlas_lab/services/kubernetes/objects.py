@@ -82,6 +82,8 @@ class WriteOptions:
     field_validation: str = "Warn"
     user_agent: str = ""
     force: bool = False
+    # The requesting user as admission sees it (authentication/v1 UserInfo: username, groups).
+    user_info: dict[str, Any] | None = None
 
     @property
     def manager(self) -> str:
@@ -113,6 +115,7 @@ class AdmissionAttributes:
     object: dict[str, Any]
     old_object: dict[str, Any] | None
     dry_run: bool
+    user_info: dict[str, Any] | None = None
 
 
 # A plugin returns warnings, or raises an ApiError to refuse the request.
@@ -362,7 +365,8 @@ class ObjectService:
         attributes = AdmissionAttributes(rt.group, version, rt.kind, rt.plural, subresource, operation,
                                          meta.get("namespace") or "", meta.get("name") or "",
                                          self.output(rt, obj, version),
-                                         self.output(rt, old, version) if old is not None else None, options.dry_run)
+                                         self.output(rt, old, version) if old is not None else None, options.dry_run,
+                                         options.user_info)
         warnings: list[str] = []
         for plugin in self.admission_plugins:
             warnings.extend(plugin(attributes))

@@ -9,6 +9,7 @@ responses, watches, the ``status``/``scale``/``proxy``/``log`` subresources).
 from __future__ import annotations
 
 import base64
+import contextvars
 import dataclasses
 import json
 import threading
@@ -165,6 +166,10 @@ def _warnings_header(warnings: list[str]) -> dict[str, str]:
     return {"Warning": ", ".join('299 - ' + json.dumps(w) for w in warnings)}
 
 
+# Who sends the request being handled (set by the app once authenticated), for admission's userInfo.
+REQUEST_USER: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("request_user", default=None)
+
+
 def _write_options(query: dict[str, list[str]], user_agent: str) -> WriteOptions:
     dry_run_values = query.get("dryRun") or []
     for value in dry_run_values:
@@ -180,7 +185,8 @@ def _write_options(query: dict[str, list[str]], user_agent: str) -> WriteOptions
                                [E.too_long("fieldManager", 128)])
     force_values = query.get("force") or []
     return WriteOptions(dry_run="All" in dry_run_values, field_manager=manager, field_validation=validation,
-                        user_agent=user_agent, force=bool(force_values) and force_values[0].lower() == "true")
+                        user_agent=user_agent, force=bool(force_values) and force_values[0].lower() == "true",
+                        user_info=REQUEST_USER.get())
 
 
 class ResourceHandler:

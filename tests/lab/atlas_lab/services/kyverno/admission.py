@@ -157,7 +157,8 @@ class KyvernoAdmission:
                    "kind": {"group": attributes.group, "version": attributes.version, "kind": attributes.kind},
                    "resource": {"group": attributes.group, "version": attributes.version, "resource": attributes.resource},
                    "subResource": attributes.subresource, "dryRun": attributes.dry_run,
-                   "object": attributes.object, "oldObject": attributes.old_object}
+                   "object": attributes.object, "oldObject": attributes.old_object,
+                   "userInfo": dict(attributes.user_info or {})}
         exceptions = self._exceptions()
         blocked: dict[str, dict[str, dict[str, str]]] = {}
         warnings: list[str] = []

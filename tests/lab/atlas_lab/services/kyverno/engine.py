@@ -1,12 +1,13 @@
 """Kyverno's validate rules, evaluated as its admission and reports controllers do.
 
-Emulated: match/exclude on kinds (``Pod``, ``apps/v1/Deployment``, ``Pod/ephemeralcontainers``,
-``*``), namespaces, names and operations; rule and foreach context entries (``variable`` with value,
-jmesPath and default; ``apiCall`` and ``globalReference`` through callbacks; ``configMap``);
-preconditions; ``validate.deny`` and ``validate.foreach`` (first failing element fails the rule);
-``failureAction`` and ``failureActionOverrides`` (and the deprecated spec-level fields); autogen for
-the pod controllers (pkg/autogen: the rule's JSON rewritten to the template's paths); the ``images``
-variable. Anything else in a rule is an error ("not emulated"), never a pass.
+Emulated: match/exclude on kinds (``Pod``, ``apps/v1/Deployment``, ``Pod/ephemeralcontainers``, ``*``),
+namespaces, names and operations, and on ``subjects`` (the requesting User, Group or ServiceAccount,
+compared with ``request.userInfo`` as Kyverno's CheckSubjects does); rule and foreach context entries
+(``variable`` with value, jmesPath and default; ``apiCall`` and ``globalReference`` through callbacks;
+``configMap``); preconditions; ``validate.deny`` and ``validate.foreach`` (first failing element fails
+the rule); ``failureAction`` and ``failureActionOverrides`` (and the deprecated spec-level fields);
+autogen for the pod controllers (pkg/autogen: the rule's JSON rewritten to the template's paths); the
+``images`` variable. Anything else in a rule is an error ("not emulated"), never a pass.
 """
 
 from __future__ import annotations
@@ -138,17 +139,43 @@ def _resource_filter_matches(resources: dict[str, Any], request: dict[str, Any])
     return all(checks)
 
 
+def _subjects_match(subjects: list[dict[str, Any]], request: dict[str, Any]) -> bool:
+    """Kyverno's CheckSubjects: a ServiceAccount is the user system:serviceaccount:<namespace>:<name>;
+    a User matches its name (wildcards allowed), a Group any of the user's groups."""
+    user = request.get("userInfo") or {}
+    username, groups = str(user.get("username") or ""), [str(group) for group in user.get("groups") or []]
+    for subject in subjects:
+        kind, name = subject.get("kind"), str(subject.get("name") or "")
+        if kind == "ServiceAccount" and username == f"system:serviceaccount:{subject.get('namespace', '')}:{name}":
+            return True
+        if kind == "User" and fnmatch.fnmatchcase(username, name):
+            return True
+        if kind == "Group" and any(fnmatch.fnmatchcase(group, name) for group in groups):
+            return True
+    return False
+
+
+def _filter_matches(item: dict[str, Any], request: dict[str, Any]) -> bool:
+    unknown = set(item) - {"resources", "subjects"}
+    if unknown:
+        raise NotEmulated(f"match/exclude filters {sorted(unknown)} are not emulated by the lab")
+    if "subjects" in item and not _subjects_match(item["subjects"] or [], request):
+        return False
+    return _resource_filter_matches(item.get("resources") or {}, request)
+
+
 def filters_match(block: dict[str, Any] | None, request: dict[str, Any]) -> bool | None:
     """True/False for a match or exclude block; None when the block is empty."""
     if not block:
         return None
     for item in (block.get("any") or []) + (block.get("all") or []):
-        if set(item) - {"resources"}:
-            raise NotEmulated(f"match/exclude filters {sorted(set(item) - {'resources'})} are not emulated by the lab")
+        if set(item) - {"resources", "subjects"}:
+            raise NotEmulated(f"match/exclude filters {sorted(set(item) - {'resources', 'subjects'})} are not "
+                              "emulated by the lab")
     if block.get("any"):
-        return any(_resource_filter_matches(item.get("resources") or {}, request) for item in block["any"])
+        return any(_filter_matches(item, request) for item in block["any"])
     if block.get("all"):
-        return all(_resource_filter_matches(item.get("resources") or {}, request) for item in block["all"])
+        return all(_filter_matches(item, request) for item in block["all"])
     raise NotEmulated("match/exclude without any/all is not emulated by the lab")
 
 
