@@ -581,3 +581,37 @@ def test_quantities_are_stored_in_canonical_form(k8s):
     again = json.loads(json.dumps(body).replace('"cpu": 0.5', '"cpu": "500m"'))
     _status, applied, _headers = http.call("PATCH", path, again, content_type="application/apply-patch+yaml")
     assert applied["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+def _service(name: str, cluster_ip: str | None = None) -> dict:
+    spec: dict = {"ports": [{"port": 80}]}
+    if cluster_ip:
+        spec["clusterIP"] = cluster_ip
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"}, "spec": spec}
+
+
+def test_cluster_ips_are_allocated_once_and_in_the_service_range(k8s):
+    """kube-apiserver's ClusterIP allocator (default range 10.96.0.0/12): a requested address already in
+    use, or outside the range, is refused with its message; assigned addresses never collide."""
+    assert k8s.request("POST", "/api/v1/namespaces/default/services", _service("dns", "10.96.0.10"))[0] == 201
+    for name, address, detail in [
+            ("dns2", "10.96.0.10", "failed to allocate IP 10.96.0.10: provided IP is already allocated"),
+            ("far", "10.0.0.10", "failed to allocate IP 10.0.0.10: the provided IP (10.0.0.10) is not in the valid "
+                                 "range. The range of valid IPs is 10.96.0.0/12")]:
+        status, body = k8s.request("POST", "/api/v1/namespaces/default/services", _service(name, address))
+        assert status == 422, body
+        assert body["message"] == (f'Service "{name}" is invalid: spec.clusterIPs: Invalid value: '
+                                   f'[]string{{"{address}"}}: {detail}')
+    dry = k8s.request("POST", "/api/v1/namespaces/default/services?dryRun=All", _service("dns3", "10.96.0.10"))
+    assert dry[0] == 422, "a dry run allocates too"
+    # The address the API server would choose for "probe", taken by another Service first: probe gets another.
+    first = k8s.request("POST", "/api/v1/namespaces/default/services", _service("probe"))[1]["spec"]["clusterIP"]
+    assert k8s.request("DELETE", "/api/v1/namespaces/default/services/probe")[0] == 200
+    assert k8s.request("POST", "/api/v1/namespaces/default/services", _service("squatter", first))[0] == 201
+    again = k8s.request("POST", "/api/v1/namespaces/default/services", _service("probe"))[1]["spec"]
+    assert again["clusterIP"] != first and again["clusterIPs"] == [again["clusterIP"]]
+    for index in range(40):
+        assert k8s.request("POST", "/api/v1/namespaces/default/services", _service(f"web-{index}"))[0] == 201
+    listed = json.loads(k8s.kubectl("get", "services", "-n", "default", "-o", "json").stdout)["items"]
+    addresses = [item["spec"]["clusterIP"] for item in listed]
+    assert len(addresses) == len(set(addresses)), addresses

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import ipaddress
 import json
 import random
 import uuid
@@ -129,6 +130,18 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_rv: str | None = None
 
+
+# kube-apiserver's default --service-cluster-ip-range (the addresses the lab assigns are in it).
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+
+
+def _requested_cluster_ip(rt: ResourceType, obj: dict[str, Any]) -> str:
+    """The clusterIP a new Service asks for ("" when the API server is to choose it)."""
+    if rt.key != ("", "services"):
+        return ""
+    spec = obj.get("spec") or {}
+    ips = spec.get("clusterIPs") or []
+    return str(spec.get("clusterIP") or (ips[0] if ips else "") or "")
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
@@ -315,9 +328,11 @@ class ObjectService:
             self._check_namespace(rt, namespace, meta.get("name") or "")
             self._init_system_metadata(rt, obj)
             self._initial_status(rt, obj)
+            requested_ip = _requested_cluster_ip(rt, obj)
             self._defaults(rt, version, obj)
             self._validate(rt, version, obj, None)
             warnings += self._admit(rt, version, "CREATE", obj, None, options, subresource)
+            self._allocate_cluster_ip(rt, obj, requested_ip)
             name = meta.get("name") or ""
             if self.store.get(rt.key, meta.get("namespace") or "", name) is not None:
                 raise E.already_exists(rt.group, rt.plural, name)
@@ -328,6 +343,38 @@ class ObjectService:
             stored = self.store.put(rt.key, self._to_storage(rt, obj))
             self._after(rt, "ADDED", stored)
         return Result(self.output(rt, stored, version), warnings, created=True)
+
+    def _allocate_cluster_ip(self, rt: ResourceType, obj: dict[str, Any], requested: str) -> None:
+        """kube-apiserver's ClusterIP allocator: a requested address must be in the service range and
+        free (422 otherwise, in its words); an assigned one skips addresses in use."""
+        spec = obj.get("spec") or {}
+        if rt.key != ("", "services") or spec.get("clusterIP") in (None, "", "None"):
+            return
+        services, _version = self.store.list(rt.key)
+        in_use = {str((service.get("spec") or {}).get("clusterIP")) for service in services}
+        address = str(spec["clusterIP"])
+        if requested:
+            problem = ""
+            try:
+                valid = ipaddress.ip_address(address) in SERVICE_CIDR
+            except ValueError:
+                valid = True  # the field validation reports a malformed address
+            if not valid:
+                problem = (f"the provided IP ({address}) is not in the valid range. The range of valid IPs is "
+                           f"{SERVICE_CIDR}")
+            elif address in in_use:
+                problem = "provided IP is already allocated"
+            if problem:
+                raise E.invalid_object("", "Service", _meta(obj).get("name") or "", [E.invalid(
+                    "spec.clusterIPs", E.RawValue(f'[]string{{"{address}"}}'),
+                    f"failed to allocate IP {address}: {problem}")])
+            return
+        candidate = ipaddress.ip_address(address)
+        while str(candidate) in in_use:
+            candidate = SERVICE_CIDR[(int(candidate) - int(SERVICE_CIDR.network_address) + 1)
+                                     % (SERVICE_CIDR.num_addresses - 2) + 1]
+        spec["clusterIP"] = str(candidate)
+        spec["clusterIPs"] = [str(candidate)]
 
     def _init_system_metadata(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         meta = _meta(obj)
@@ -607,9 +654,11 @@ class ObjectService:
             raise E.not_found(rt.group, rt.plural, meta["name"])
         self._init_system_metadata(rt, obj)
         self._initial_status(rt, obj)
+        requested_ip = _requested_cluster_ip(rt, obj)
         self._defaults(rt, version, obj)
         self._validate(rt, version, obj, None)
         warnings = self._admit(rt, version, "CREATE", obj, None, options)
+        self._allocate_cluster_ip(rt, obj, requested_ip)
         if managed:
             meta["managedFields"] = managed
         self._prepare(rt, obj, None)
