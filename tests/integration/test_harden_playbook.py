@@ -7,11 +7,13 @@ session lab, which removes those seeds.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hvac
 import pytest
 import yaml
 from keycloak_rotation_support import VAULT_WRITES
@@ -143,3 +145,25 @@ def test_the_demos_disaster_recovery_part_shows_rpo_a_drill_with_its_rto_and_the
     assert re.search(r"    storefront \| passed \| [0-9.]+ s \|", demo.stdout), demo.stdout
     assert "drill namespaces left: 0" in demo.stdout
     assert "| storefront | 1 h 00 min |" in demo.stdout and "pass objects:" in demo.stdout
+
+
+def test_the_demos_rotation_part_rotates_the_seeded_admin_and_prints_no_password(platform: Lab) -> None:
+    """`make demo` runs scripts/demo-rotation: the operator's keycloak-initial-admin is adopted and rotated,
+    Vault and the Secret copy hold the new password, Keycloak accepts it, the second run finds nothing
+    due; neither the old nor the new password appears in what it prints or logs (plain or base64)."""
+    initial = platform.keycloak_admin_password
+    demo = platform.run([str(PLAYBOOKS.parent / "scripts" / "demo-rotation")],
+                        env=dict(platform.env, LAB_DIR=str(platform.dir)))
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "rotation | hardened | Keycloak admin admin@master: adopted_and_rotated;" in demo.stdout, demo.stdout
+    assert "Secret copies updated: keycloak/keycloak-admin" in demo.stdout
+    assert "rotation | unchanged | Keycloak admin admin@master: not_due;" in demo.stdout
+    assert ("Secret keycloak/keycloak-admin matches Vault: yes; Keycloak accepts it: yes; "
+            "the initial password still logs in: no") in demo.stdout
+    vault = hvac.Client(url=platform.vault_url, token=platform.vault_token)
+    current = vault.secrets.kv.v2.read_secret_version(path="keycloak/admin", mount_point="secret",
+                                                      raise_on_deleted_version=True)["data"]["data"]["password"]
+    assert current != initial
+    printed = demo.stdout + demo.stderr + (platform.dir / "demo-rotation.log").read_text(encoding="utf-8")
+    for password in (initial, current):
+        assert password not in printed and base64.b64encode(password.encode()).decode() not in printed
