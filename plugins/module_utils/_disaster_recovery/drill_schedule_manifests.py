@@ -105,8 +105,9 @@ def restore_policy_manifest(subject: dict[str, str], sources: list[str], drill_n
 
 
 def drill_schedule_manifests(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The role's settings (its variables without the prefix) -> ServiceAccount, Role, RoleBinding,
-    ClusterRole, ClusterRoleBinding, the drill results ConfigMap, the job's variables and the CronJob."""
+    """The role's settings (its variables without the prefix) -> the Restore policy (unless
+    ``restore_policy`` is false), ServiceAccount, Role, RoleBinding, ClusterRole, ClusterRoleBinding, the
+    drill results ConfigMap, the job's variables and the CronJob."""
     if not settings.get("image"):
         raise HardeningError("The monthly restore test needs disaster_recovery_drill_schedule_image (an execution "
                              "environment with ansible-core, atlas.hardening and its requirements.txt).")

@@ -135,3 +135,16 @@ def test_veleros_restore_resource_list_counts_what_is_there_not_what_failed() ->
                              "drill-shop-monthly/old(skipped)", "shop/db(created)", "drill-shop-monthly/x(updated)"]}
     assert set(restored_by_velero(listing, "v1/Secret", "drill-shop-monthly")) == {"db", "old", "x"}
     assert restored_by_velero(listing, "v1/ConfigMap", "drill-shop-monthly") == {}
+
+
+def test_the_jobs_restores_are_kept_to_drills_unless_the_policy_is_turned_off() -> None:
+    [policy] = by_kind(drill_schedule_manifests(settings()))["ClusterPolicy"]
+    [rule] = policy["spec"]["rules"]
+    assert policy["spec"]["background"] is False  # it judges the requesting user, which a scan lacks
+    assert rule["match"]["any"][0]["subjects"] == [{"kind": "ServiceAccount", "name": "disaster-recovery-drill",
+                                                     "namespace": "velero"}]
+    conditions = rule["validate"]["deny"]["conditions"]["any"]
+    assert ["keycloak", "postgresql", "postgresql-backups", "wiki"] in [c["value"] for c in conditions]
+    assert ["drill-keycloak-monthly", "drill-postgresql-backups-monthly", "drill-postgresql-monthly",
+            "drill-wiki-monthly"] in [c["value"] for c in conditions]
+    assert "ClusterPolicy" not in by_kind(drill_schedule_manifests(settings(restore_policy=False)))
