@@ -141,8 +141,8 @@ def test_the_jobs_restores_are_kept_to_drills_unless_the_policy_is_turned_off() 
     [policy] = by_kind(drill_schedule_manifests(settings()))["ClusterPolicy"]
     [rule] = policy["spec"]["rules"]
     assert policy["spec"]["background"] is False  # it judges the requesting user, which a scan lacks
-    assert rule["match"]["any"][0]["subjects"] == [{"kind": "ServiceAccount", "name": "disaster-recovery-drill",
-                                                     "namespace": "velero"}]
+    job = {"kind": "ServiceAccount", "name": "disaster-recovery-drill", "namespace": "velero"}
+    assert rule["match"]["any"][0]["subjects"] == [job]
     conditions = rule["validate"]["deny"]["conditions"]["any"]
     assert ["keycloak", "postgresql", "postgresql-backups", "wiki"] in [c["value"] for c in conditions]
     assert ["drill-keycloak-monthly", "drill-postgresql-backups-monthly", "drill-postgresql-monthly",

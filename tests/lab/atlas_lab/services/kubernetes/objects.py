@@ -143,6 +143,7 @@ def _requested_cluster_ip(rt: ResourceType, obj: dict[str, Any]) -> str:
     ips = spec.get("clusterIPs") or []
     return str(spec.get("clusterIP") or (ips[0] if ips else "") or "")
 
+
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
