@@ -131,6 +131,8 @@ def builtin_resource_types() -> list[ResourceType]:
         _builtin("batch", "v1", "Job", "jobs", categories=["all"], subresources=["status"], generation=True),
         _builtin("batch", "v1", "CronJob", "cronjobs", short_names=["cj"], categories=["all"],
                  subresources=["status"], generation=True),
+        _builtin("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short_names=["hpa"],
+                 categories=["all"], subresources=["status"], generation=True),
         _builtin("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=["pdb"],
                  subresources=["status"], generation=True),
         _builtin("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short_names=["netpol"],
