@@ -333,6 +333,36 @@ def test_statefulset_controller_creates_ready_pods(k8s):
     assert [p["metadata"]["name"] for p in pods["items"]] == ["am-0"]
 
 
+def test_statefulset_controller_adopts_and_runs_a_restored_pod(k8s):
+    """A Velero restore brings a StatefulSet's Pod back without its owner reference: the controller adopts
+    the orphan its selector matches, as kube-controller-manager does, and the kubelet runs it; it is not
+    replaced."""
+    http = Http(k8s)
+    template = {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "db", "image": "pg:16"}]}}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+           "spec": {"replicas": 0, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                    "template": template}}
+    assert http.call("POST", "/apis/apps/v1/namespaces/default/statefulsets", sts)[0] == 201
+    k8s.wait_idle()
+    _code, statefulset, _headers = http.call("GET", "/apis/apps/v1/namespaces/default/statefulsets/db")
+    revision = statefulset["status"]["updateRevision"]
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "db-0", "labels": {"app": "db", "controller-revision-hash": revision}},
+           "spec": template["spec"]}
+    code, created, _headers = http.call("POST", "/api/v1/namespaces/default/pods", pod)
+    assert code == 201
+    http.call("PATCH", "/apis/apps/v1/namespaces/default/statefulsets/db", {"spec": {"replicas": 1}},
+              "application/merge-patch+json")
+    k8s.wait_idle()
+    _code, current, _headers = http.call("GET", "/api/v1/namespaces/default/pods/db-0")
+    assert current["metadata"]["uid"] == created["metadata"]["uid"]
+    assert [(r["kind"], r["name"], r["controller"]) for r in current["metadata"]["ownerReferences"]] == [
+        ("StatefulSet", "db", True)]
+    assert current["status"]["phase"] == "Running"
+    _code, statefulset, _headers = http.call("GET", "/apis/apps/v1/namespaces/default/statefulsets/db")
+    assert statefulset["status"]["readyReplicas"] == 1
+
+
 class _Backend(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         body = json.dumps({"path": self.path, "auth": self.headers.get("Authorization")}).encode()

@@ -336,6 +336,12 @@ class StatefulSetController(Controller):
         hold = _not_ready(sts, template)
         start = int((spec.get("ordinals") or {}).get("start", 0))
         wanted = {f"{name}-{start + i}" for i in range(desired)}
+        # Orphans the selector matches are adopted, as kube-controller-manager's StatefulSet controller
+        # does (a Velero restore brings the Pods back without their owner), and the kubelet runs them.
+        for adopted in DeploymentController._adopt_orphans(  # pylint: disable=protected-access
+                ctx, sts, [p for p in ctx.list("v1", "Pod", namespace) if p["metadata"]["name"] in wanted]):
+            if (adopted.get("status") or {}).get("phase") != "Running":
+                self.pods.start(ctx, adopted, hold)
         pods = {p["metadata"]["name"]: p for p in ctx.list("v1", "Pod", namespace)
                 if DeploymentController._owner(p, "StatefulSet") == name}  # pylint: disable=protected-access
         if self.create_pods:
