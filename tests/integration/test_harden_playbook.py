@@ -21,7 +21,8 @@ from keycloak_rotation_support import VAULT_WRITES
 from atlas_lab.pytest_plugin import Lab
 from atlas_lab.services.kubernetes import writes
 
-pytestmark = pytest.mark.timeout(900)
+# One worker runs the whole module, so its lab is started and hardened once.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("harden_playbook")]
 HARDEN = "playbooks/harden.yml"
 
 

@@ -32,9 +32,10 @@ def cluster_audit(cluster: str, inputs: AuditInputs, settings: AuditSettings, mi
     high_missing = [row["id"] for row in rows if row["priority"] == "high" and row["status"] == "missing"]
     if fail_on_high_missing and high_missing:
         reasons.append(f"high-priority rows missing: {', '.join(high_missing)}")
-    audit = {"cluster": cluster, "generated": rfc3339(inputs.now), "rows": rows, "score": score,
-             "gate": {"passed": not reasons, "reasons": reasons, "minimum_score": minimum_score,
-                      "fail_on_high_missing": fail_on_high_missing}}
+    audit: dict[str, Any] = {
+        "cluster": cluster, "generated": rfc3339(inputs.now), "rows": rows, "score": score,
+        "gate": {"passed": not reasons, "reasons": reasons, "minimum_score": minimum_score,
+                 "fail_on_high_missing": fail_on_high_missing}}
     audit["lines"] = [f"{row['id']} | {row['status']} | " + "; ".join(row["evidence"][:2]) for row in rows] + [
         f"score {score['score']}/10 (the audit of 2026-02-10: {score['original']}/10)"
         + ("" if audit["gate"]["passed"] else "; gate failed: " + "; ".join(reasons))]

@@ -23,6 +23,10 @@ from ansible_collections.atlas.hardening.plugins.module_utils._audit.workload_ma
     workloads_of,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import parse_rfc3339
+from ansible_collections.atlas.hardening.plugins.module_utils._image_scan.policy_manifests import (
+    DENY_RULE,
+    UNSCANNED_RULE,
+)
 
 STATUSES = ("done", "partial", "missing", "unknown")
 SMTP_VARIABLE = re.compile(r"SMTP|MAIL", re.IGNORECASE)
@@ -304,12 +308,16 @@ def image_scan_gate(row: Row, inputs: AuditInputs, settings: AuditSettings) -> N
         row.status = "missing"
         row.evidence.append("ClusterPolicy verify-image-scan absent")
         return
-    actions = policy.get("failure_actions") or []
+    rule_actions = policy.get("rule_actions") or {}
+    # The rules that refuse vulnerable images decide; the rule for images without a report warns by design.
+    deny_actions = {action for name, action in rule_actions.items() if DENY_RULE in name}
     overrides = [f"{o['action']} in {', '.join(o['namespaces'])}" for o in policy.get("overrides") or []]
-    row.evidence.append(f"ClusterPolicy verify-image-scan: {policy.get('rules')} rules, failure action "
-                        f"{'/'.join(actions)}" + (f", overrides: {'; '.join(overrides)}" if overrides else "")
+    row.evidence.append(f"ClusterPolicy verify-image-scan: {len(rule_actions)} rules, vulnerable images "
+                        f"{'/'.join(sorted(deny_actions)) or 'not checked'}, images without a report "
+                        + "/".join(sorted({a for n, a in rule_actions.items() if UNSCANNED_RULE in n}) or ["-"])
+                        + (f", overrides: {'; '.join(overrides)}" if overrides else "")
                         + (f", Ready {policy['ready']}" if policy.get("ready") else ""))
-    enforced = actions == ["Enforce"]
+    enforced = deny_actions == {"Enforce"}
     if not enforced:
         row.evidence.append("Audit mode: vulnerable images are reported, not refused"
                             + (" (except in the namespaces above)" if overrides else ""))
@@ -388,26 +396,29 @@ def _last_job(inputs: AuditInputs, where: Mapping[str, str]) -> Mapping[str, Any
 
 
 def _describe_schedule(row: Row, inputs: AuditInputs, where: Mapping[str, str], max_age_days: int) -> str:
-    """Adds the CronJob's evidence; returns missing, partial or done for the scheduled job alone."""
+    """Adds the CronJob's evidence; returns absent, not run (none yet), failing (suspended, last Job failed
+    or too old) or succeeding."""
     cronjob = _cronjob(inputs, where)
     name = f"CronJob {where['namespace']}/{where['name']}"
     if cronjob is None:
         row.evidence.append(f"{name} absent")
-        return "missing"
+        return "absent"
     row.evidence.append(f"{name}: schedule {cronjob['schedule']!r}" + (", suspended" if cronjob["suspend"] else ""))
     job = _last_job(inputs, where)
     if job is None:
         row.evidence.append(f"{name}: no Job has run yet")
-        return "partial"
+        return "failing" if cronjob["suspend"] else "not run"
     age = _age_days(inputs.now, job.get("finished") or job.get("started"))
     row.evidence.append(f"last Job {job['name']}: {job['outcome']}, started {job.get('started')}")
-    if job["outcome"] != "succeeded" or cronjob["suspend"] or (age is not None and age > max_age_days):
-        return "partial"
-    return "done"
+    if job["outcome"] == "failed" or cronjob["suspend"] or (age is not None and age > max_age_days):
+        return "failing"
+    return "succeeding" if job["outcome"] == "succeeded" else "not run"
 
 
 def restore_tests(row: Row, inputs: AuditInputs, settings: AuditSettings) -> None:
-    row.status = _describe_schedule(row, inputs, settings.drill_cronjob, settings.drill_max_age_days)
+    # Restore tests are done only once one has passed: an installed CronJob proves nothing yet.
+    schedule = _describe_schedule(row, inputs, settings.drill_cronjob, settings.drill_max_age_days)
+    row.status = {"absent": "missing", "succeeding": "done"}.get(schedule, "partial")
 
 
 def keycloak_admin_rotation(row: Row, inputs: AuditInputs, settings: AuditSettings) -> None:
@@ -415,14 +426,14 @@ def keycloak_admin_rotation(row: Row, inputs: AuditInputs, settings: AuditSettin
     why = _failed(inputs.rotation)
     if why:
         row.evidence.append(f"rotation state not read: {why}")
-        row.status = "missing" if schedule == "missing" else "unknown"
+        row.status = "missing" if schedule == "absent" else "unknown"
         return
     assert inputs.rotation is not None
     last = inputs.rotation.get("last_rotated")
     age = _age_days(inputs.now, last)
     if last is None:
         row.evidence.append("never rotated by this collection (no rotated_at in the Vault metadata)")
-        row.status = "missing" if schedule == "missing" else "partial"
+        row.status = "missing" if schedule == "absent" else "partial"
         return
     fresh = age is not None and age <= settings.rotation_max_age_days
     row.evidence.append(f"last rotated {last} ({int(age or 0)} days ago, limit {settings.rotation_max_age_days}); "
@@ -437,7 +448,9 @@ def keycloak_admin_rotation(row: Row, inputs: AuditInputs, settings: AuditSettin
         row.evidence.append(f"a rotation is pending: {inputs.rotation.get('due_reason')}")
     row.evidence.append("drift (a password changed in Keycloak by hand) is proven by the rotation job's daily login, "
                         "not by the audit, which does not log in")
-    row.status = "done" if fresh and not copies and not pending and schedule == "done" else "partial"
+    # A CronJob installed today has not run yet: the rotation itself is what is judged then.
+    row.status = ("done" if fresh and not copies and not pending and schedule in ("succeeding", "not run")
+                  else "partial")
 
 
 def alertmanager_ha(row: Row, inputs: AuditInputs, settings: AuditSettings) -> None:
@@ -466,8 +479,8 @@ def sealed_secrets(row: Row, inputs: AuditInputs, settings: AuditSettings) -> No
     controller = inputs.sealed_secrets_controller or {}
     if not controller.get("present"):
         row.status = "missing"
-        row.evidence.append("no Sealed Secrets controller" + (f"; {controller['adopt_hint']}"
-                                                               if controller.get("adopt_hint") else ""))
+        hint = f"; {controller['adopt_hint']}" if controller.get("adopt_hint") else ""
+        row.evidence.append("no Sealed Secrets controller" + hint)
         return
     healthy = bool(controller.get("healthy"))
     installed = controller.get("installed") or [{}]

@@ -64,8 +64,8 @@ class ClusterEvidence:
             return {"exists": False}
         spec = policy.get("spec") or {}
         rules = spec.get("rules") or []
-        actions = {((rule.get("validate") or {}).get("failureAction") or spec.get("validationFailureAction")
-                    or "Audit") for rule in rules}
+        rule_actions = {rule.get("name", ""): ((rule.get("validate") or {}).get("failureAction")
+                                               or spec.get("validationFailureAction") or "Audit") for rule in rules}
         overrides: list[dict[str, Any]] = []
         for rule in rules:
             for override in ((rule.get("validate") or {}).get("failureActionOverrides")
@@ -75,7 +75,7 @@ class ClusterEvidence:
                     overrides.append(entry)
         ready = next((c.get("status") for c in (policy.get("status") or {}).get("conditions") or []
                       if c.get("type") == "Ready"), None)
-        return {"exists": True, "failure_actions": sorted(actions), "overrides": overrides, "rules": len(rules),
+        return {"exists": True, "rule_actions": rule_actions, "overrides": overrides, "rules": len(rules),
                 "ready": ready}
 
     def drill_results(self, namespace: str, name: str) -> dict[str, Any] | None:

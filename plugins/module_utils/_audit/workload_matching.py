@@ -33,7 +33,7 @@ def selector_matches(match_labels: Mapping[str, str], match_expressions: Iterabl
     if any(labels.get(key) != value for key, value in match_labels.items()):
         return False
     for expression in expressions:
-        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        key, operator, values = str(expression.get("key")), expression.get("operator"), expression.get("values") or []
         present = key in labels
         if operator == "In" and not (present and labels[key] in values):
             return False

@@ -110,16 +110,19 @@ def test_a_kind_the_cluster_does_not_serve_is_unknown_not_missing() -> None:
 
 
 def test_the_image_scan_gate_is_done_only_when_enforced_with_nothing_running_refused() -> None:
-    def judged(actions: list[str], refused: list[dict[str, str]]) -> Any:
-        evidence = {"image_scan_policy": {"exists": True, "failure_actions": actions, "overrides": [], "rules": 4}}
+    def judged(action: str, refused: list[dict[str, str]]) -> Any:
+        # The rule for images without a report warns (Audit) by default: it does not decide.
+        rule_actions = {"deny-fixable-vulnerabilities": action, "deny-fixable-vulnerabilities-ephemeral": action,
+                        "unscanned-images": "Audit", "unscanned-images-ephemeral": "Audit"}
+        evidence = {"image_scan_policy": {"exists": True, "rule_actions": rule_actions, "overrides": []}}
         return row(audit_rows(AuditInputs(evidence=evidence, now=NOW, image_scan={"refused": refused}),
                               AuditSettings()), "image-scan-gate")
 
-    assert judged(["Enforce"], []).status == "done"
-    audit_mode = judged(["Audit"], [])
+    assert judged("Enforce", []).status == "done"
+    audit_mode = judged("Audit", [])
     assert audit_mode.status == "partial"
     assert "Audit mode: vulnerable images are reported, not refused" in audit_mode.evidence
-    running = judged(["Enforce"], [{"namespace": "apps", "kind": "Deployment", "name": "web"}])
+    running = judged("Enforce", [{"namespace": "apps", "kind": "Deployment", "name": "web"}])
     assert running.status == "partial"
     assert "running workloads the policy refuses: 1 (apps/Deployment/web)" in running.evidence
 
@@ -144,6 +147,10 @@ def test_the_rotation_row_ages_the_password_against_its_period() -> None:
     assert out_of_sync.status == "partial"
     assert "Secret copies out of sync with Vault: keycloak/keycloak-admin" in out_of_sync.evidence
     assert judged(None, []).status == "partial"  # the CronJob is there, nothing rotated yet
+    job["outcome"] = "failed"  # e.g. drift: the daily job's login was refused
+    failing = judged("2026-11-30T03:17:00Z", [])
+    assert failing.status == "partial"
+    assert "last Job keycloak-admin-rotation-1: failed, started 2026-12-02T03:17:00Z" in failing.evidence
 
 
 def test_a_failed_read_is_unknown_and_says_why() -> None:
@@ -161,8 +168,8 @@ def test_a_failed_read_is_unknown_and_says_why() -> None:
     ({}, [{"key": "zone", "operator": "Exists"}], False),
     ({}, [{"key": "zone", "operator": "DoesNotExist"}], True),
 ])
-def test_label_selectors_are_evaluated_as_the_api_server_does(match_labels: dict[str, str],
-                                                             expressions: list[dict[str, Any]], matches: bool) -> None:
+def test_label_selectors_are_evaluated_as_the_api_server_does(
+        match_labels: dict[str, str], expressions: list[dict[str, Any]], matches: bool) -> None:
     assert selector_matches(match_labels, expressions, {"app": "a", "tier": "db"}) is matches
 
 
