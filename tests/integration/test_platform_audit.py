@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,8 @@ def test_breaking_one_thing_at_a_time_turns_exactly_that_row_back(
     old = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for backup in kubectl(lab, "get", "backups", "-n", "velero", "-o", "json")["items"]:
         # Velero's Backup CRD has no status subresource: its status is written with the object.
-        kubectl(lab, "patch", "backup", backup["metadata"]["name"], "-n", "velero", "--type=merge", "-p", json.dumps({"status": {"startTimestamp": old, "completionTimestamp": old}}))
+        kubectl(lab, "patch", "backup", backup["metadata"]["name"], "-n", "velero", "--type=merge", "-p",
+                json.dumps({"status": {"startTimestamp": old, "completionTimestamp": old}}))
     broken("backup-aged", "disaster-recovery", "missing", "keycloak: RPO objective 1 h 00 min, achieved 3 h")
 
     # The peer process that runs the Alertmanager StatefulSet's third pod (the lab names it <pod>.<namespace>).
@@ -204,12 +206,18 @@ def test_breaking_one_thing_at_a_time_turns_exactly_that_row_back(
     broken("password-aged", "keycloak-admin-rotation", "partial", "100 days ago, limit 90")
 
 
-def test_ci_gating_fails_under_the_minimum_score(platform: Lab, before: dict[str, Any]) -> None:
+def test_ci_gating_fails_under_the_minimum_score_or_on_a_missing_high_priority_row(
+        platform: Lab, before: dict[str, Any]) -> None:
     run = platform.ansible_playbook(AUDIT, extra_vars={**VARIABLES, "platform_audit_minimum_score": 9.9})
     assert run.rc == 2, run
     assert "Audit of lab: score" in run.stdout and "is under the minimum 9.9" in run.stdout, run.stdout
     # The summary is printed before the gate fails, so a failing cluster is still in it.
     assert "| lab |" in run.stdout
+    # Without a component catalogue, no objective is defined: disaster recovery (high) is missing.
+    run = platform.ansible_playbook(AUDIT, extra_vars={**VARIABLES, "platform_audit_fail_on_high_missing": True,
+                                                       "disaster_recovery_components": []})
+    assert run.rc == 2, run
+    assert re.search(r"high-priority rows missing: [a-z, -]*disaster-recovery", run.stdout), run.stdout[-3000:]
 
 
 def test_the_demo_prints_every_row_and_the_score(platform: Lab, hardened: dict[str, Any]) -> None:

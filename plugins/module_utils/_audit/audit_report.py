@@ -97,4 +97,5 @@ def audit_inputs(results: Mapping[str, Any], now: datetime) -> AuditInputs:
     return AuditInputs(evidence=evidence, now=now, image_scan=results.get("image_scan"),
                        backups=results.get("backups"), alertmanager=results.get("alertmanager"),
                        sealed_secrets_controller=results.get("sealed_secrets_controller"),
-                       sealed_secrets_keys=results.get("sealed_secrets_keys"), rotation=results.get("rotation"))
+                       sealed_secrets_keys=results.get("sealed_secrets_keys"), rotation=results.get("rotation"),
+                       dr_catalogue=results.get("dr_catalogue"))

@@ -77,6 +77,7 @@ class AuditInputs:
     sealed_secrets_controller: Mapping[str, Any] | None = None
     sealed_secrets_keys: Mapping[str, Any] | None = None
     rotation: Mapping[str, Any] | None = None
+    dr_catalogue: Sequence[Mapping[str, Any]] | None = None  # None: not given (the backups' result decides)
 
     def listed(self, name: str) -> list[Any] | None:
         return self.evidence.get(name)
@@ -341,6 +342,10 @@ def disaster_recovery(row: Row, inputs: AuditInputs, settings: AuditSettings) ->
     if "backups.velero.io" not in inputs.crds():
         row.status = "missing"
         row.evidence.append("Velero is not installed (CustomResourceDefinition backups.velero.io absent)")
+        return
+    if inputs.dr_catalogue is not None and not inputs.dr_catalogue:
+        row.status = "missing"
+        row.evidence.append("no component catalogue (disaster_recovery_components): no RPO or RTO is defined")
         return
     why = _failed(inputs.backups)
     if why:

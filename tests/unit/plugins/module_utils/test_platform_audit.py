@@ -187,3 +187,11 @@ def test_the_gate_and_the_clusters_summary() -> None:
     assert "| prod |" in summary["markdown"] and "failed" in summary["markdown"]
     assert failing["markdown"].startswith("# Production-readiness audit: prod\n")
     assert "### High priority" in failing["markdown"] and "## Done in the audit's release" in failing["markdown"]
+
+
+def test_disaster_recovery_without_a_catalogue_is_missing() -> None:
+    inputs = AuditInputs(evidence={"custom_resource_definitions": ["backups.velero.io"]}, now=NOW, dr_catalogue=[],
+                         backups={"skipped": True})
+    judged = row(audit_rows(inputs, AuditSettings()), "disaster-recovery")
+    assert judged.status == "missing"
+    assert judged.evidence == ["no component catalogue (disaster_recovery_components): no RPO or RTO is defined"]
