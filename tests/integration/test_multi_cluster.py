@@ -57,13 +57,13 @@ def summaries(stdout: str) -> dict[str, dict[str, str]]:
     return found
 
 
-def run(clusters: dict[str, Lab], inventory_path: Path, *args: str) -> Any:
+def run(clusters: dict[str, Lab], inventory_path: Path, *args: str, playbook: str = HARDEN) -> Any:
     first = clusters["cluster-a"]
     # Nothing of one lab in the environment: every connection setting comes from the host's variables.
     env = {key: value for key, value in first.env.items()
            if key not in ("VAULT_TOKEN", "VAULT_ADDR", "KUBECONFIG", "K8S_AUTH_KUBECONFIG", "AWS_ENDPOINT_URL",
                           "KEYCLOAK_URL", "ALERTMANAGER_URLS")}
-    argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory_path), HARDEN, "--forks", "2", *args]
+    argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory_path), playbook, "--forks", "2", *args]
     completed = first.run(argv, timeout=600, env=env)
     return AnsibleResult(argv, completed.returncode, completed.stdout, completed.stderr,
                          recap=parse_recap(completed.stdout))
@@ -102,3 +102,9 @@ def test_one_run_hardens_both_and_a_failure_on_one_leaves_the_other_done(cluster
     assert set(statuses["cluster-a"].values()) == {"unchanged"}, statuses
     assert statuses["cluster-b"]["image-scan"] == "hardened"
     assert statuses["cluster-b"]["alertmanager"] == "unchanged"
+
+    # The audit of both, with one line per cluster at the end.
+    audited = run(clusters, path, playbook="playbooks/audit.yml")
+    assert audited.rc == 0, audited
+    table = audited.stdout[audited.stdout.index("Show one line per cluster"):]
+    assert re.search(r"\| cluster-a \| [0-9.]+ \| ", table) and re.search(r"\| cluster-b \| [0-9.]+ \| ", table), table
