@@ -1,80 +1,10 @@
-"""The execution environment, as the lab can have it without a container engine: a scratch venv and
-collections path built from the files of the build context `make ee` writes (not from the checkout):
-the image's Python when this machine has it, `_build/requirements.txt`, the ansible-core and
-ansible-runner of the Containerfile, and the collection installed from `_build/collections`' tarball at
-the path the image has it (below a scratch root). A missing dependency or a wrong path in the image
-definition fails here as it would in the cluster."""
+"""The execution environment the tests run scheduled jobs in: the lab's (atlas_lab.core.execution_environment),
+re-exported for the integration suites."""
 
-from __future__ import annotations
-
-import glob
-import os
-import re
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
-IMAGE_COLLECTIONS = "/usr/share/ansible/collections"
-
-
-@dataclass(frozen=True)
-class ScratchEnvironment:
-    root: Path
-    bin: Path
-
-    @property
-    def collections(self) -> Path:
-        """Where the image has its collections (/usr/share/ansible/collections), below the scratch root."""
-        return self.root / IMAGE_COLLECTIONS.lstrip("/")
-
-    def image_path(self, path: str) -> str:
-        """A path of the image (a CronJob's playbook) as it is in the scratch environment."""
-        return str(self.root / path.lstrip("/")) if path.startswith(IMAGE_COLLECTIONS) else path
-
-    def env(self) -> dict[str, str]:
-        return {"ANSIBLE_COLLECTIONS_PATH": str(self.collections),
-                "PATH": os.pathsep.join([str(self.bin), os.environ.get("PATH", "")])}
-
-
-def image_python(containerfile: str) -> str:
-    """The Containerfile's interpreter version (ARG PYCMD), from this machine or pyenv; else this one."""
-    version = re.search(r'ARG PYCMD="/usr/bin/python(3\.\d+)"', containerfile)
-    if version:
-        # pyenv's own interpreters first: its shims fail unless that version is selected.
-        candidates = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version[1]}.*/bin/python")))
-        found = shutil.which(f"python{version[1]}")
-        candidates += [found] if found and "/shims/" not in found else []
-        if candidates:
-            return candidates[0]
-    return sys.executable
-
-
-def build_scratch_environment(target: Path) -> ScratchEnvironment:
-    context = target / "context"
-    created = subprocess.run([str(REPO / "scripts" / "ee-context")], capture_output=True, text=True, check=False,
-                             env=dict(os.environ, EE_CONTEXT=str(context)), cwd=REPO, timeout=300)
-    assert created.returncode == 0, created.stdout + created.stderr
-    containerfile = (context / "Containerfile").read_text(encoding="utf-8")
-    refs = re.search(r'ARG ANSIBLE_INSTALL_REFS="([^"]+)"', containerfile)
-    assert refs, "the Containerfile installs no ansible-core"
-    venv = target / "venv"
-    subprocess.run([image_python(containerfile), "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
-    installed = subprocess.run([*pip, *refs[1].split(), "-r", str(context / "_build" / "requirements.txt")],
-                               capture_output=True, text=True, check=False, timeout=900)
-    assert installed.returncode == 0, installed.stderr
-    environment = ScratchEnvironment(target / "root", venv / "bin")
-    # The image's galaxy stage: its requirements.yml, with /build being the context's _build.
-    requirements = target / "requirements.yml"
-    requirements.write_text((context / "_build" / "requirements.yml").read_text(encoding="utf-8")
-                            .replace(" /build/", f" {context}/_build/"), encoding="utf-8")
-    # Without the test run's collections path: ansible-galaxy would find the checkout there and do nothing.
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("ANSIBLE_")}
-    galaxy = subprocess.run([str(venv / "bin" / "ansible-galaxy"), "collection", "install", "--offline", "--force",
-                             "-r", str(requirements), "-p", str(environment.collections)],
-                            capture_output=True, text=True, check=False, timeout=300, env=clean)
-    assert galaxy.returncode == 0, galaxy.stdout + galaxy.stderr
-    return environment
+from atlas_lab.core.execution_environment import (  # noqa: F401 - re-exported
+    IMAGE_COLLECTIONS,
+    REPO,
+    ScratchEnvironment,
+    build_scratch_environment,
+    image_python,
+)

@@ -2,22 +2,26 @@
 emulator, which validates objects against the upstream schemas; then the job's own command line and
 variables run outside the cluster.
 
-What cannot be shown here: the Pod itself does not run (the emulator has no kubelet); its command,
-environment, variables file and Vault Kubernetes login run on this machine instead.
+The job's own command line also runs outside the cluster (a token file, a kubeconfig); and the CronJob
+itself runs as a Job in the lab (its kubelet simulation: controllers/jobs.py).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 import uuid
 from pathlib import Path
+from typing import Any
 
 import hvac
 import pytest
 import yaml
 from keycloak_rotation_support import REPO_ROOT, VENV_BIN, RotationCase, module_result
 from kubernetes import client as k8s_client
+
+from atlas_lab.pytest_plugin import wait_for
 
 pytestmark = pytest.mark.timeout(600)
 IMAGE = "registry.example/platform/atlas-hardening-ee:0.1.0"
@@ -343,3 +347,51 @@ def test_the_adopt_grant_goes_once_the_job_has_succeeded(case: RotationCase, tmp
                            "-n", case.namespace, f"--as={account}"],
                           env=dict(case.lab.env, KUBECONFIG=str(case.lab.kubeconfig)))
     assert answer.stdout.strip() == "no", answer
+
+
+def run_scheduled_job(case: RotationCase, job: str, timeout: float = 420) -> tuple[dict[str, Any], str]:
+    """Fire the CronJob now (as its schedule would: the lab's kube-controller-manager creates the Job),
+    let the lab's kubelet run it, and return the finished Job and `kubectl logs job/<job>`."""
+    case.lab.k8s.call("POST", "k8s/cronjobs/run", {"namespace": case.namespace, "name": JOB_NAME, "job": job})
+    jobs = k8s_client.BatchV1Api(case.core.api_client)
+    finished = wait_for(lambda: next((c.type for c in jobs.read_namespaced_job(job, case.namespace).status.conditions
+                                      or [] if c.type in ("Complete", "Failed") and c.status == "True"), None),
+                        timeout=timeout, what=f"the Job {job} to finish")
+    logs = case.lab.run(["kubectl", "logs", f"job/{job}", "-n", case.namespace])
+    assert logs.returncode == 0, logs.stderr
+    return {"condition": finished, "job": jobs.read_namespaced_job(job, case.namespace)}, logs.stdout
+
+
+def test_the_cronjob_runs_as_a_job_in_the_lab_rotates_then_finds_nothing_due(case: RotationCase,
+                                                                            tmp_path: Path) -> None:
+    """The CronJob itself, run by the lab (issue: scheduled jobs proven by running them): its Pod's
+    command in the execution environment built from `make ee`'s files, its volumes at the paths it names,
+    the Vault login with its own projected token through OpenBao's Kubernetes auth (TokenReview against
+    the emulator), the in-cluster API access as its own ServiceAccount."""
+    case.create(rotated_days_ago=120)
+    mount = vault_kubernetes_auth(case)
+    assert apply_schedule(case, tmp_path, keycloak_rotation_schedule_vault_auth_mount_point=mount).rc == 0
+    before = case.vault_metadata()["current_version"]
+
+    first, logs = run_scheduled_job(case, "rotation-1")
+    assert first["condition"] == "Complete", logs
+    assert first["job"].status.succeeded == 1 and first["job"].status.completion_time is not None
+    assert "rotation | hardened" in logs, logs
+    assert case.vault_metadata()["current_version"] > before
+    assert case.vault_metadata()["custom_metadata"]["rotated_by"] == f"cronjob/{case.namespace}/{JOB_NAME}"
+    case.assert_consistent()
+    for secret in case.seen_passwords:
+        assert secret not in logs and base64.b64encode(secret.encode()).decode() not in logs
+
+    version = case.vault_metadata()["current_version"]
+    second, logs = run_scheduled_job(case, "rotation-2")
+    assert second["condition"] == "Complete", logs
+    assert "rotation | unchanged" in logs, logs
+    assert case.vault_metadata()["current_version"] == version
+
+    # A broken configuration (the Vault role the job logs in with is gone): the Job fails, its log says why.
+    case.vault.delete(f"auth/{mount}/role/{JOB_NAME}")
+    third, logs = run_scheduled_job(case, "rotation-3")
+    assert third["condition"] == "Failed", logs
+    assert third["job"].status.failed == 3  # backoffLimit 2: three Pods
+    assert "rejected the Kubernetes login" in logs, logs

@@ -250,7 +250,9 @@ class Supervisor:
         self._serve("keycloak", create_keycloak(admin_username=self.config.keycloak_admin_username,
                                                 admin_password=self.config.keycloak_admin_password,
                                                 legacy_auth_prefix=False))
-        kubernetes = create_kubernetes(token=self.config.kubernetes_token, load_crds=True)
+        # kube-root-ca.crt holds the CA that signed the API server's certificate, as on a real cluster.
+        kubernetes = create_kubernetes(token=self.config.kubernetes_token, load_crds=True,
+                                       ca_data=tls_files.ca_file.read_text(encoding="utf-8"))
         # start() serves it over HTTPS and writes the kubeconfig (token, lab CA).
         running = self._bind("kubernetes", lambda: start_kubernetes(
             kubernetes, self.dir, host=self.host, port=self.ports["kubernetes"], tls_files=tls_files))

@@ -6,8 +6,6 @@ Seeds what the Keycloak operator leaves on a real platform: Keycloak's namespace
 
 from __future__ import annotations
 
-from typing import Any
-
 from atlas_lab.scenarios.base import Scenario
 from atlas_lab.services.kubernetes.objects import WriteOptions
 
@@ -30,10 +28,6 @@ class KeycloakRotationScenario(Scenario):
         ):
             resource_type = kubernetes.registry.by_api_version_kind(obj["apiVersion"], obj["kind"])
             kubernetes.objects.create(resource_type, "v1", obj["metadata"].get("namespace", ""), obj, options)
-
-    def inventory_vars(self) -> dict[str, Any]:
-        # The emulator stores the rotation CronJob but runs no pods: any image name does.
-        return {"keycloak_rotation_schedule_image": "registry.example/platform/atlas-hardening-ee:0.1.0"}
 
 
 SCENARIO = KeycloakRotationScenario

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from atlas_lab.core import http_base
 from atlas_lab.services.kubernetes import discovery
@@ -156,6 +158,33 @@ class KubernetesApp(http_base.EmulatorApp):
         self.store.close_watchers()
         self.controllers.stop()
 
+    def run_cronjob(self, namespace: str, name: str, job_name: str | None = None) -> dict[str, Any]:
+        """Create the Job of a CronJob's schedule now, as kube-controller-manager's CronJob controller
+        does when the schedule fires (its name, owner, labels and scheduled-timestamp annotation)."""
+        cronjobs = self.registry.get("batch", "cronjobs")
+        jobs = self.registry.get("batch", "jobs")
+        assert cronjobs is not None and jobs is not None
+        cronjob = self.objects.get(cronjobs, namespace, name)
+        template = (cronjob.get("spec") or {}).get("jobTemplate") or {}
+        scheduled = int(time.time() // 60)
+        job = {"apiVersion": "batch/v1", "kind": "Job",
+               "metadata": {"name": job_name or f"{name}-{scheduled}", "namespace": namespace,
+                            "labels": (template.get("metadata") or {}).get("labels") or {},
+                            "annotations": {**((template.get("metadata") or {}).get("annotations") or {}),
+                                            "batch.kubernetes.io/cronjob-scheduled-timestamp":
+                                                time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(scheduled * 60))},
+                            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": name,
+                                                 "uid": cronjob["metadata"]["uid"], "controller": True,
+                                                 "blockOwnerDeletion": True}]},
+               "spec": template.get("spec") or {}}
+        options = WriteOptions(field_manager="cronjob-controller", field_validation="Strict")
+        created = self.objects.create(jobs, "v1", namespace, job, options).object
+        self.objects.patch(cronjobs, "v1", namespace, name, "application/merge-patch+json",
+                           json.dumps({"status": {"lastScheduleTime": job["metadata"]["annotations"][
+                               "batch.kubernetes.io/cronjob-scheduled-timestamp"]}}).encode(),
+                           WriteOptions(field_manager="cronjob-controller"), "status")
+        return created
+
     def add_controller(self, controller: Controller) -> Controller:
         return self.controllers.add(controller)
 
@@ -301,6 +330,9 @@ class KubernetesApp(http_base.EmulatorApp):
         if subpath == "k8s/controllers" and request.method == "GET":
             return Response.json({"controllers": [c.name for c in self.controllers.controllers],
                                   "errors": list(self.controllers.errors)})
+        if subpath == "k8s/cronjobs/run" and request.method == "POST":
+            spec = request.json() or {}
+            return Response.json(self.run_cronjob(spec["namespace"], spec["name"], spec.get("job")), status=201)
         if subpath == "k8s/controllers/wait-idle" and request.method == "POST":
             spec = request.json() or {}
             idle = self.controllers.wait_idle(float(spec.get("timeout", 10)), bool(spec.get("include_delayed")))

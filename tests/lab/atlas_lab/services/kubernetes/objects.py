@@ -387,6 +387,8 @@ class ObjectService:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
+        if (rt.group, rt.kind) == ("batch", "Job"):
+            _generate_job_selector(obj)
 
     @staticmethod
     def _initial_status(rt: ResourceType, obj: dict[str, Any]) -> None:
@@ -789,3 +791,20 @@ class ObjectService:
                 if current["metadata"].get("finalizers"):
                     return
                 self._remove(ns_rt, current)
+
+
+def _generate_job_selector(job: dict[str, Any]) -> None:
+    """kube-apiserver's Job PrepareForCreate: unless ``manualSelector``, the selector is the Job's uid and
+    the Pod template carries the uid and name labels (what `kubectl logs job/NAME` finds its Pods by)."""
+    spec = job.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector") or spec.get("selector"):
+        return
+    meta = _meta(job)
+    labels = {"batch.kubernetes.io/controller-uid": meta["uid"], "batch.kubernetes.io/job-name": meta.get("name", ""),
+              "controller-uid": meta["uid"], "job-name": meta.get("name", "")}
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": meta["uid"]}}
+    template = spec.get("template")
+    if isinstance(template, dict):
+        template_meta = template.setdefault("metadata", {})
+        if isinstance(template_meta, dict):
+            template_meta["labels"] = {**(template_meta.get("labels") or {}), **labels}

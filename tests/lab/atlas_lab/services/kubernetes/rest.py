@@ -13,6 +13,7 @@ import contextvars
 import dataclasses
 import json
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -196,6 +197,8 @@ class ResourceHandler:
                  version_info: dict[str, str], issuer: tokens.TokenIssuer):
         self.service = service
         self.issuer = issuer
+        # (namespace, pod) -> the file its containers write, for Pods the lab runs (controllers/jobs.py).
+        self.pod_logs: dict[tuple[str, str], Path] = {}
         self.proxy_targets = proxy_targets
         self.closing = closing
         self.version_info = version_info
@@ -413,6 +416,10 @@ class ResourceHandler:
                                  status=201)
         if sub == "log":
             pod = self.service.get(rt, resource.namespace or "", resource.name or "")
+            log_file = self.pod_logs.get((resource.namespace or "", resource.name or ""))
+            if log_file is not None:
+                return Response.text(log_file.read_text(encoding="utf-8", errors="replace")
+                                     if log_file.is_file() else "")
             return Response.text(str((pod.get("metadata") or {}).get("annotations", {}).get(
                 "atlas-lab.io/log", "")))
         if sub == "scale":
