@@ -12,7 +12,6 @@ kube-controller-manager does when it fires.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -52,6 +51,11 @@ class ScheduledJobsScenario(Scenario):
         environment = build_scratch_environment(self.context.dir / "images" / "atlas-hardening-ee")
         return RunnableImage(path=[str(environment.bin)], env={"ANSIBLE_COLLECTIONS_PATH": IMAGE_COLLECTIONS},
                              files={IMAGE_COLLECTIONS: str(environment.collections)})
+
+    def stop(self) -> None:
+        controller = getattr(self, "controller", None)
+        if controller is not None:
+            controller.kill_all()
 
     def inventory_vars(self) -> dict[str, Any]:
         return {"keycloak_rotation_schedule_image": LAB_EE_IMAGE}

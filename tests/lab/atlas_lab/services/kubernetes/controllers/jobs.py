@@ -126,9 +126,19 @@ class JobController(Controller):
         self.issue_token = issue_token
         self.logs: dict[tuple[str, str], Path] = {}
         self._started: set[str] = set()
+        self.running: dict[str, subprocess.Popen[bytes]] = {}  # Pod name -> its process (group leader)
 
     def reset(self) -> None:
+        self.kill_all()
         self._started.clear()
+
+    def kill_all(self) -> None:
+        """Kill every running Pod's process group (the lab stops or resets: no process outlives it)."""
+        for process in list(self.running.values()):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def reconcile(self, ctx: ControllerContext, event: ControllerEvent) -> None:
         job = event.object
@@ -226,14 +236,17 @@ class PodRunner:
             remaining = None if deadline is None else max(1.0, float(deadline) - self._elapsed())
             with self.sandbox.log.open("wb") as log:
                 process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                           cwd=self.sandbox.host_path(container.get("workingDir") or "/tmp")
+                                           cwd=self.sandbox.host_path(container["workingDir"])
                                            if container.get("workingDir") else str(self.sandbox.directory))
+                self.controller.running[self.pod["metadata"]["name"]] = process
                 try:
                     exit_code = process.wait(timeout=remaining)
                 except subprocess.TimeoutExpired:
                     deadline_exceeded = True
                     os.killpg(process.pid, signal.SIGKILL)  # the whole tree, as the kubelet kills the cgroup
                     exit_code = process.wait()
+                finally:
+                    self.controller.running.pop(self.pod["metadata"]["name"], None)
         except Exception as exc:  # noqa: BLE001 - a Pod that cannot start fails, with the reason in its log
             with self.sandbox.log.open("ab") as log:
                 log.write(f"atlas-lab kubelet: cannot run the container: {exc}\n".encode())
