@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from execution_environment_support import ScratchEnvironment, build_scratch_environment
 
 from atlas_lab.core.processes import kill_tree  # pylint: disable=import-error
 from atlas_lab.pytest_plugin import VENV_BIN, Lab, wait_for
@@ -328,13 +327,25 @@ def install_drill_job(lab: Lab, check: bool = False) -> Any:
         "disaster_recovery_drill_schedule_aws_endpoint_url": lab.aws_endpoint_url})
 
 
-def drill_job_command(lab: Lab, tmp_path: Path,
-                      image: ScratchEnvironment | None = None) -> tuple[list[str], dict[str, str]]:
+def run_drill_job(lab: Lab, name: str) -> tuple[str, str]:
+    """Fire the drill CronJob now (the Job its schedule would create); the lab runs it; returns its final
+    condition (Complete or Failed) and `kubectl logs job/<name>`."""
+    lab.k8s.call("POST", "k8s/cronjobs/run", {"namespace": "velero", "name": DRILL_JOB, "job": name})
+
+    def condition() -> str | None:
+        status = get(lab, "job", name, "-n", "velero").get("status", {})
+        return next((c["type"] for c in status.get("conditions", [])
+                     if c["type"] in ("Complete", "Failed") and c["status"] == "True"), None)
+
+    final = wait_for(condition, timeout=420, what=f"the Job {name} to finish")
+    return final, kubectl(lab, "logs", f"job/{name}", "-n", "velero").stdout
+
+
+def drill_job_command(lab: Lab, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     """The CronJob container's command, run on this machine as the job's ServiceAccount: a kubeconfig
     holding only a token of that ServiceAccount (what in-cluster config reads from the projected
     volume), its variables file as a file, the S3 keys as the Secret named by envFrom would give them,
-    no inventory (the Pod has none); from ``image`` (the execution environment's files), else from
-    the checkout."""
+    no inventory (the Pod has none), from the checkout."""
     token = kubectl(lab, "create", "token", DRILL_JOB, "-n", "velero", "--duration=600s").stdout.strip()
     kubeconfig = yaml.safe_load(lab.kubeconfig.read_text())
     kubeconfig["users"][0]["user"] = {"token": token}
@@ -347,10 +358,7 @@ def drill_job_command(lab: Lab, tmp_path: Path,
     [container] = pod["containers"]
     assert container["command"][0] == "ansible-playbook"
     assert container["command"][1].endswith("/ansible_collections/atlas/hardening/playbooks/disaster_recovery.yml")
-    if image is not None:
-        command = [str(image.bin / "ansible-playbook"), image.image_path(container["command"][1])]
-    else:
-        command = [str(VENV_BIN / "ansible-playbook"), str(REPO / "playbooks" / "disaster_recovery.yml")]
+    command = [str(VENV_BIN / "ansible-playbook"), str(REPO / "playbooks" / "disaster_recovery.yml")]
     command += [arg.replace("@/etc/atlas-hardening/vars/drill-vars.yml", f"@{vars_file}")
                 for arg in container["command"][2:]]
     command += ["-e", json.dumps({"disaster_recovery_report_dir": str(tmp_path / "reports")})]
@@ -358,15 +366,14 @@ def drill_job_command(lab: Lab, tmp_path: Path,
     env.update({item["name"]: item["value"] for item in container["env"] if item["name"] != "HOME"})
     env.update(KUBECONFIG=str(job_kubeconfig), ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
                AWS_ACCESS_KEY_ID=lab.vars["AWS_ACCESS_KEY_ID"], AWS_SECRET_ACCESS_KEY=lab.vars["AWS_SECRET_ACCESS_KEY"])
-    if image is not None:
-        env.update(image.env())
     return command, env
 
 
 def test_the_monthly_drill_job_installs_idempotently_and_drills_as_its_own_identity(shop: Lab, tmp_path: Path) -> None:
     """The CronJob of role disaster_recovery_drill_schedule: --check writes nothing, a second run changes
-    nothing; its command, run from an environment built from `make ee`'s context (the image's files,
-    not the checkout) with its ServiceAccount's token under the emulator's RBAC, removes the labelled
+    nothing; fired now and run by the lab as a Job (its Pod in the execution environment built from
+    `make ee`'s files, as its ServiceAccount under the emulator's RBAC, the S3 keys from the Secret its
+    envFrom names), it refuses an unlabelled namespace of its drill's name, then removes the labelled
     leftover of a killed run, drills (Secrets and ConfigMaps checked against Velero's restore resource
     list, which this identity may not read), records the outcome and deletes its namespace."""
     shop.k8s.reset_requests()
@@ -380,16 +387,16 @@ def test_the_monthly_drill_job_installs_idempotently_and_drills_as_its_own_ident
     assert writes(shop.k8s.counts()) == {}
     assert "disaster-recovery-drill-job | unchanged | CronJob velero/disaster-recovery-drill drills storefront" in again.stdout
 
-    image = build_scratch_environment(tmp_path / "ee")
-    assert (image.collections / "ansible_collections" / "atlas" / "hardening" / "MANIFEST.json").is_file()  # a tarball
-    command, env = drill_job_command(shop, tmp_path, image)
-    assert command[1].startswith(str(image.root)) and Path(command[1]).is_file()
+    # The S3 keys, where the CronJob's envFrom takes them (an operator creates this Secret).
+    kubectl(shop, "create", "secret", "generic", "drill-s3", "-n", "velero",
+            f"--from-literal=AWS_ACCESS_KEY_ID={shop.vars['AWS_ACCESS_KEY_ID']}",
+            f"--from-literal=AWS_SECRET_ACCESS_KEY={shop.vars['AWS_SECRET_ACCESS_KEY']}")
     # A namespace of the drill's name that is not a drill namespace: refused, nothing written.
     kubectl(shop, "create", "namespace", "drill-shop-monthly")
     shop.k8s.reset_requests()
-    refused = shop.run(command, env=env)
-    assert refused.returncode != 0
-    assert "Namespace drill-shop-monthly exists and is not a drill namespace" in refused.stdout, refused.stdout
+    condition, logs = run_drill_job(shop, "drill-refused")
+    assert condition == "Failed", logs
+    assert "Namespace drill-shop-monthly exists and is not a drill namespace" in logs, logs
     assert writes(shop.k8s.counts()) == {}
     kubectl(shop, "delete", "namespace", "drill-shop-monthly", "--wait=true")
     wait_for(lambda: kubectl(shop, "get", "namespace", "drill-shop-monthly", check=False).returncode != 0,
@@ -399,12 +406,14 @@ def test_the_monthly_drill_job_installs_idempotently_and_drills_as_its_own_ident
     kubectl(shop, "label", "namespace", "drill-shop-monthly", f"{DRILL_LABEL}=storefront")
     before = source_state(shop)
     shop.k8s.reset_requests()
-    completed = shop.run(command, env=env)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    condition, logs = run_drill_job(shop, "drill-1")
+    assert condition == "Complete", logs
     written = writes(shop.k8s.counts())
     assert source_state(shop) == before
     assert drill_namespaces(shop) == []
-    report = json.loads((tmp_path / "reports" / "localhost-drill.json").read_text())
+    # The report the job wrote in its Pod's /tmp (an emptyDir): in the Pod's directory of the lab.
+    [report_file] = (shop.dir / "pods" / "velero").glob("drill-1-*/root/tmp/disaster-recovery-reports/*-drill.json")
+    report = json.loads(report_file.read_text())
     [row] = report["components"]
     assert row["drill_verdict"] == "passed", row
     [objects_check] = [check for check in row["drill_checks"] if check.startswith("pass objects:")]

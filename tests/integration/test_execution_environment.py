@@ -1,6 +1,6 @@
 """The execution environment's definition (execution-environment.yml): what it pins agrees with what
-`make test` tests, and `make ee`'s context holds what the jobs need. The jobs themselves run from an
-environment built from that context in test_disaster_recovery.py (the monthly restore test)."""
+`make test` tests, and `make ee`'s context holds what the jobs need. The jobs themselves run in the lab,
+in an environment built from that context (atlas_lab.core.execution_environment, scenarios/scheduled_jobs.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 import yaml
-from execution_environment_support import REPO
+
+from atlas_lab.core.execution_environment import REPO
 
 
 def pins(path: Path) -> dict[str, str]:

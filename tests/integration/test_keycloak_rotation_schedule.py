@@ -362,8 +362,8 @@ def run_scheduled_job(case: RotationCase, job: str, timeout: float = 420) -> tup
     return {"condition": finished, "job": jobs.read_namespaced_job(job, case.namespace)}, logs.stdout
 
 
-def test_the_cronjob_runs_as_a_job_in_the_lab_rotates_then_finds_nothing_due(case: RotationCase,
-                                                                            tmp_path: Path) -> None:
+def test_the_cronjob_runs_as_a_job_in_the_lab_rotates_then_finds_nothing_due(
+        case: RotationCase, tmp_path: Path) -> None:
     """The CronJob itself, run by the lab (issue: scheduled jobs proven by running them): its Pod's
     command in the execution environment built from `make ee`'s files, its volumes at the paths it names,
     the Vault login with its own projected token through OpenBao's Kubernetes auth (TokenReview against

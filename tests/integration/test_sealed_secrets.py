@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ from atlas_lab.pytest_plugin import Lab, wait_for
 from atlas_lab.services.kubernetes import writes
 
 pytestmark = pytest.mark.timeout(600)
-PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 NAMESPACE = "kube-system"
 KEY_SELECTOR = "sealedsecrets.bitnami.com/sealed-secrets-key"
 MODULE_DEFAULTS = {
@@ -362,18 +362,21 @@ BACKUP_JOB = "sealed-secrets-key-backup"
 
 def test_the_daily_backup_job_runs_as_its_own_identities_and_backs_up_a_renewal(
         installed: tuple[Lab, str], tmp_path: Path) -> None:
-    """The CronJob harden.yml installs, its command run here as its Pod would run it: the Kubernetes API
-    with its ServiceAccount's token, Vault through Kubernetes auth with a token bound to Vault's audience
-    and a policy limited to the backup path (no VAULT_TOKEN). A renewal made since is in Vault after one
-    run; the identity is refused everything but listing the Secrets of its namespace."""
+    """The CronJob harden.yml installs, run by the lab as a Job (its Pod in the execution environment built
+    from `make ee`'s files): the Kubernetes API with its ServiceAccount's token, Vault through Kubernetes
+    auth with its projected token bound to Vault's audience and a policy limited to the backup path (no
+    VAULT_TOKEN). A renewal made since is in Vault after one run, the second changes nothing; the identity
+    is refused everything but listing the Secrets of its namespace."""
     import hvac  # pylint: disable=import-outside-toplevel
     from kubernetes import client as k8s_client  # pylint: disable=import-outside-toplevel
     from kubernetes import config as k8s_config  # pylint: disable=import-outside-toplevel
 
     lab, kv_path = installed
+    mount, policy = "k8s-" + secrets.token_hex(4), "ss-backup-" + secrets.token_hex(4)
     schedule = lab.ansible_playbook(playbook(tmp_path, "schedule", roles=[
         "atlas.hardening.sealed_secrets_key_backup_schedule"]), extra_vars={
         "sealed_secrets_key_backup_schedule_image": "registry.example/platform/atlas-hardening-ee:0.1.0",
+        "sealed_secrets_key_backup_schedule_vault_auth_mount_point": mount,
         "sealed_secrets_key_backup_schedule_kv_path": kv_path})
     assert schedule.rc == 0, schedule
     core = k8s_client.CoreV1Api(k8s_config.new_client_from_config(str(lab.kubeconfig)))
@@ -387,7 +390,6 @@ def test_the_daily_backup_job_runs_as_its_own_identities_and_backs_up_a_renewal(
             spec=k8s_client.V1TokenRequestSpec(audiences=audiences, expiration_seconds=600))).status.token
 
     vault = hvac.Client(url=lab.openbao_url, token=lab.vault_token)
-    mount, policy = "k8s-" + secrets.token_hex(4), "ss-backup-" + secrets.token_hex(4)
     admin_kubeconfig = yaml.safe_load(lab.kubeconfig.read_text())
     vault.sys.enable_auth_method("kubernetes", path=mount)
     vault.write(f"auth/{mount}/config", kubernetes_host=lab.kubernetes_url, kubernetes_ca_cert=lab.ca_file.read_text(),
@@ -403,27 +405,26 @@ path "sys/mounts/secret" {{ capabilities = ["read"] }}
     job_kubeconfig["users"] = [dict(admin_kubeconfig["users"][0], user={"token": token([])})]
     kubeconfig_file = tmp_path / "job-kubeconfig"
     kubeconfig_file.write_text(yaml.safe_dump(job_kubeconfig))
-    vault_token_file = tmp_path / "vault-token"
-    vault_token_file.write_text(token(["vault"]))
-    vars_file = tmp_path / "key-backup-vars.yml"
-    vars_file.write_text(core.read_namespaced_config_map(BACKUP_JOB, NAMESPACE).data["key-backup-vars.yml"])
-    command = [str(Path(lab.env["PATH"].split(":")[0]) / "ansible-playbook"),
-               str(PLAYBOOKS / "backup_sealed_secrets_keys.yml"), "--extra-vars", f"@{vars_file}",
-               "-e", json.dumps({"atlas_hardening_vault_auth_mount_point": mount,
-                                 "atlas_hardening_vault_kubernetes_token_path": str(vault_token_file)})]
-    env = dict(lab.env, KUBECONFIG=str(kubeconfig_file), K8S_AUTH_KUBECONFIG=str(kubeconfig_file),
-               VAULT_ADDR=next(e.value for e in container.env if e.name == "VAULT_ADDR"))
-    env.pop("VAULT_TOKEN", None)
+
+    def run_job(name: str) -> str:
+        """Fire the CronJob now; the lab runs its Job; returns `kubectl logs job/<name>`."""
+        lab.k8s.call("POST", "k8s/cronjobs/run", {"namespace": NAMESPACE, "name": BACKUP_JOB, "job": name})
+        jobs = k8s_client.BatchV1Api(core.api_client)
+        condition = wait_for(lambda: next((c.type for c in jobs.read_namespaced_job(name, NAMESPACE).status.conditions
+                                           or [] if c.type in ("Complete", "Failed") and c.status == "True"), None),
+                             timeout=420, what=f"the Job {name}")
+        logs = kubectl(lab, "logs", f"job/{name}", "-n", NAMESPACE).stdout
+        assert condition == "Complete", logs
+        return logs
 
     renewed = kubectl(lab, "create", "--raw", f"/api/v1/namespaces/{NAMESPACE}/services/"
                       "http:sealed-secrets-controller:/proxy/lab/renew-key", "-f", "-", stdin="{}")
     assert renewed.returncode == 0, renewed.stderr
     new_key = json.loads(renewed.stdout)["secret"]
-    run = lab.run(command, env=env)
-    assert run.returncode == 0, run.stdout + run.stderr
+    run_job("key-backup-1")
     assert vault.secrets.kv.v2.read_secret_version(f"{kv_path}/keys/{new_key}", raise_on_deleted_version=True)
-    again = lab.run(command, env=env)
-    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout
+    again = run_job("key-backup-2")
+    assert re.search(r"localhost +: ok=\d+ +changed=0 ", again), again
 
     account = f"system:serviceaccount:{NAMESPACE}:{BACKUP_JOB}"
     for can_i, allowed in [(["list", "secrets", "-n", NAMESPACE], True),

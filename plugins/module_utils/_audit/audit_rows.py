@@ -159,35 +159,51 @@ def vault_auto_unseal(row: Row, inputs: AuditInputs, settings: AuditSettings) ->
         row.evidence.append("Shamir seal: every restart needs unseal keys typed in by people")
 
 
+PodKinds = tuple[str, ...]
+CONTROLLERS: PodKinds = ("Deployment", "StatefulSet")
+ALL_WORKLOADS: PodKinds = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def _per_application(row: Row, inputs: AuditInputs, applications: Sequence[str], kinds: PodKinds,
+                     judge_one: Callable[[str, list[Mapping[str, Any]]], bool]) -> None:
+    """A row over a list of applications: each one's workloads judged by ``judge_one`` (which adds its
+    evidence and says whether the application is good); an application without workloads is unknown."""
+    workloads = inputs.listed("workloads") or []
+    good = checked = 0
+    for application in applications:
+        found = workloads_of(application, workloads, kinds)
+        if not found:
+            row.evidence.append(f"{application}: no {' or '.join(kinds) if kinds != ALL_WORKLOADS else 'workload'} "
+                                "found")
+            continue
+        checked += 1
+        good += judge_one(application, found)
+    _from_counts(row, good, checked, len(applications) - checked)
+
+
 def pod_disruption_budgets(row: Row, inputs: AuditInputs, settings: AuditSettings) -> None:
     budgets = inputs.listed("pod_disruption_budgets")
     if budgets is None:
         row.evidence.append("policy/v1 PodDisruptionBudget is not served")
         return
-    workloads = inputs.listed("workloads") or []
-    good = checked = 0
-    for component in settings.pdb_components:
-        found = workloads_of(component, workloads, ("Deployment", "StatefulSet"))
-        if not found:
-            row.evidence.append(f"{component}: no Deployment or StatefulSet found")
-            continue
-        checked += 1
+
+    def covered(component: str, found: list[Mapping[str, Any]]) -> bool:
         uncovered = []
         for workload in found:
             budget = next((b for b in budgets if b["namespace"] == workload["namespace"] and selector_matches(
                 b["match_labels"], b["match_expressions"], workload["pod_labels"])), None)
             if budget is None:
                 uncovered.append(ref(workload))
-            else:
-                limit = (f"minAvailable {budget['min_available']}" if budget["min_available"] is not None
-                         else f"maxUnavailable {budget['max_unavailable']}")
-                row.evidence.append(f"{component}: {ref(workload)} covered by PodDisruptionBudget "
-                                    f"{budget['namespace']}/{budget['name']} ({limit})")
+                continue
+            limit = (f"minAvailable {budget['min_available']}" if budget["min_available"] is not None
+                     else f"maxUnavailable {budget['max_unavailable']}")
+            row.evidence.append(f"{component}: {ref(workload)} covered by PodDisruptionBudget "
+                                f"{budget['namespace']}/{budget['name']} ({limit})")
         if uncovered:
             row.evidence.append(f"{component}: no PodDisruptionBudget selects {', '.join(uncovered)}")
-        else:
-            good += 1
-    _from_counts(row, good, checked, len(settings.pdb_components) - checked)
+        return not uncovered
+
+    _per_application(row, inputs, settings.pdb_components, CONTROLLERS, covered)
 
 
 def centralized_logging(row: Row, inputs: AuditInputs, settings: AuditSettings) -> None:
@@ -211,66 +227,45 @@ def horizontal_pod_autoscalers(row: Row, inputs: AuditInputs, settings: AuditSet
     if autoscalers is None:
         row.evidence.append("autoscaling/v2 HorizontalPodAutoscaler is not served")
         return
-    workloads = inputs.listed("workloads") or []
-    good = checked = 0
-    for application in settings.hpa_applications:
-        found = workloads_of(application, workloads, ("Deployment", "StatefulSet"))
-        if not found:
-            row.evidence.append(f"{application}: no Deployment or StatefulSet found")
-            continue
-        checked += 1
-        scaled = [(w, h) for w in found for h in autoscalers
-                  if (h["namespace"], h["target_kind"], h["target_name"]) == (w["namespace"], w["kind"], w["name"])]
+
+    def scaled(application: str, found: list[Mapping[str, Any]]) -> bool:
+        pairs = [(w, h) for w in found for h in autoscalers
+                 if (h["namespace"], h["target_kind"], h["target_name"]) == (w["namespace"], w["kind"], w["name"])]
         row.evidence.extend(f"{application}: {ref(w)} scaled by HorizontalPodAutoscaler {h['namespace']}/{h['name']} "
-                            f"({h['min_replicas']}-{h['max_replicas']} replicas)" for w, h in scaled)
-        if scaled:
-            good += 1
-        else:
+                            f"({h['min_replicas']}-{h['max_replicas']} replicas)" for w, h in pairs)
+        if not pairs:
             row.evidence.append(f"{application}: no HorizontalPodAutoscaler targets {', '.join(map(ref, found))}")
-    _from_counts(row, good, checked, len(settings.hpa_applications) - checked)
+        return bool(pairs)
+
+    _per_application(row, inputs, settings.hpa_applications, CONTROLLERS, scaled)
 
 
 def smtp_relay(row: Row, inputs: AuditInputs, settings: AuditSettings) -> None:
-    workloads = inputs.listed("workloads") or []
-    good = checked = 0
-    for application in settings.smtp_applications:
-        found = workloads_of(application, workloads, ("Deployment", "StatefulSet"))
-        if not found:
-            row.evidence.append(f"{application}: no Deployment or StatefulSet found")
-            continue
-        checked += 1
+    def configured(application: str, found: list[Mapping[str, Any]]) -> bool:
         names = sorted({f"{ref(w)} {name}" for w in found for c in w["containers"]
                         for name in c["env_names"] + c["env_from"] if SMTP_VARIABLE.search(name)})
-        if names:
-            good += 1
-            row.evidence.append(f"{application}: SMTP settings in " + ", ".join(names[:3]))
-        else:
-            row.evidence.append(f"{application}: no SMTP or mail variable in {', '.join(map(ref, found))}")
+        row.evidence.append(f"{application}: SMTP settings in " + ", ".join(names[:3]) if names
+                            else f"{application}: no SMTP or mail variable in {', '.join(map(ref, found))}")
+        return bool(names)
+
+    _per_application(row, inputs, settings.smtp_applications, CONTROLLERS, configured)
     row.evidence.append("keycloak: its SMTP server is a realm setting in Keycloak's database, not observable "
                         "from the cluster")
-    _from_counts(row, good, checked, len(settings.smtp_applications) - checked)
 
 
 def health_probes(row: Row, inputs: AuditInputs, settings: AuditSettings) -> None:
-    workloads = inputs.listed("workloads") or []
-    good = checked = 0
-    for application in settings.probe_applications:
-        found = workloads_of(application, workloads)
-        if not found:
-            row.evidence.append(f"{application}: no workload found")
-            continue
-        checked += 1
+    def probed(application: str, found: list[Mapping[str, Any]]) -> bool:
         lacking = [f"{ref(w)} container {c['name']} has no "
                    + " and no ".join(p for p, has in (("readinessProbe", c["readiness_probe"]),
                                                       ("livenessProbe", c["liveness_probe"])) if not has)
                    for w in found for c in w["containers"] if not (c["readiness_probe"] and c["liveness_probe"])]
-        if lacking:
-            row.evidence.extend(f"{application}: {text}" for text in lacking)
-        else:
-            good += 1
+        row.evidence.extend(f"{application}: {text}" for text in lacking)
+        if not lacking:
             row.evidence.append(f"{application}: readiness and liveness probes on every container of "
                                 + ", ".join(map(ref, found)))
-    _from_counts(row, good, checked, len(settings.probe_applications) - checked)
+        return not lacking
+
+    _per_application(row, inputs, settings.probe_applications, ALL_WORKLOADS, probed)
 
 
 def progressive_delivery(row: Row, inputs: AuditInputs, settings: AuditSettings) -> None:

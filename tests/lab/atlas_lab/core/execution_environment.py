@@ -8,7 +8,9 @@ definition fails here as it would in the cluster."""
 
 from __future__ import annotations
 
+import fcntl
 import glob
+import hashlib
 import os
 import re
 import shutil
@@ -83,3 +85,33 @@ def build_scratch_environment(target: Path) -> ScratchEnvironment:
     if galaxy.returncode != 0:
         raise RuntimeError("ansible-galaxy collection install failed: " + galaxy.stdout + galaxy.stderr)
     return environment
+
+
+def source_digest() -> str:
+    """A digest of what the image is built from: every file of the checkout git knows or would add
+    (a change to the collection or to the image definition is a new image)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], capture_output=True, cwd=REPO,
+                            check=True, timeout=60).stdout.split(b"\0")
+    digest = hashlib.sha256()
+    for name in sorted(path for path in listed if path):
+        path = REPO / os.fsdecode(name)
+        if path.is_file():
+            digest.update(name + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def cached_environment(cache: Path = REPO / ".build" / "lab-images") -> ScratchEnvironment:
+    """The execution environment of this checkout, built once and shared by every lab (a test session
+    starts several): ``cache/<digest>``, built under a lock, reused while the sources are unchanged."""
+    key = source_digest()
+    target = cache / key
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{key}.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another lab (another pytest worker) may be building it
+        environment = ScratchEnvironment(target / "root", target / "venv" / "bin")
+        if not (target / "complete").is_file():
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            environment = build_scratch_environment(target)
+            (target / "complete").write_text(key, encoding="utf-8")
+        return environment

@@ -27,6 +27,8 @@ class ScenarioContext:
     alertmanager_binary: str | None
     aws_url: str = ""  # the moto server (S3, KMS)
     processes_changed: Callable[[], None] = field(default=lambda: None)
+    vault_url: str = ""  # OpenBao itself (not the fault proxy) and its root token, for seeding
+    vault_token: str = ""
 
 
 class Scenario:

@@ -1,7 +1,11 @@
 """Scenario of the Keycloak admin rotation (roles keycloak_admin_rotation, keycloak_rotation_schedule).
 
 Seeds what the Keycloak operator leaves on a real platform: Keycloak's namespace and the
-``<name>-initial-admin`` Secret holding the admin credentials the Keycloak emulator accepts.
+``<name>-initial-admin`` Secret holding the admin credentials the Keycloak emulator accepts; and what
+docs/keycloak-admin-rotation.md tells operators to set up in Vault for the scheduled job: the Kubernetes
+auth method (mount ``kubernetes``, checking tokens with a TokenReview against the emulator), a policy
+limited to the secret ``secret/keycloak/admin`` and the role ``keycloak-admin-rotation`` bound to the job's
+ServiceAccount in ``keycloak``, audience ``vault``. So the CronJob harden.yml installs can run as a Job.
 """
 
 from __future__ import annotations
@@ -9,11 +13,16 @@ from __future__ import annotations
 from atlas_lab.scenarios.base import Scenario
 from atlas_lab.services.kubernetes.objects import WriteOptions
 
+VAULT_AUTH_MOUNT = "kubernetes"  # the roles' default (keycloak_rotation_schedule_vault_auth_mount_point)
+JOB = "keycloak-admin-rotation"  # the CronJob, its ServiceAccount and its Vault role (the roles' defaults)
+KV_PATH = "keycloak/admin"  # keycloak_admin_rotation_kv_path's default
+
 
 class KeycloakRotationScenario(Scenario):
     name = "keycloak_rotation"
     description = "Keycloak's namespace and the operator's initial-admin Secret"
-    seeds = ("Namespace keycloak", "Secret keycloak/keycloak-initial-admin")
+    seeds = ("Namespace keycloak", "Secret keycloak/keycloak-initial-admin",
+             "Vault auth/kubernetes, policy and role keycloak-admin-rotation")
 
     def start(self) -> None:
         kubernetes = self.context.kubernetes
@@ -28,6 +37,27 @@ class KeycloakRotationScenario(Scenario):
         ):
             resource_type = kubernetes.registry.by_api_version_kind(obj["apiVersion"], obj["kind"])
             kubernetes.objects.create(resource_type, "v1", obj["metadata"].get("namespace", ""), obj, options)
+        if self.context.vault_url:
+            self._vault_kubernetes_auth()
+
+    def _vault_kubernetes_auth(self) -> None:
+        import hvac  # pylint: disable=import-outside-toplevel - only the lab's supervisor needs it
+        import yaml  # pylint: disable=import-outside-toplevel
+
+        vault = hvac.Client(url=self.context.vault_url, token=self.context.vault_token)
+        kubeconfig = yaml.safe_load((self.context.dir / "kubeconfig").read_text(encoding="utf-8"))
+        if f"{VAULT_AUTH_MOUNT}/" not in vault.sys.list_auth_methods()["data"]:
+            vault.sys.enable_auth_method("kubernetes", path=VAULT_AUTH_MOUNT)
+        vault.write(f"auth/{VAULT_AUTH_MOUNT}/config", kubernetes_host=kubeconfig["clusters"][0]["cluster"]["server"],
+                    kubernetes_ca_cert=(self.context.dir / "tls" / "ca.crt").read_text(encoding="utf-8"),
+                    token_reviewer_jwt=kubeconfig["users"][0]["user"]["token"], disable_local_ca_jwt=True)
+        vault.sys.create_or_update_policy(JOB, f'''
+path "secret/data/{KV_PATH}" {{ capabilities = ["create", "read", "update"] }}
+path "secret/metadata/{KV_PATH}" {{ capabilities = ["read", "update"] }}
+''')
+        vault.write(f"auth/{VAULT_AUTH_MOUNT}/role/{JOB}", bound_service_account_names=JOB,
+                    bound_service_account_namespaces="keycloak", token_policies=JOB, token_ttl="15m",
+                    token_max_ttl="30m", audience="vault")
 
 
 SCENARIO = KeycloakRotationScenario

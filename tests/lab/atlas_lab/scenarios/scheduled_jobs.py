@@ -2,12 +2,13 @@
 runs their Jobs (controllers/jobs.py).
 
 The image the roles put in their CronJobs in the lab (``LAB_EE_IMAGE``, the lab inventory's
-``keycloak_rotation_schedule_image``) resolves to the execution environment built from the files `make ee`
-writes (atlas_lab.core.execution_environment): a missing dependency or a wrong path in the image
-definition fails the Job here as it would in the cluster. It is built once per lab, the first time a
-Job needs it (about a minute). A Job is started when it is created: `kubectl create -f`, or the admin
-call ``POST k8s/cronjobs/run {"namespace", "name"}``, which creates the Job of a CronJob's schedule as
-kube-controller-manager does when it fires.
+``keycloak_rotation_schedule_image``; any tag or digest of its repository) resolves to the execution
+environment built from the files `make ee` writes (atlas_lab.core.execution_environment): a missing
+dependency or a wrong path in the image definition fails the Job here as it would in the cluster. It
+is built the first time a Job needs it (about a minute) into ``.build/lab-images/<digest of the
+checkout>``, shared by every lab of that checkout. A Job starts when it is created: `kubectl create
+-f`, or the admin call ``POST k8s/cronjobs/run {"namespace", "name"}``, which creates the Job of a
+CronJob's schedule as kube-controller-manager does when it fires.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from atlas_lab.core.execution_environment import IMAGE_COLLECTIONS, build_scratch_environment
+from atlas_lab.core.execution_environment import IMAGE_COLLECTIONS, cached_environment
 from atlas_lab.scenarios.base import Scenario
 from atlas_lab.services.kubernetes import tokens
 from atlas_lab.services.kubernetes.controllers.jobs import JobController, RunnableImage, RunnableImages
@@ -48,7 +49,7 @@ class ScheduledJobsScenario(Scenario):
         kubernetes.add_controller(self.controller)
 
     def _build_execution_environment(self) -> RunnableImage:
-        environment = build_scratch_environment(self.context.dir / "images" / "atlas-hardening-ee")
+        environment = cached_environment()
         return RunnableImage(path=[str(environment.bin)], env={"ANSIBLE_COLLECTIONS_PATH": IMAGE_COLLECTIONS},
                              files={IMAGE_COLLECTIONS: str(environment.collections)})
 

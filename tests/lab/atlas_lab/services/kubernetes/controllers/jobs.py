@@ -61,9 +61,16 @@ class RunnableImage:
     files: dict[str, str] = field(default_factory=dict)
 
 
+def repository(image: str) -> str:
+    """``registry:5000/team/app:1.2@sha256:...`` -> ``registry:5000/team/app`` (any tag or digest of it)."""
+    name = image.split("@", 1)[0]
+    head, _colon, tail = name.rpartition(":")
+    return head if head and "/" not in tail else name
+
+
 class RunnableImages:
-    """Image reference -> how to run it; a builder is called once, the first time the image is needed
-    (building the execution environment takes a minute)."""
+    """Image repository -> how to run it (every tag and digest of it is the same local build); a builder is
+    called once, the first time the image is needed (building the execution environment takes a minute)."""
 
     def __init__(self) -> None:
         self._builders: dict[str, Callable[[], RunnableImage]] = {}
@@ -71,16 +78,17 @@ class RunnableImages:
         self._lock = threading.Lock()
 
     def register(self, image: str, builder: Callable[[], RunnableImage]) -> None:
-        self._builders[image] = builder
+        self._builders[repository(image)] = builder
 
     def knows(self, image: str) -> bool:
-        return image in self._builders
+        return repository(image) in self._builders
 
     def resolve(self, image: str) -> RunnableImage:
+        key = repository(image)
         with self._lock:
-            if image not in self._built:
-                self._built[image] = self._builders[image]()
-            return self._built[image]
+            if key not in self._built:
+                self._built[key] = self._builders[key]()
+            return self._built[key]
 
 
 class PodSandbox:
@@ -105,9 +113,8 @@ class PodSandbox:
         if not self.mounts:
             return text
         targets = {mount.rstrip("/") or "/": str(target) for mount, target in self.mounts}
-        pattern = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(mount) for mount in sorted(targets, key=len,
-                                                                                           reverse=True))
-                             + r")(?=/|$|[^\w.-])")
+        longest_first = sorted(targets, key=len, reverse=True)
+        pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, longest_first)) + r")(?=/|$|[^\w.-])")
         return pattern.sub(lambda match: targets[match.group(1)], text)
 
 
