@@ -19,7 +19,8 @@ export PATH := $(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 # The lab and integration suites run in 2 pytest-xdist workers, each with a lab of its own (395 tests:
 # 14 min instead of about 20 in one process on 2 cores, which would take make test past 30 minutes).
-# A module whose lab of its own is costly to prepare is kept on one worker (pytest.mark.xdist_group).
+# Each module runs whole on one worker (--dist loadscope): a module's lab of its own is started and
+# prepared once, and its tests run in file order.
 # INTEGRATION_WORKERS=0 runs them in one process; under the doubled load the real-Alertmanager timing
 # tests are the ones to watch (a race in one was found and fixed that way).
 INTEGRATION_WORKERS ?= 2
@@ -75,7 +76,7 @@ units: deps ## ansible-test units (module_utils and modules, against real OpenBa
 
 integration: deps ## pytest suites against the lab (emulators, real OpenBao/Alertmanager/moto)
 	@echo "==> integration tests against the lab"
-	$(PY) -m pytest tests/lab/tests tests/integration -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest tests/lab/tests tests/integration -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 compat: deps ## Oldest supported ansible-core (2.16, .venv-compat) and managed-host Pythons 3.9-3.13
 	scripts/compat

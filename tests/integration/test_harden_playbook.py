@@ -21,8 +21,7 @@ from keycloak_rotation_support import VAULT_WRITES
 from atlas_lab.pytest_plugin import Lab
 from atlas_lab.services.kubernetes import writes
 
-# One worker runs the whole module, so its lab is started and hardened once.
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("harden_playbook")]
+pytestmark = pytest.mark.timeout(900)
 HARDEN = "playbooks/harden.yml"
 
 
@@ -113,7 +112,7 @@ def test_every_playbook_runs_by_name_and_hyphenated_paths_are_wrappers(platform:
         platform.k8s.reset_requests()
         platform.vault_proxy.reset_requests()
         run = platform.ansible_playbook(f"atlas.hardening.{name}", check=True, extra_vars=ADOPT_SEEDED_ADMIN)
-        assert run.rc == 0, run
+        assert run.rc == 0, (name, run.stdout[-3000:])
         assert run.failed == 0, run
         assert cluster_writes(platform) == {}, f"atlas.hardening.{name} --check wrote to the cluster"
         vault = platform.vault_proxy.counts()

@@ -354,9 +354,13 @@ def run_scheduled_job(case: RotationCase, job: str, timeout: float = 420) -> tup
     let the lab's kubelet run it, and return the finished Job and `kubectl logs job/<job>`."""
     case.lab.k8s.call("POST", "k8s/cronjobs/run", {"namespace": case.namespace, "name": JOB_NAME, "job": job})
     jobs = k8s_client.BatchV1Api(case.core.api_client)
-    finished = wait_for(lambda: next((c.type for c in jobs.read_namespaced_job(job, case.namespace).status.conditions
-                                      or [] if c.type in ("Complete", "Failed") and c.status == "True"), None),
-                        timeout=timeout, what=f"the Job {job} to finish")
+
+    def condition() -> str | None:
+        status = jobs.read_namespaced_job(job, case.namespace).status  # None until the controller writes it
+        return next((c.type for c in (status.conditions if status else None) or []
+                     if c.type in ("Complete", "Failed") and c.status == "True"), None)
+
+    finished = wait_for(condition, timeout=timeout, what=f"the Job {job} to finish")
     logs = case.lab.run(["kubectl", "logs", f"job/{job}", "-n", case.namespace])
     assert logs.returncode == 0, logs.stderr
     return {"condition": finished, "job": jobs.read_namespaced_job(job, case.namespace)}, logs.stdout

@@ -19,7 +19,7 @@ import yaml
 from atlas_lab.pytest_plugin import VENV_BIN, AnsibleResult, Lab, parse_recap
 from atlas_lab.services.kubernetes import writes
 
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("multi_cluster")]
+pytestmark = pytest.mark.timeout(900)
 HARDEN = "playbooks/harden.yml"
 CLUSTERS = ("cluster-a", "cluster-b")
 

@@ -22,8 +22,7 @@ from keycloak_rotation_support import KEYCLOAK_WRITES, VAULT_WRITES
 from atlas_lab.pytest_plugin import Lab, wait_for
 from atlas_lab.services.kubernetes import writes
 
-# One worker runs the whole module: its lab is hardened once (harden.yml, a rotation, a drill: ~1 min).
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("platform_audit")]
+pytestmark = pytest.mark.timeout(900)
 AUDIT = "playbooks/audit.yml"
 BASELINE = Path(__file__).parent / "fixtures" / "atlas-platform-baseline.yaml"
 KEYCLOAK = {"name": "keycloak", "namespaces": ["keycloak"], "rpo": "1h", "rto": "4h"}

@@ -410,9 +410,13 @@ path "sys/mounts/secret" {{ capabilities = ["read"] }}
         """Fire the CronJob now; the lab runs its Job; returns `kubectl logs job/<name>`."""
         lab.k8s.call("POST", "k8s/cronjobs/run", {"namespace": NAMESPACE, "name": BACKUP_JOB, "job": name})
         jobs = k8s_client.BatchV1Api(core.api_client)
-        condition = wait_for(lambda: next((c.type for c in jobs.read_namespaced_job(name, NAMESPACE).status.conditions
-                                           or [] if c.type in ("Complete", "Failed") and c.status == "True"), None),
-                             timeout=420, what=f"the Job {name}")
+
+        def finished() -> str | None:
+            status = jobs.read_namespaced_job(name, NAMESPACE).status  # None until the controller writes it
+            return next((c.type for c in (status.conditions if status else None) or []
+                         if c.type in ("Complete", "Failed") and c.status == "True"), None)
+
+        condition = wait_for(finished, timeout=420, what=f"the Job {name}")
         logs = kubectl(lab, "logs", f"job/{name}", "-n", NAMESPACE).stdout
         assert condition == "Complete", logs
         return logs
