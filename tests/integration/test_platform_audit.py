@@ -1,13 +1,14 @@
 """playbooks/audit.yml: the production-readiness audit recomputed from a lab of its own.
 
 The lab is seeded with the platform as the audit of 2026-02-10 found it (tests/integration/fixtures/
-atlas-platform-baseline.yaml: the done table), audited, hardened by harden.yml (every item, the gate in
+atlas-platform-baseline/: the done table), audited, hardened by harden.yml (every item, the gate in
 Enforce), the rotation and a drill run, audited again; then one thing at a time is broken and exactly
 that row must turn back, with evidence naming the object. Every audit must write nothing anywhere.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import re
@@ -24,7 +25,7 @@ from atlas_lab.services.kubernetes import writes
 
 pytestmark = pytest.mark.timeout(900)
 AUDIT = "playbooks/audit.yml"
-BASELINE = Path(__file__).parent / "fixtures" / "atlas-platform-baseline.yaml"
+BASELINE = Path(__file__).parent / "fixtures" / "atlas-platform-baseline"
 KEYCLOAK = {"name": "keycloak", "namespaces": ["keycloak"], "rpo": "1h", "rto": "4h"}
 VARIABLES: dict[str, Any] = {
     "disaster_recovery_components": [KEYCLOAK], "atlas_hardening_cluster_name": "lab",
@@ -158,6 +159,24 @@ def test_after_harden_each_hardened_row_is_done_with_its_evidence(hardened: dict
     assert "verdict healthy" in evidence(hardened, "alertmanager-ha")
     assert "every key backed up in Vault" in evidence(hardened, "sealed-secrets")
     assert hardened["score"]["score"] > 7.5
+
+
+def test_no_secret_reaches_the_reports_or_the_output(platform: Lab, hardened: dict[str, Any], tmp_path: Path) -> None:
+    """The audit reads Vault (the rotation's state, the key backup) and Secrets (the copies): none of
+    their values is in its output, at -vvv, or in its reports, plain or base64."""
+    vault = hvac.Client(url=platform.openbao_url, token=platform.vault_token)
+    stored = vault.secrets.kv.v2.read_secret_version(path="keycloak/admin", mount_point="secret",
+                                                     raise_on_deleted_version=True)["data"]["data"]
+    keys = kubectl(platform, "get", "secrets", "-n", "kube-system", "-l", "sealedsecrets.bitnami.com/sealed-secrets-key",
+                   "-o", "json")["items"]
+    secrets = [stored["password"], platform.keycloak_admin_password, platform.vault_token,
+               *(base64.b64decode(key["data"]["tls.key"]).decode() for key in keys)]
+    run = platform.ansible_playbook(AUDIT, "-vvv", extra_vars={**VARIABLES, "platform_audit_report_dir": str(tmp_path)})
+    assert run.rc == 0, run.stdout[-3000:]
+    printed = run.stdout + run.stderr + "".join(path.read_text() for path in tmp_path.iterdir())
+    for secret in secrets:
+        for form in (secret, base64.b64encode(secret.encode()).decode()):
+            assert form not in printed
 
 
 def test_the_audit_writes_nothing_in_check_mode_either(

@@ -57,7 +57,7 @@ class AuditSettings:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> AuditSettings:
-        known = {name for name in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"Unknown audit settings: {', '.join(unknown)} (known: {', '.join(sorted(known))}).")
@@ -322,12 +322,12 @@ def image_scan_gate(row: Row, inputs: AuditInputs, settings: AuditSettings) -> N
     if why:
         row.evidence.append(f"impact not read: {why}")
     else:
-        assert inputs.image_scan is not None
-        refused = list(inputs.image_scan.get("refused") or [])
+        image_scan = inputs.image_scan or {}
+        refused = list(image_scan.get("refused") or [])
         names = [f"{w['namespace']}/{w['kind']}/{w['name']}" for w in refused]
         row.evidence.append(f"running workloads the policy refuses: {len(refused)}"
                             + (f" ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})" if names else ""))
-        unscanned = inputs.image_scan.get("unscanned_images") or []
+        unscanned = image_scan.get("unscanned_images") or []
         if unscanned:
             row.evidence.append(f"images without a VulnerabilityReport yet: {len(unscanned)}")
     row.status = "done" if enforced and not refused and not why else "partial"
@@ -346,8 +346,7 @@ def disaster_recovery(row: Row, inputs: AuditInputs, settings: AuditSettings) ->
     if why:
         row.evidence.append(f"backups not read: {why}")
         return
-    assert inputs.backups is not None
-    components = inputs.backups.get("components") or []
+    components = (inputs.backups or {}).get("components") or []
     if not components:
         row.status = "missing"
         row.evidence.append("no component catalogue (disaster_recovery_components): no objective is defined")
@@ -428,8 +427,8 @@ def keycloak_admin_rotation(row: Row, inputs: AuditInputs, settings: AuditSettin
         row.evidence.append(f"rotation state not read: {why}")
         row.status = "missing" if schedule == "absent" else "unknown"
         return
-    assert inputs.rotation is not None
-    last = inputs.rotation.get("last_rotated")
+    rotation = inputs.rotation or {}
+    last = rotation.get("last_rotated")
     age = _age_days(inputs.now, last)
     if last is None:
         row.evidence.append("never rotated by this collection (no rotated_at in the Vault metadata)")
@@ -437,15 +436,15 @@ def keycloak_admin_rotation(row: Row, inputs: AuditInputs, settings: AuditSettin
         return
     fresh = age is not None and age <= settings.rotation_max_age_days
     row.evidence.append(f"last rotated {last} ({int(age or 0)} days ago, limit {settings.rotation_max_age_days}); "
-                        f"next due {inputs.rotation.get('next_due')}")
-    copies = list(inputs.rotation.get("copies_updated") or [])
-    pending = inputs.rotation.get("action") in ("would_resume", "would_complete")
+                        f"next due {rotation.get('next_due')}")
+    copies = list(rotation.get("copies_updated") or [])
+    pending = rotation.get("action") in ("would_resume", "would_complete")
     if copies:
         row.evidence.append(f"Secret copies out of sync with Vault: {', '.join(copies)}")
     else:
         row.evidence.append("Secret copies in sync with Vault")
     if pending:
-        row.evidence.append(f"a rotation is pending: {inputs.rotation.get('due_reason')}")
+        row.evidence.append(f"a rotation is pending: {rotation.get('due_reason')}")
     row.evidence.append("drift (a password changed in Keycloak by hand) is proven by the rotation job's daily login, "
                         "not by the audit, which does not log in")
     # A CronJob installed today has not run yet: the rotation itself is what is judged then.
@@ -458,12 +457,12 @@ def alertmanager_ha(row: Row, inputs: AuditInputs, settings: AuditSettings) -> N
     if why:
         row.evidence.append(f"Alertmanager not read: {why}")
         return
-    assert inputs.alertmanager is not None
-    expected = inputs.alertmanager.get("expected_replicas") or 0
-    row.evidence.append(f"verdict {inputs.alertmanager.get('verdict')}: {inputs.alertmanager.get('summary')}")
+    alertmanager = inputs.alertmanager or {}
+    expected = alertmanager.get("expected_replicas") or 0
+    row.evidence.append(f"verdict {alertmanager.get('verdict')}: {alertmanager.get('summary')}")
     row.evidence.extend(f"{f.get('replica') or f.get('prometheus') or ''}: {f.get('reason')}"
-                        for f in inputs.alertmanager.get("failures") or [])
-    if inputs.alertmanager.get("healthy") and expected >= 2:
+                        for f in alertmanager.get("failures") or [])
+    if alertmanager.get("healthy") and expected >= 2:
         row.status = "done"
     elif expected < 2:
         row.status = "missing"

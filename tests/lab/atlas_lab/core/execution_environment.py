@@ -114,4 +114,7 @@ def cached_environment(cache: Path = REPO / ".build" / "lab-images") -> ScratchE
             target.mkdir(parents=True)
             environment = build_scratch_environment(target)
             (target / "complete").write_text(key, encoding="utf-8")
+            for older in cache.iterdir():  # builds of earlier checkouts: a few hundred MB each
+                if older.is_dir() and older.name != key:
+                    shutil.rmtree(older, ignore_errors=True)
         return environment

@@ -41,7 +41,8 @@ class KeycloakRotationScenario(Scenario):
             self._vault_kubernetes_auth()
 
     def _vault_kubernetes_auth(self) -> None:
-        import hvac  # pylint: disable=import-outside-toplevel - only the lab's supervisor needs it
+        # Imported here: only the supervisor's process needs them.
+        import hvac  # pylint: disable=import-outside-toplevel
         import yaml  # pylint: disable=import-outside-toplevel
 
         vault = hvac.Client(url=self.context.vault_url, token=self.context.vault_token)

@@ -64,7 +64,7 @@ def test_a_partial_row_costs_half_its_weight() -> None:
 
 
 def test_the_catalogue_has_every_row_of_the_audit_once() -> None:
-    ids = [attributes["id"] for attributes, _ in ROW_CATALOGUE]
+    ids = [attributes["id"] for attributes, _judge in ROW_CATALOGUE]
     assert len(ids) == len(set(ids)) == 17
     rows = rows_with({})
     assert [row["audit_number"] for row in rows if row["section"] == "done"] == [1, 2, 3, 4, 5, 9, 10]

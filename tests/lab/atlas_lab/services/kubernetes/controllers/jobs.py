@@ -164,7 +164,7 @@ class JobController(Controller):
     def _start_pod(self, ctx: ControllerContext, job: dict[str, Any], attempt: int) -> None:
         meta, spec = job["metadata"], job["spec"]
         template = spec.get("template") or {}
-        name = f"{meta['name']}-{''.join(random.choice(SUFFIX_ALPHABET) for _ in range(5))}"
+        name = f"{meta['name']}-{''.join(random.choices(SUFFIX_ALPHABET, k=5))}"
         labels = {**((template.get("metadata") or {}).get("labels") or {}),
                   JOB_NAME_LABEL: meta["name"], "job-name": meta["name"],
                   CONTROLLER_UID_LABEL: meta["uid"], "controller-uid": meta["uid"]}
