@@ -262,8 +262,7 @@ class Supervisor:
         context = ScenarioContext(config=self.config, dir=self.dir, host=self.host, env=self.env,
                                   kubernetes=kubernetes, alertmanager_binary=alertmanager_binary(self.env),
                                   aws_url=self.moto.url,
-                                  processes_changed=self._on_peers_changed,
-                                  vault_url=self.openbao.url, vault_token=self.openbao.root_token)
+                                  processes_changed=self._on_peers_changed, openbao=self.openbao)
         for scenario_class in registered_scenarios():
             scenario = scenario_class(context)
             self.scenarios.append(scenario)

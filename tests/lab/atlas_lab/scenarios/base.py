@@ -27,8 +27,9 @@ class ScenarioContext:
     alertmanager_binary: str | None
     aws_url: str = ""  # the moto server (S3, KMS)
     processes_changed: Callable[[], None] = field(default=lambda: None)
-    vault_url: str = ""  # OpenBao itself (not the fault proxy) and its root token, for seeding
-    vault_token: str = ""
+    # The OpenBao server itself (not the fault proxy): ``url`` and ``root_token``, ready from wait_ready() on
+    # (a raft-mode server gets its root token when it is initialised, after the scenarios start).
+    openbao: Any = None
 
 
 class Scenario:

@@ -37,7 +37,9 @@ class KeycloakRotationScenario(Scenario):
         ):
             resource_type = kubernetes.registry.by_api_version_kind(obj["apiVersion"], obj["kind"])
             kubernetes.objects.create(resource_type, "v1", obj["metadata"].get("namespace", ""), obj, options)
-        if self.context.vault_url:
+
+    def wait_ready(self, timeout: float) -> None:
+        if self.context.openbao is not None:  # OpenBao is ready (and initialised, in raft mode) by now
             self._vault_kubernetes_auth()
 
     def _vault_kubernetes_auth(self) -> None:
@@ -45,7 +47,7 @@ class KeycloakRotationScenario(Scenario):
         import hvac  # pylint: disable=import-outside-toplevel
         import yaml  # pylint: disable=import-outside-toplevel
 
-        vault = hvac.Client(url=self.context.vault_url, token=self.context.vault_token)
+        vault = hvac.Client(url=self.context.openbao.url, token=self.context.openbao.root_token)
         kubeconfig = yaml.safe_load((self.context.dir / "kubeconfig").read_text(encoding="utf-8"))
         if f"{VAULT_AUTH_MOUNT}/" not in vault.sys.list_auth_methods()["data"]:
             vault.sys.enable_auth_method("kubernetes", path=VAULT_AUTH_MOUNT)
