@@ -160,6 +160,8 @@ class RotationCase:
             "keycloak_admin_rotation_username": self.username,
             "keycloak_admin_rotation_kv_path": self.kv_path,
             "keycloak_admin_rotation_secret_copies": self.copies,
+            # The lab's inventory adopts its seeded Secret; these tests choose their own source, or none.
+            "keycloak_admin_rotation_adopt_from_secret": {},
             "keycloak_admin_rotation_event_namespace": self.namespace,
             "keycloak_admin_rotation_password_length": 24,
         }

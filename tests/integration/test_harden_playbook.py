@@ -90,9 +90,6 @@ def test_items_can_be_chosen_by_tag_and_by_inventory(platform: Lab) -> None:
 
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
-# The rotation adopts the password of the Secret the Keycloak operator seeds (the lab's Vault starts empty).
-ADOPT_SEEDED_ADMIN = {"keycloak_admin_rotation_adopt_from_secret": {
-    "namespace": "keycloak", "name": "keycloak-initial-admin", "username_key": "username"}}
 
 
 def test_every_playbook_runs_by_name_and_hyphenated_paths_are_wrappers(platform: Lab) -> None:
@@ -111,7 +108,8 @@ def test_every_playbook_runs_by_name_and_hyphenated_paths_are_wrappers(platform:
     for name in named:
         platform.k8s.reset_requests()
         platform.vault_proxy.reset_requests()
-        run = platform.ansible_playbook(f"atlas.hardening.{name}", check=True, extra_vars=ADOPT_SEEDED_ADMIN)
+        # The lab's inventory adopts the Secret the Keycloak operator seeds (the lab's Vault starts empty).
+        run = platform.ansible_playbook(f"atlas.hardening.{name}", check=True)
         assert run.rc == 0, (name, run.stdout[-3000:])
         assert run.failed == 0, run
         assert cluster_writes(platform) == {}, f"atlas.hardening.{name} --check wrote to the cluster"

@@ -349,10 +349,16 @@ def test_the_adopt_grant_goes_once_the_job_has_succeeded(case: RotationCase, tmp
     assert answer.stdout.strip() == "no", answer
 
 
-def run_scheduled_job(case: RotationCase, job: str, timeout: float = 420) -> tuple[dict[str, Any], str]:
-    """Fire the CronJob now (as its schedule would: the lab's kube-controller-manager creates the Job),
-    let the lab's kubelet run it, and return the finished Job and `kubectl logs job/<job>`."""
-    case.lab.k8s.call("POST", "k8s/cronjobs/run", {"namespace": case.namespace, "name": JOB_NAME, "job": job})
+def run_scheduled_job(case: RotationCase, job: str, timeout: float = 420,
+                      by_hand: bool = False) -> tuple[dict[str, Any], str]:
+    """Fire the CronJob now, as its schedule would (the lab's kube-controller-manager creates the Job) or
+    by hand (`kubectl create job --from=cronjob/...`, what an operator types), let the lab's kubelet run it,
+    and return the finished Job and `kubectl logs job/<job>`."""
+    if by_hand:
+        created = case.lab.run(["kubectl", "create", "job", job, f"--from=cronjob/{JOB_NAME}", "-n", case.namespace])
+        assert created.returncode == 0, created.stderr
+    else:
+        case.lab.k8s.call("POST", "k8s/cronjobs/run", {"namespace": case.namespace, "name": JOB_NAME, "job": job})
     jobs = k8s_client.BatchV1Api(case.core.api_client)
 
     def condition() -> str | None:
@@ -388,7 +394,7 @@ def test_the_cronjob_runs_as_a_job_in_the_lab_rotates_then_finds_nothing_due(
         assert secret not in logs and base64.b64encode(secret.encode()).decode() not in logs
 
     version = case.vault_metadata()["current_version"]
-    second, logs = run_scheduled_job(case, "rotation-2")
+    second, logs = run_scheduled_job(case, "rotation-2", by_hand=True)
     assert second["condition"] == "Complete", logs
     assert "rotation | unchanged" in logs, logs
     assert case.vault_metadata()["current_version"] == version

@@ -31,8 +31,6 @@ VARIABLES: dict[str, Any] = {
     "disaster_recovery_components": [KEYCLOAK], "atlas_hardening_cluster_name": "lab",
     "atlas_hardening_items": ["alertmanager", "rotation", "image-scan", "sealed-secrets", "dr", "dr-drill"],
     "kyverno_image_scan_failure_action": "Enforce",
-    "keycloak_admin_rotation_adopt_from_secret": {"namespace": "keycloak", "name": "keycloak-initial-admin",
-                                                  "username_key": "username"},
 }
 BACKLOG_FIXED_BY_THE_COLLECTION = ("image-scan-gate", "disaster-recovery", "restore-tests", "keycloak-admin-rotation",
                                    "alertmanager-ha", "sealed-secrets")

@@ -153,3 +153,65 @@ def test_a_cronjob_fires_on_request_as_kube_controller_manager_does(jobs: Any) -
     assert "fired" in jobs.kubectl("logs", f"job/{created['metadata']['name']}", "-n", jobs.namespace).stdout
     status = json.loads(jobs.kubectl("get", "cronjob", "nightly", "-n", jobs.namespace, "-o", "json").stdout)["status"]
     assert status["lastScheduleTime"]
+
+
+def test_kubectl_create_job_from_a_cronjob_decodes_the_whole_pod_template(jobs: Any) -> None:
+    """`kubectl create job --from=cronjob/X` POSTs the Job as protobuf: what the emulator decodes is what kubectl
+    itself writes as JSON for the same command, field for field (a wrong field number would put a value under
+    another name or be refused), and the Job runs."""
+    ns = jobs.namespace
+    jobs.kubectl("create", "configmap", "settings", "-n", ns, "--from-literal=mode=drill")
+    jobs.kubectl("create", "secret", "generic", "s3", "-n", ns, "--from-literal=key=AKIAEXAMPLE")
+    template = job("x", ns, 'echo "mode=$mode ns=$NS limit=$LIMIT"; cat /etc/app/mode', activeDeadlineSeconds=600,
+                   ttlSecondsAfterFinished=3600, container={
+                       "env": [{"name": "HOME", "value": "/tmp"},
+                               {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                               {"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "s3", "key": "key"}}},
+                               {"name": "LIMIT", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
+                                                                                    "divisor": "1Mi"}}}],
+                       "envFrom": [{"configMapRef": {"name": "settings"}}, {"prefix": "S3_", "secretRef": {
+                           "name": "s3", "optional": True}}],
+                       "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+                       "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                           "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
+                                           "seccompProfile": {"type": "RuntimeDefault"}},
+                       "volumeMounts": [{"name": "settings", "mountPath": "/etc/app", "readOnly": True},
+                                        {"name": "tmp", "mountPath": "/tmp"},
+                                        {"name": "token", "mountPath": "/var/run/secrets/vault", "readOnly": True}]},
+                   volumes=[{"name": "settings", "configMap": {"name": "settings", "defaultMode": 0o440,
+                                                               "items": [{"key": "mode", "path": "mode"}]}},
+                            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                            {"name": "token", "projected": {"defaultMode": 0o400, "sources": [
+                                {"serviceAccountToken": {"audience": "vault", "expirationSeconds": 600,
+                                                         "path": "token"}},
+                                {"configMap": {"name": "kube-root-ca.crt",
+                                               "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+                                    "fieldPath": "metadata.namespace"}}]}}]}}])["spec"]
+    template["template"]["spec"].update({
+        "automountServiceAccountToken": False, "nodeSelector": {"kubernetes.io/os": "linux"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "jobs", "effect": "NoSchedule"}],
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
+                            "seccompProfile": {"type": "RuntimeDefault"}}})
+    cronjob = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "rich", "namespace": ns},
+               "spec": {"schedule": "17 3 * * *", "timeZone": "Etc/UTC",
+                        "jobTemplate": {"metadata": {"labels": {"app": "drill"}}, "spec": template}}}
+    jobs.kubectl("create", "-f", "-", stdin=json.dumps(cronjob))
+    expected = json.loads(jobs.kubectl("create", "job", "manual", "--from=cronjob/rich", "-n", ns,
+                                       "--dry-run=client", "-o", "json").stdout)
+
+    created = jobs.kubectl("create", "job", "manual", "--from=cronjob/rich", "-n", ns, "-v=8")
+    assert created.stdout.strip() == "job.batch/manual created"
+    assert "Content-Type: application/vnd.kubernetes.protobuf" in created.stderr
+
+    stored = json.loads(jobs.kubectl("get", "job", "manual", "-n", ns, "-o", "json").stdout)
+    assert stored["spec"]["template"]["spec"] == expected["spec"]["template"]["spec"]
+    for field in ("annotations", "ownerReferences"):
+        assert stored["metadata"][field] == expected["metadata"][field]
+    assert expected["metadata"]["annotations"] == {"cronjob.kubernetes.io/instantiate": "manual"}
+    assert stored["metadata"]["labels"]["app"] == "drill"
+    for field in ("activeDeadlineSeconds", "ttlSecondsAfterFinished", "backoffLimit"):
+        assert stored["spec"][field] == expected["spec"][field]
+    finished(jobs, "manual")
+    logs = jobs.kubectl("logs", "job/manual", "-n", ns).stdout
+    assert f"mode=drill ns={ns} limit=512" in logs and logs.rstrip().endswith("drill")

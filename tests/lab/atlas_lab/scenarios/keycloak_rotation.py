@@ -6,9 +6,15 @@ docs/keycloak-admin-rotation.md tells operators to set up in Vault for the sched
 auth method (mount ``kubernetes``, checking tokens with a TokenReview against the emulator), a policy
 limited to the secret ``secret/keycloak/admin`` and the role ``keycloak-admin-rotation`` bound to the job's
 ServiceAccount in ``keycloak``, audience ``vault``. So the CronJob harden.yml installs can run as a Job.
+
+The inventory adopts that Secret's password on the first rotation (the lab's Vault starts empty) and keeps
+a copy in ``keycloak/keycloak-admin``, as docs/examples/inventory does: ``playbooks/rotate-secrets.yml``
+against the lab rotates for real, and the CronJob harden.yml installs carries the same variables.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from atlas_lab.scenarios.base import Scenario
 from atlas_lab.services.kubernetes.objects import WriteOptions
@@ -16,6 +22,7 @@ from atlas_lab.services.kubernetes.objects import WriteOptions
 VAULT_AUTH_MOUNT = "kubernetes"  # the roles' default (keycloak_rotation_schedule_vault_auth_mount_point)
 JOB = "keycloak-admin-rotation"  # the CronJob, its ServiceAccount and its Vault role (the roles' defaults)
 KV_PATH = "keycloak/admin"  # keycloak_admin_rotation_kv_path's default
+INITIAL_ADMIN = "keycloak-initial-admin"  # what the Keycloak operator names it: <keycloak name>-initial-admin
 
 
 class KeycloakRotationScenario(Scenario):
@@ -30,13 +37,19 @@ class KeycloakRotationScenario(Scenario):
         for obj in (
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keycloak"}},
             {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
-             "metadata": {"name": "keycloak-initial-admin", "namespace": "keycloak",
+             "metadata": {"name": INITIAL_ADMIN, "namespace": "keycloak",
                           "labels": {"app": "keycloak", "app.kubernetes.io/managed-by": "keycloak-operator"}},
              "stringData": {"username": self.context.config.keycloak_admin_username,
                             "password": self.context.config.keycloak_admin_password}},
         ):
             resource_type = kubernetes.registry.by_api_version_kind(obj["apiVersion"], obj["kind"])
             kubernetes.objects.create(resource_type, "v1", obj["metadata"].get("namespace", ""), obj, options)
+
+    def inventory_vars(self) -> dict[str, Any]:
+        return {"keycloak_admin_rotation_adopt_from_secret": {"namespace": "keycloak", "name": INITIAL_ADMIN,
+                                                              "username_key": "username"},
+                "keycloak_admin_rotation_secret_copies": [{"namespace": "keycloak", "name": "keycloak-admin",
+                                                           "username_key": "username", "password_key": "password"}]}
 
     def wait_ready(self, timeout: float) -> None:
         if self.context.openbao is not None:  # OpenBao is ready (and initialised, in raft mode) by now

@@ -20,8 +20,8 @@ _DECIMAL_SUFFIX = {exponent: suffix for suffix, exponent in _DECIMAL.items()}
 NANO = Decimal("1e-9")
 
 
-def canonical_quantity(value: object) -> str | None:
-    """The canonical text of a quantity, or ``None`` when ``value`` is not one."""
+def _parsed(value: object) -> tuple[Decimal, str] | None:
+    """(amount, format family) of a quantity, or ``None`` when ``value`` is not one."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
     text = value.strip() if isinstance(value, str) else repr(value)
@@ -34,11 +34,24 @@ def canonical_quantity(value: object) -> str | None:
     except InvalidOperation:
         return None
     if suffix in _BINARY:
-        amount, family = number * (Decimal(2) ** _BINARY[suffix]), "binary"
-    elif suffix[:1] in ("e", "E"):
-        amount, family = number.scaleb(int(suffix[1:])), "exponent"
-    else:
-        amount, family = number.scaleb(_DECIMAL[suffix]), "decimal"
+        return number * (Decimal(2) ** _BINARY[suffix]), "binary"
+    if suffix[:1] in ("e", "E"):
+        return number.scaleb(int(suffix[1:])), "exponent"
+    return number.scaleb(_DECIMAL[suffix]), "decimal"
+
+
+def quantity_amount(value: object) -> Decimal | None:
+    """The number a quantity stands for (``512Mi`` -> 536870912, ``100m`` -> 0.1)."""
+    parsed = _parsed(value)
+    return None if parsed is None else parsed[0]
+
+
+def canonical_quantity(value: object) -> str | None:
+    """The canonical text of a quantity, or ``None`` when ``value`` is not one."""
+    parsed = _parsed(value)
+    if parsed is None:
+        return None
+    amount, family = parsed
     # Precision stops at nano units: round up (away from zero for negatives, as Quantity does).
     sign = "-" if amount < 0 else ""
     amount = abs(amount).quantize(NANO, rounding=ROUND_CEILING) if amount else Decimal(0)

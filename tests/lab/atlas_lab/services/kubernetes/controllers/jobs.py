@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import math
 import os
 import random
 import re
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from atlas_lab.services.kubernetes.controllers.base import Controller, ControllerContext, ControllerEvent, set_owner
+from atlas_lab.services.kubernetes.quantities import quantity_amount
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
@@ -399,6 +401,8 @@ class PodRunner:
             return {"metadata.namespace": self.namespace, "metadata.name": self.pod["metadata"]["name"],
                     "spec.serviceAccountName": self.pod["spec"].get("serviceAccountName", "default")}.get(
                 source["fieldRef"]["fieldPath"])
+        if "resourceFieldRef" in source:
+            return self._resource_value(source["resourceFieldRef"])
         kind, reference = (("ConfigMap", source["configMapKeyRef"]) if "configMapKeyRef" in source
                            else ("Secret", source["secretKeyRef"]))
         data = self._data(kind, reference["name"]) or {}
@@ -407,6 +411,20 @@ class PodRunner:
                 return None
             raise RuntimeError(f'couldn\'t find key {reference["key"]} in {kind} {self.namespace}/{reference["name"]}')
         return data[reference["key"]].decode()
+
+    def _resource_value(self, selector: dict[str, Any]) -> str:
+        """A container's limit or request in units of the divisor, rounded up, as the kubelet writes it."""
+        container = self.pod["spec"]["containers"][0]
+        section, _dot, resource = selector["resource"].partition(".")
+        quantity = ((container.get("resources") or {}).get(section) or {}).get(resource)
+        if quantity is None:
+            # The kubelet falls back to the node's allocatable figures, which the lab's node does not have.
+            raise RuntimeError(f"resourceFieldRef {selector['resource']}: the lab's node has no allocatable "
+                               f"figures; set resources.{selector['resource']} on the container")
+        amount, divisor = quantity_amount(quantity), quantity_amount(selector.get("divisor") or "1")
+        if amount is None or not divisor:
+            raise RuntimeError(f"resourceFieldRef {selector['resource']}: cannot read {quantity!r}")
+        return str(math.ceil(amount / divisor))
 
     def _kubeconfig(self, api_access: Path) -> str:
         """In-cluster access as a kubeconfig reading the Pod's own mounted token and CA files."""
