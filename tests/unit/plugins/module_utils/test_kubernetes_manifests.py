@@ -6,6 +6,7 @@ import base64
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import (
     ManifestError,
@@ -35,6 +36,33 @@ def test_load_from_definition_src_and_list(tmp_path: Path) -> None:
     assert [m["metadata"]["name"] for m in load_manifests(definition=MULTI_DOC)] == ["a", "b", "c"]
     assert [m["metadata"]["name"] for m in load_manifests(src=str(src))] == ["a", "b", "c"]
     assert load_manifests(manifests=[{"kind": "X"}]) == [{"kind": "X"}]
+
+
+# YAML 1.1 values that a different resolver or constructor would read otherwise.
+TYPED_DOC = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: typed, labels: {enabled: "on"}}
+data:
+  switch: on
+  octal: 0o17
+  old_octal: 017
+  float: 1e3
+  sexagesimal: 1:30
+  date: 2026-12-02
+  empty: ~
+  text: "s3cr3t: not a key"
+"""
+
+
+def test_the_libyaml_parser_reads_what_the_pure_python_safe_loader_reads() -> None:
+    """Manifests go through libyaml when PyYAML has it (six times faster on a thousand): same values."""
+    assert yaml.__with_libyaml__, "the test venv's PyYAML is built with libyaml"
+    loaded = load_manifests(definition=TYPED_DOC)
+    assert loaded == [yaml.load(TYPED_DOC, Loader=yaml.SafeLoader)]
+    data = loaded[0]["data"]
+    assert (data["switch"], data["old_octal"], data["sexagesimal"], data["empty"]) == (True, 15, 90, None)
+    assert (data["octal"], data["float"], str(data["date"])) == ("0o17", "1e3", "2026-12-02")
 
 
 def test_bad_inputs_have_clear_messages(tmp_path: Path) -> None:
