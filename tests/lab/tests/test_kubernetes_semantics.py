@@ -11,6 +11,7 @@ import http.server
 import json
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -177,8 +178,11 @@ def test_apply_is_idempotent_and_dry_run_writes_nothing(k8s):
     body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
             "stringData": {"k": "v"}}
     _code, first, _headers = _apply(http, "/api/v1/namespaces/default/secrets/s", body, "me")
+    # In another second: managedFields times have a one-second resolution (a CI run once crossed one).
+    time.sleep(1.1)
     _code, second, _headers = _apply(http, "/api/v1/namespaces/default/secrets/s", body, "me")
     assert first["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
+    assert first["metadata"]["managedFields"] == second["metadata"]["managedFields"]
     status, dry, _headers = _apply(http, "/api/v1/namespaces/default/secrets/s",
                                    dict(body, stringData={"k": "changed"}), "me", dry_run=True)
     assert status == 200 and dry["data"]["k"] == "Y2hhbmdlZA=="

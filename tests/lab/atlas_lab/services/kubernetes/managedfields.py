@@ -14,6 +14,7 @@ fields whose value would change, ``force`` takes them over); :func:`track_update
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime
 import json
@@ -533,8 +534,14 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], schema: Schema, m
 
 
 def _without_managed_fields(obj: dict[str, Any]) -> str:
+    """The object as it would be stored, without managedFields: what decides whether an apply changed it."""
     stripped = dict(obj)
     stripped["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    string_data = stripped.pop("stringData", None) if obj.get("kind") == "Secret" else None
+    if isinstance(string_data, dict):
+        # A Secret's stringData is stored folded into data (defaults.py): an identical apply is no change.
+        stripped["data"] = {**(obj.get("data") or {}), **{key: base64.b64encode(str(value).encode("utf-8")).decode(
+            "ascii") for key, value in string_data.items()}}
     return canonical(stripped)
 
 
