@@ -73,9 +73,8 @@ class HardeningModule(AnsibleModule):
     def kubernetes(self, user_agent: str = "atlas.hardening") -> KubernetesConnection:
         from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
 
-        connection = connect(self.params, user_agent=user_agent)
-        self.hide(connection.secret_values)
-        return connection
+        # Credentials obtained later in the run (a refreshed exec credential) are hidden as they come.
+        return connect(self.params, user_agent=user_agent, on_secret=lambda value: self.hide([value]))
 
     def vault(self) -> VaultConnection:
         from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_client_from_params

@@ -3,44 +3,52 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE to atlas.hardening: where a Kubernetes connection's settings come from.
 
-The ``kubernetes`` library reads kubeconfig files (contexts, client certificates, exec plugins,
-token refresh) and the in-cluster service-account configuration exactly as kubectl users expect;
-this file picks the source, checks it, and names it in every message.
+Kubeconfig files (contexts, client certificates, token files, exec plugins) are read as kubectl
+reads them (``kubeconfig.py``), and so is the in-cluster service-account configuration; only a user
+entry with an ``auth-provider`` needs the ``kubernetes`` library, imported then and only then. This
+file picks the source, checks it, and names it in every message.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.files import require_readable_file
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import (
-    HAS_KUBERNETES,
+    HAS_URLLIB3,
     USER_AGENT,
+    ClientSettings,
     ConnectionSource,
     KubernetesConnection,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.credentials import (
+    BearerToken,
+    LibraryHook,
+    TokenFile,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesConfigError
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.kubeconfig import (
+    MergedKubeconfig,
+    ResolvedContext,
+    client_settings,
+    resolve_context,
+)
 
 try:
     import yaml
-    from kubernetes.client import Configuration
-    from kubernetes.config.config_exception import ConfigException
-    from kubernetes.config.incluster_config import (
-        SERVICE_CERT_FILENAME,
-        SERVICE_HOST_ENV_NAME,
-        SERVICE_PORT_ENV_NAME,
-        SERVICE_TOKEN_FILENAME,
-        InClusterConfigLoader,
-    )
-    from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
-except ImportError:  # pragma: no cover - exercised by the missing-library test
-    SERVICE_TOKEN_FILENAME = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    SERVICE_CERT_FILENAME = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
-    SERVICE_HOST_ENV_NAME = "KUBERNETES_SERVICE_HOST"
-    SERVICE_PORT_ENV_NAME = "KUBERNETES_SERVICE_PORT"
+except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
+    yaml = None
+
+SERVICE_TOKEN_FILENAME = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+SERVICE_CERT_FILENAME = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+SERVICE_HOST_ENV_NAME = "KUBERNETES_SERVICE_HOST"
+SERVICE_PORT_ENV_NAME = "KUBERNETES_SERVICE_PORT"
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 # The Secret fields of a kubeconfig user entry (and of its auth-provider config).
@@ -48,8 +56,8 @@ _KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "id-token", "
                            "access-token", "client-secret")
 
 
-def connect(options: dict[str, Any], environ: dict[str, str] | None = None,
-            user_agent: str = USER_AGENT) -> KubernetesConnection:
+def connect(options: dict[str, Any], environ: dict[str, str] | None = None, user_agent: str = USER_AGENT,
+            on_secret: Callable[[str], None] | None = None) -> KubernetesConnection:
     """Resolve the connection settings, in this order:
 
     1. ``k8s_host`` without ``k8s_kubeconfig``/``k8s_context``: host, ``k8s_api_key``, ``k8s_ca_cert``;
@@ -57,29 +65,38 @@ def connect(options: dict[str, Any], environ: dict[str, str] | None = None,
        list), else ``~/.kube/config`` when it exists; ``k8s_context`` picks the context, and
        ``k8s_host``/``k8s_api_key``/``k8s_ca_cert``/``k8s_validate_certs`` override it;
     3. the in-cluster service account when running in a Pod.
+
+    Every secret read or obtained (also later: a refreshed exec credential, a rotated token file) is
+    added to the connection's ``secret_values`` and passed to ``on_secret``.
     """
-    if not HAS_KUBERNETES:
+    if not HAS_URLLIB3:
         raise KubernetesConfigError(missing_required_lib("kubernetes"))
     environ = dict(os.environ) if environ is None else environ
     host = options.get("k8s_host")
     kubeconfig = options.get("k8s_kubeconfig")
     context = options.get("k8s_context")
-    configuration = Configuration()
     secret_values: list[str] = []
+
+    def remember(value: str) -> None:
+        if value and value not in secret_values:
+            secret_values.append(value)
+            if on_secret is not None:
+                on_secret(value)
 
     if host and not kubeconfig and not context:
         source = ConnectionSource("the k8s_host option (K8S_AUTH_HOST)",
                                   "k8s_api_key (K8S_AUTH_API_KEY)")
+        settings = ClientSettings("")
     else:
         files, origin = _kubeconfig_files(kubeconfig, environ)
         if files:
-            source, secret_values = _load_kubeconfig(configuration, files, origin, context)
+            source, settings = _load_kubeconfig(files, origin, context, remember, environ)
         elif context:
             raise KubernetesConfigError(
                 f"k8s_context is {context!r} but there is no kubeconfig to find it in: no k8s_kubeconfig "
                 f"option, no K8S_AUTH_KUBECONFIG or KUBECONFIG variable, and {DEFAULT_KUBECONFIG} does not exist.")
         elif _in_cluster(environ):
-            source = _load_in_cluster(configuration, environ)
+            source, settings = _load_in_cluster(environ, remember)
         else:
             raise KubernetesConfigError(
                 "No Kubernetes connection configured: set k8s_kubeconfig (or K8S_AUTH_KUBECONFIG/KUBECONFIG) "
@@ -87,26 +104,55 @@ def connect(options: dict[str, Any], environ: dict[str, str] | None = None,
                 "this is not a Pod with a service account.")
 
     if host:
-        configuration.host = host if "://" in host else "https://" + host
+        settings.server = (host if "://" in host else "https://" + host).rstrip("/")
     api_key = options.get("k8s_api_key")
     if api_key:
-        configuration.api_key = {"BearerToken": api_key}
-        configuration.api_key_prefix = {"BearerToken": "Bearer"}
-        configuration.refresh_api_key_hook = None
-        secret_values.append(api_key)
+        settings.credentials = BearerToken(api_key, remember)
     if options.get("k8s_ca_cert"):
-        configuration.ssl_ca_cert = require_readable_file(
+        settings.ca_file = require_readable_file(
             options["k8s_ca_cert"], "k8s_ca_cert", "the PEM file of the CA that signed the API server's certificate",
             KubernetesConfigError)
+        settings.ca_data = None
     if options.get("k8s_validate_certs") is not None:
-        configuration.verify_ssl = bool(options["k8s_validate_certs"])
-    if not configuration.host or configuration.host == "http://localhost":
+        settings.verify = bool(options["k8s_validate_certs"])
+    if not settings.server or settings.server == "http://localhost":
         raise KubernetesConfigError(f"{source.description} does not name an API server (no cluster server URL).")
-    # The library hands tokens from exec plugins and token files to the configuration only.
-    for value in (configuration.api_key or {}).values():
-        secret_values.append(_strip_scheme(str(value)))
+    if not settings.proxy_url:
+        settings.proxy_url = environment_proxy(settings.server, environ)
     timeout = float(options.get("k8s_request_timeout") or 30.0)
-    return KubernetesConnection(configuration, source, timeout, secret_values, user_agent)
+    return KubernetesConnection(settings, source, timeout, secret_values, user_agent)
+
+
+def environment_proxy(server: str, environ: dict[str, str]) -> str | None:
+    """The proxy that HTTPS_PROXY/HTTP_PROXY/ALL_PROXY name for ``server`` unless NO_PROXY exempts it
+    (host, domain suffix, host:port, CIDR or ``*``), as kubectl and the official client choose it."""
+    def variable(name: str) -> str:
+        return environ.get(name.lower()) or environ.get(name.upper()) or ""
+
+    parsed = urlparse(server)
+    proxy = variable(f"{parsed.scheme}_proxy") or variable("all_proxy")
+    if not proxy or not parsed.hostname:
+        return None
+    host, netloc = parsed.hostname.lower(), parsed.netloc.lower()
+    try:
+        address: Any = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for rule in (part.strip().lower() for part in variable("no_proxy").split(",")):
+        if not rule:
+            continue
+        if rule == "*":
+            return None
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(rule, strict=False):
+                    return None
+            except ValueError:
+                pass
+        rule = rule.lstrip(".")
+        if rule in (host, netloc) or host.endswith("." + rule) or netloc.endswith("." + rule):
+            return None
+    return proxy
 
 
 def _kubeconfig_files(option: str | None, environ: dict[str, str]) -> tuple:
@@ -136,32 +182,64 @@ def _kubeconfig_files(option: str | None, environ: dict[str, str]) -> tuple:
     return [], ""
 
 
-def _load_kubeconfig(configuration: Any, files: list[str], origin: str, context: str | None) -> tuple:
+def _load_kubeconfig(files: list[str], origin: str, context: str | None, remember: Any,
+                     environ: dict[str, str]) -> tuple:
     label = "kubeconfig " + ", ".join(files)
     documents = _read_kubeconfig_files(files, origin)
-    contexts = [str(entry["name"]) for document in documents for entry in document.get("contexts") or []
-                if isinstance(entry, dict) and entry.get("name")]
-    if context and context not in contexts:
+    merged = MergedKubeconfig(list(zip(files, documents)))
+    if context and context not in merged.context_names:
         raise KubernetesConfigError(
             f"There is no context {context!r} in {label} (from {origin}); contexts in it: "
-            f"{', '.join(contexts) or 'none'}. Check k8s_context (K8S_AUTH_CONTEXT).")
+            f"{', '.join(merged.context_names) or 'none'}. Check k8s_context (K8S_AUTH_CONTEXT).")
+    for document in documents:
+        for value in _kubeconfig_secrets(document):
+            remember(value)
+    full_label = f"{label} (from {origin})"
+    resolved = resolve_context(merged, context, full_label)
+    if resolved.needs_library:
+        settings = _library_settings(files, resolved, full_label, remember)
+    else:
+        settings = client_settings(resolved, full_label, remember, environ)
+    description = f"{label} (context {resolved.name!r}, user {resolved.user_name!r})"
+    return (ConnectionSource(description, f"the token or client certificate of user {resolved.user_name!r} in {label}"),
+            settings)
+
+
+def _library_settings(files: list[str], resolved: ResolvedContext, label: str, remember: Any) -> ClientSettings:
+    """Settings from the ``kubernetes`` library, for the auth-provider entries it alone implements."""
+    try:
+        # pylint: disable-next=import-outside-toplevel
+        from kubernetes.client import Configuration
+        from kubernetes.config.config_exception import ConfigException  # pylint: disable=import-outside-toplevel
+        from kubernetes.config.kube_config import (  # pylint: disable=import-outside-toplevel
+            KubeConfigLoader,
+            KubeConfigMerger,
+        )
+    except ImportError:
+        raise KubernetesConfigError(missing_required_lib(
+            "kubernetes", reason=f"for the auth-provider of user {resolved.user_name!r}")) from None
+    configuration = Configuration()
     try:
         merged = KubeConfigMerger(os.pathsep.join(files))
-        loader = KubeConfigLoader(config_dict=merged.config, active_context=context, config_base_path=None)
+        loader = KubeConfigLoader(config_dict=merged.config, active_context=resolved.name, config_base_path=None)
         loader.load_and_set(configuration)
     except ConfigException as exc:
         raise KubernetesConfigError(
-            f"Cannot use {label} (from {origin}): {exc}. Check the file's clusters, users and contexts "
-            f"(contexts in it: {', '.join(contexts) or 'none'}).") from None
+            f"Cannot use {label}: {exc}. Check the auth-provider of user {resolved.user_name!r}.") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise KubernetesConfigError(
-            f"Cannot use {label} (from {origin}): {type(exc).__name__}: {exc}. "
-            "Check that it is a valid kubeconfig (clusters, users and contexts).") from None
-    current = loader.current_context
-    user = (current.get("context") or {}).get("user") or "(none)"
-    description = f"{label} (context {current.get('name')!r}, user {user!r})"
-    secret_values = [value for document in documents for value in _kubeconfig_secrets(document)]
-    return ConnectionSource(description, f"the token or client certificate of user {user!r} in {label}"), secret_values
+            f"Cannot use {label}: {type(exc).__name__}: {exc}. Check the auth-provider of user "
+            f"{resolved.user_name!r}.") from None
+    settings = ClientSettings(str(configuration.host).rstrip("/"))
+    settings.verify = bool(configuration.verify_ssl)
+    settings.ca_file = configuration.ssl_ca_cert
+    settings.cert_file = configuration.cert_file
+    settings.key_file = configuration.key_file
+    settings.tls_server_name = getattr(configuration, "tls_server_name", None)
+    settings.proxy_url = configuration.proxy
+    settings.credentials = LibraryHook(configuration, remember)
+    settings.credentials.authorization()  # the provider's token, masked from the start
+    return settings
 
 
 def _read_kubeconfig_files(files: list[str], origin: str) -> list[dict[str, Any]]:
@@ -206,18 +284,19 @@ def _in_cluster(environ: dict[str, str]) -> bool:
                 and os.path.isfile(SERVICE_TOKEN_FILENAME))
 
 
-def _load_in_cluster(configuration: Any, environ: dict[str, str]) -> ConnectionSource:
+def _load_in_cluster(environ: dict[str, str], remember: Any) -> tuple:
+    """The Pod's service account, as client-go's InClusterConfig reads it (token re-read once a minute:
+    the kubelet rotates projected tokens)."""
+    host = environ[SERVICE_HOST_ENV_NAME]
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 service address
+    settings = ClientSettings(f"https://{host}:{environ[SERVICE_PORT_ENV_NAME]}")
     try:
-        InClusterConfigLoader(token_filename=SERVICE_TOKEN_FILENAME, cert_filename=SERVICE_CERT_FILENAME,
-                              environ=environ).load_and_set(configuration)
-    except ConfigException as exc:
+        settings.credentials = TokenFile(SERVICE_TOKEN_FILENAME, "the Pod's service-account token", remember)
+    except KubernetesConfigError as exc:
         raise KubernetesConfigError(
-            f"Cannot use the in-cluster service account ({SERVICE_TOKEN_FILENAME}): {exc}. Check that the Pod "
-            "mounts its service-account token (automountServiceAccountToken).") from None
-    return ConnectionSource(f"the Pod's service account ({SERVICE_TOKEN_FILENAME})",
-                            f"the service-account token in {SERVICE_TOKEN_FILENAME}")
-
-
-def _strip_scheme(value: str) -> str:
-    scheme, separator, rest = value.partition(" ")
-    return rest if separator and rest and scheme.lower() in ("bearer", "basic") else value
+            f"Cannot use the in-cluster service account: {exc} Check that the Pod mounts its service-account "
+            "token (automountServiceAccountToken).") from None
+    settings.ca_file = SERVICE_CERT_FILENAME if os.path.isfile(SERVICE_CERT_FILENAME) else None
+    return (ConnectionSource(f"the Pod's service account ({SERVICE_TOKEN_FILENAME})",
+                             f"the service-account token in {SERVICE_TOKEN_FILENAME}"), settings)

@@ -3,16 +3,18 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE to atlas.hardening: the HTTP transport to one Kubernetes API server, counting its requests.
 
-Requests go through the urllib3 pool that the ``kubernetes`` library builds from the resolved
-configuration (``config.py``), but without its generated API classes: the collection talks to a
-handful of REST paths, needs the response headers (API warnings), streaming (watch) and an exact
-count of requests, and must behave the same across library releases.
+Requests go through one urllib3 pool built from :class:`ClientSettings` (``config.py`` resolves
+them from a kubeconfig, the options or the Pod's service account) the way the official client builds
+its own: same TLS, client-certificate and proxy handling. The collection talks to a handful of REST
+paths, needs the response headers (API warnings), streaming (watch) and an exact count of requests,
+and must behave the same across library releases, so it uses no generated API class.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -29,15 +31,16 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors
 
 try:
     import urllib3
-    from kubernetes.client.rest import RESTClientObject
 except ImportError as import_error:  # pragma: no cover - exercised by the missing-library test
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR: ImportError | None = import_error
+    HAS_URLLIB3 = False
+    URLLIB3_IMPORT_ERROR: ImportError | None = import_error
 else:
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
+    HAS_URLLIB3 = True
+    URLLIB3_IMPORT_ERROR = None
 
 USER_AGENT = "atlas.hardening"
+# Connections kept open to the server: enough for the widest bounded concurrency (apply.MAX_CONCURRENCY).
+POOL_MAXSIZE = 16
 
 
 class ApiResponse:
@@ -57,25 +60,47 @@ class ConnectionSource:
         self.credentials_hint = credentials_hint
 
 
+class ClientSettings:
+    """How to reach one API server: URL, TLS, proxy and the credentials sent with every request.
+
+    ``credentials`` is any object with an ``authorization()`` method (``credentials.py``).
+    """
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.verify = True
+        self.ca_file: str | None = None
+        self.ca_data: str | None = None
+        self.cert_file: str | None = None
+        self.key_file: str | None = None
+        self.tls_server_name: str | None = None
+        self.proxy_url: str | None = None
+        self.credentials: Any = None
+
+
 class KubernetesConnection:
     """An authenticated HTTP(S) connection to one API server, counting its requests."""
 
-    def __init__(self, configuration: Any, source: ConnectionSource, timeout: float = 30.0,
+    def __init__(self, settings: ClientSettings, source: ConnectionSource, timeout: float = 30.0,
                  secret_values: list[str] | None = None, user_agent: str = USER_AGENT) -> None:
-        self.configuration = configuration
+        self.settings = settings
         self.source = source
-        self.server = configuration.host.rstrip("/")
+        self.server = settings.server.rstrip("/")
         self.timeout = timeout
-        self.secret_values = [value for value in (secret_values or []) if value]
+        # The list connect() fills, also later: credentials that refresh add what they obtain.
+        self.secret_values = secret_values if secret_values is not None else []
         self.user_agent = user_agent
         self.request_counts: Counter = Counter()
         self._counts_lock = threading.Lock()  # requests may be sent from several threads (bounded concurrency)
-        # The library's own pool keeps TLS, client certificates and proxy handling identical to
-        # the official client; one pooled keep-alive connection serves every request of a run.
-        self._pool = RESTClientObject(configuration).pool_manager
-        if not configuration.verify_ssl:
+        self._pool = _pool_manager(settings)
+        if not settings.verify:
             # The user turned verification off on purpose; urllib3 would warn on every request.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    def authorization(self) -> str | None:
+        """The Authorization header value of the next request (credentials refresh themselves)."""
+        credentials = self.settings.credentials
+        return credentials.authorization() if credentials is not None else None
 
     # -- requests ------------------------------------------------------------------------------
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
@@ -139,7 +164,7 @@ class KubernetesConnection:
         if body is not None:
             headers["Content-Type"] = content_type
             payload = json.dumps(body).encode("utf-8")
-        authorization = _authorization(self.configuration)
+        authorization = self.authorization()
         if authorization:
             headers["Authorization"] = authorization
         timeout = urllib3.Timeout(connect=min(self.timeout, 10.0), read=read_timeout or self.timeout)
@@ -177,17 +202,23 @@ def object_path(prefix: str, plural: str, name: str | None = None, namespace: st
     return path
 
 
-def _authorization(configuration: Any) -> str | None:
-    """The Authorization header value; the library's hook refreshes expiring tokens first."""
-    if configuration.refresh_api_key_hook is not None:
-        configuration.refresh_api_key_hook(configuration)
-    # kubernetes < 35 stores the token under "authorization", later releases under "BearerToken".
-    for identifier in ("BearerToken", "authorization"):
-        key = (configuration.api_key or {}).get(identifier)
-        if key:
-            prefix = (configuration.api_key_prefix or {}).get(identifier)
-            return f"{prefix} {key}" if prefix else str(key)
-    return None
+def _pool_manager(settings: ClientSettings) -> Any:
+    """One pool for the server, as the official client's RESTClientObject builds it."""
+    pool_args: dict[str, Any] = {
+        "cert_reqs": ssl.CERT_REQUIRED if settings.verify else ssl.CERT_NONE,
+        "ca_certs": settings.ca_file, "ca_cert_data": settings.ca_data,
+        "cert_file": settings.cert_file, "key_file": settings.key_file, "maxsize": POOL_MAXSIZE,
+    }
+    if settings.tls_server_name:
+        pool_args["server_hostname"] = settings.tls_server_name
+    proxy = settings.proxy_url
+    if not proxy:
+        return urllib3.PoolManager(**pool_args)
+    if proxy.split("://", 1)[0].lower() in ("socks4", "socks4a", "socks5", "socks5h"):
+        from urllib3.contrib.socks import SOCKSProxyManager  # pylint: disable=import-outside-toplevel
+
+        return SOCKSProxyManager(proxy, **pool_args)
+    return urllib3.ProxyManager(proxy, **pool_args)
 
 
 def _decode_json(raw: bytes) -> Any:

@@ -100,14 +100,29 @@ def issue_server_certificate(ca: CertificateAuthority, hostnames: Iterable[str] 
                              ips: Iterable[str] = DEFAULT_IPS,
                              common_name: str = "atlas-lab server") -> tuple[bytes, bytes]:
     """Return ``(cert_pem, key_pem)`` for a server certificate valid for ``hostnames`` and ``ips``."""
-    ca_cert, ca_key = ca._load()  # pylint: disable=protected-access
-    key = _new_key()
     alt_names: list[x509.GeneralName] = [x509.DNSName(host) for host in hostnames]
     alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    return _issue(ca, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]),
+                  ExtendedKeyUsageOID.SERVER_AUTH, alt_names)
+
+
+def issue_client_certificate(ca: CertificateAuthority, user: str,
+                             groups: Iterable[str] = ()) -> tuple[bytes, bytes]:
+    """Return ``(cert_pem, key_pem)`` for a client certificate as kube-apiserver reads one: the
+    common name is the user, each organization a group."""
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, user)]
+    attributes += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
+    return _issue(ca, x509.Name(attributes), ExtendedKeyUsageOID.CLIENT_AUTH, [])
+
+
+def _issue(ca: CertificateAuthority, subject: x509.Name, usage: x509.ObjectIdentifier,
+           alt_names: list[x509.GeneralName]) -> tuple[bytes, bytes]:
+    ca_cert, ca_key = ca._load()  # pylint: disable=protected-access
+    key = _new_key()
     not_before = _now()
-    cert = (
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .subject_name(subject)
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -118,12 +133,13 @@ def issue_server_certificate(ca: CertificateAuthority, hostnames: Iterable[str] 
                                      crl_sign=False, content_commitment=False, data_encipherment=False,
                                      key_agreement=True, encipher_only=False, decipher_only=False),
                        critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                        critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 

@@ -16,7 +16,6 @@ import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.kubernetes import ModuleDocFragment
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes import config as kubernetes_config
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes import connection as kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import (
     KubernetesAuthError,
@@ -125,7 +124,7 @@ def test_nothing_configured(no_home_config: dict[str, str]) -> None:
 def test_host_and_token_without_kubeconfig(no_home_config: dict[str, str]) -> None:
     connection = connect(options(k8s_host="api.example:6443", k8s_api_key=TOKEN), environ={})
     assert connection.server == "https://api.example:6443"
-    assert kubernetes_connection._authorization(connection.configuration) == f"Bearer {TOKEN}"
+    assert connection.authorization() == f"Bearer {TOKEN}"
     assert connection.source.description == "the k8s_host option (K8S_AUTH_HOST)"
     assert TOKEN in connection.secret_values
 
@@ -137,9 +136,9 @@ def test_options_override_kubeconfig(tmp_path: Path, no_home_config: dict[str, s
     connection = connect(options(k8s_kubeconfig=str(path), k8s_host="https://other:6443", k8s_api_key="override-token",
                                  k8s_ca_cert=str(ca), k8s_validate_certs=True), environ={})
     assert connection.server == "https://other:6443"
-    assert kubernetes_connection._authorization(connection.configuration) == "Bearer override-token"
-    assert connection.configuration.ssl_ca_cert == str(ca)
-    assert connection.configuration.verify_ssl is True
+    assert connection.authorization() == "Bearer override-token"
+    assert connection.settings.ca_file == str(ca)
+    assert connection.settings.verify is True
     with pytest.raises(KubernetesConfigError, match="k8s_ca_cert .*missing.pem does not exist"):
         connect(options(k8s_kubeconfig=str(path), k8s_ca_cert=str(tmp_path / "missing.pem")), environ={})
 
@@ -164,7 +163,7 @@ def test_exec_plugin_token_is_masked(tmp_path: Path, no_home_config: dict[str, s
                                            "command": str(plugin), "interactiveMode": "Never"}}
     path.write_text(yaml.safe_dump(config))
     connection = connect(options(k8s_kubeconfig=str(path)), environ={})
-    assert kubernetes_connection._authorization(connection.configuration) == "Bearer exec-plugin-token-93e1"
+    assert connection.authorization() == "Bearer exec-plugin-token-93e1"
     assert "exec-plugin-token-93e1" in connection.secret_values
 
 
@@ -184,8 +183,8 @@ def test_in_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_home_con
     environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
     connection = connect(options(), environ=environ)
     assert connection.server == "https://10.96.0.1:443"
-    assert kubernetes_connection._authorization(connection.configuration).lower() == "bearer in-cluster-sa-token"
-    assert connection.configuration.ssl_ca_cert == str(ca)
+    assert connection.authorization().lower() == "bearer in-cluster-sa-token"
+    assert connection.settings.ca_file == str(ca)
     assert "in-cluster-sa-token" in connection.secret_values
     assert "service account" in connection.source.description
 
@@ -220,7 +219,7 @@ def run_module(params: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> tu
 
 def test_missing_library_uses_missing_required_lib(monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(kubernetes_config, "HAS_KUBERNETES", False)
+    monkeypatch.setattr(kubernetes_config, "HAS_URLLIB3", False)
     _module, failure = run_module(options(), capsys)
     assert failure.get("failed") is True
     assert "Failed to import the required Python library (kubernetes)" in failure["msg"]
