@@ -78,7 +78,7 @@ units: deps ## ansible-test units (module_utils and modules, against real OpenBa
 
 integration: deps ## pytest suites against the lab (emulators, real OpenBao/Alertmanager/moto)
 	@echo "==> integration tests against the lab"
-	$(PY) -m pytest tests/lab/tests tests/integration -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadscope $(PYTEST_ARGS)
+	$(PY) -m pytest tests/lab/tests tests/integration -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadscope --durations=25 $(PYTEST_ARGS)
 
 compat: deps ## Oldest supported ansible-core (2.16, .venv-compat) and managed-host Pythons 3.9-3.13
 	scripts/compat

@@ -64,5 +64,6 @@ notes:
     C(group/atlas.hardening.kubernetes) action group.
   - Requests go to the API server directly; no kubectl binary is needed.
 requirements:
-  - kubernetes >= 29.0.0 (Python library, on the host that runs the module; the collection reads kubeconfig files itself and imports the library only for a user entry with an C(auth-provider))
+  - kubernetes >= 29.0.0 (Python library, on the host that runs the module; the collection reads kubeconfig files
+    itself and imports the library only for a user entry with an C(auth-provider))
 """

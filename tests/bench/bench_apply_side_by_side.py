@@ -7,7 +7,9 @@ N objects of 9 kinds (the typical role's set of ten per namespace: N/10 new name
 - ``kubernetes.core.k8s`` from the PyPI ``ansible`` package (its own venv, ``BENCH_ANSIBLE_VENV``,
   made by ``make bench``), one task with ``src`` and server-side apply, and one task per object
   (``loop``; N <= 50 only: at 200 it takes minutes per run);
-- a one-task playbook running ``ansible.builtin.ping``: the start-up floor Ansible itself sets.
+- a one-task playbook running ``ansible.builtin.ping``: the start-up floor Ansible itself sets;
+- the module's own start-up (import, kubeconfig, no request) against ``python -c pass`` and against
+  importing the ``kubernetes`` package, which the module no longer needs.
 
 For each N: first apply (empty cluster), re-run (nothing to change) and check mode, each the median of
 RUNS runs (min and max in the notes), with the emulator's request counts by verb. Ratios against
@@ -129,8 +131,36 @@ class SideBySide:
                 "notes": f"min {min(walls):.2f} s, max {max(walls):.2f} s over {RUNS} runs; requests {requests}"}
 
 
+# The module's own start-up: what the interpreter spends before the first request.
+_START_UP = {
+    "python -c pass (the interpreter's floor)": "pass",
+    "k8s_manifests start-up: import the module, read the kubeconfig, no request": (
+        "import sys\n"
+        "from ansible_collections.atlas.hardening.plugins.modules import k8s_manifests\n"
+        "from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect\n"
+        "connect({'k8s_kubeconfig': sys.argv[1]})\n"
+        "assert 'kubernetes' not in sys.modules"),
+    "import kubernetes (the client package the module does not import)": "import kubernetes",
+}
+
+
+def start_up_rows(lab: Any, runs: int = 7) -> list[dict[str, Any]]:
+    python = str(REPO_ROOT / ".venv" / "bin" / "python")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / ".build" / "collections"))
+    rows = []
+    for name, code in _START_UP.items():
+        walls = []
+        for _run in range(runs):
+            started = time.monotonic()
+            subprocess.run([python, "-c", code, str(lab.kubeconfig)], env=env, check=True, timeout=60)
+            walls.append(time.monotonic() - started)
+        rows.append({"name": name, "wall_seconds": round(statistics.median(walls), 3), "requests": {"kubernetes": 0},
+                     "notes": f"min {min(walls):.3f} s, max {max(walls):.3f} s over {runs} runs"})
+    return rows
+
+
 def run(lab: Any) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = start_up_rows(lab)
     with tempfile.TemporaryDirectory(prefix="bench-side-") as scratch:
         directory = Path(scratch)
         bench = SideBySide(lab, directory)

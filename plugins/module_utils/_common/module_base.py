@@ -74,7 +74,13 @@ class HardeningModule(AnsibleModule):
         from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
 
         # Credentials obtained later in the run (a refreshed exec credential) are hidden as they come.
-        return connect(self.params, user_agent=user_agent, on_secret=lambda value: self.hide([value]))
+        return connect(self.params, user_agent=user_agent, on_secret=lambda value: self.hide([value]),
+                       run_command=self._run_credential_plugin)
+
+    def _run_credential_plugin(self, argv: list[str], environ: dict[str, str], cwd: str) -> tuple:
+        """A kubeconfig's exec plugin, run as Ansible runs commands (bytes out, nothing expanded)."""
+        return self.run_command(argv, environ_update=environ, cwd=cwd or None, encoding=None,
+                                expand_user_and_vars=False)
 
     def vault(self) -> VaultConnection:
         from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_client_from_params

@@ -29,6 +29,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connec
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.credentials import (
     BearerToken,
+    CommandRunner,
     LibraryHook,
     TokenFile,
 )
@@ -57,7 +58,8 @@ _KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "id-token", "
 
 
 def connect(options: dict[str, Any], environ: dict[str, str] | None = None, user_agent: str = USER_AGENT,
-            on_secret: Callable[[str], None] | None = None) -> KubernetesConnection:
+            on_secret: Callable[[str], None] | None = None,
+            run_command: CommandRunner | None = None) -> KubernetesConnection:
     """Resolve the connection settings, in this order:
 
     1. ``k8s_host`` without ``k8s_kubeconfig``/``k8s_context``: host, ``k8s_api_key``, ``k8s_ca_cert``;
@@ -67,7 +69,8 @@ def connect(options: dict[str, Any], environ: dict[str, str] | None = None, user
     3. the in-cluster service account when running in a Pod.
 
     Every secret read or obtained (also later: a refreshed exec credential, a rotated token file) is
-    added to the connection's ``secret_values`` and passed to ``on_secret``.
+    added to the connection's ``secret_values`` and passed to ``on_secret``. ``run_command`` runs a
+    kubeconfig's exec plugin (a module passes its own, ``module_base.py``).
     """
     if not HAS_URLLIB3:
         raise KubernetesConfigError(missing_required_lib("kubernetes"))
@@ -90,7 +93,7 @@ def connect(options: dict[str, Any], environ: dict[str, str] | None = None, user
     else:
         files, origin = _kubeconfig_files(kubeconfig, environ)
         if files:
-            source, settings = _load_kubeconfig(files, origin, context, remember, environ)
+            source, settings = _load_kubeconfig(files, origin, context, remember, environ, run_command)
         elif context:
             raise KubernetesConfigError(
                 f"k8s_context is {context!r} but there is no kubeconfig to find it in: no k8s_kubeconfig "
@@ -183,7 +186,7 @@ def _kubeconfig_files(option: str | None, environ: dict[str, str]) -> tuple:
 
 
 def _load_kubeconfig(files: list[str], origin: str, context: str | None, remember: Any,
-                     environ: dict[str, str]) -> tuple:
+                     environ: dict[str, str], run_command: CommandRunner | None) -> tuple:
     label = "kubeconfig " + ", ".join(files)
     documents = _read_kubeconfig_files(files, origin)
     merged = MergedKubeconfig(list(zip(files, documents)))
@@ -199,7 +202,7 @@ def _load_kubeconfig(files: list[str], origin: str, context: str | None, remembe
     if resolved.needs_library:
         settings = _library_settings(files, resolved, full_label, remember)
     else:
-        settings = client_settings(resolved, full_label, remember, environ)
+        settings = client_settings(resolved, full_label, remember, environ, run_command)
     description = f"{label} (context {resolved.name!r}, user {resolved.user_name!r})"
     return (ConnectionSource(description, f"the token or client certificate of user {resolved.user_name!r} in {label}"),
             settings)

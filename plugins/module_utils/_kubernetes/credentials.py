@@ -11,7 +11,7 @@ request, and hands every secret it learns to ``remember`` so that it is masked i
   like client-go, because the kubelet rotates projected tokens;
 - basic auth (kubeconfig ``username``/``password``);
 - an exec credential plugin (``aws eks get-token``, ``kubelogin``, ``gke-gcloud-auth-plugin``), run
-  once and again shortly before the credential it returned expires;
+  (through the module's ``run_command``) once and again shortly before its credential expires;
 - the ``kubernetes`` library's refresh hook, for kubeconfig entries the collection does not read
   itself (``auth-provider``).
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
+import shutil
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -30,12 +30,14 @@ from typing import Any
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesConfigError
 
 Remember = Callable[[str], None]
+# Runs a command: (argv, environment, working directory) -> (exit status, stdout, stderr). In a module
+# it is AnsibleModule.run_command (module_base.py), so that no module_utils spawns processes itself.
+CommandRunner = Callable[[list, dict, str], tuple]
 # client-go re-reads token files after a minute (CachedFileTokenSource); so do we.
 TOKEN_FILE_REREAD_SECONDS = 60.0
 # An exec credential is renewed this long before it expires, so that no request carries one that
 # expires in flight.
 EXEC_EXPIRY_MARGIN_SECONDS = 10.0
-EXEC_TIMEOUT_SECONDS = 60.0
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 
 
@@ -112,7 +114,7 @@ class ExecPlugin:
     authenticator) and parses the ExecCredential it prints."""
 
     def __init__(self, spec: dict[str, Any], base_dir: str, cluster: dict[str, Any], what: str,
-                 remember: Remember, environ: dict[str, str] | None = None,
+                 remember: Remember, run_command: CommandRunner | None, environ: dict[str, str] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.what = what
         self.api_version = str(spec.get("apiVersion") or "")
@@ -141,6 +143,9 @@ class ExecPlugin:
             exec_info["spec"]["cluster"] = _cluster_info(cluster)
         self.environment["KUBERNETES_EXEC_INFO"] = json.dumps(exec_info)
         self.base_dir = base_dir
+        if run_command is None:
+            raise KubernetesConfigError(f"The exec plugin of {what} can only run inside an Ansible module.")
+        self._run_command = run_command
         self._remember = remember
         self._clock = clock
         self.credential = self._run()
@@ -152,26 +157,22 @@ class ExecPlugin:
         return "Bearer " + self.credential.token if self.credential.token else None
 
     def _run(self) -> ExecCredential:
-        try:
-            completed = subprocess.run(self.argv, env=self.environment, cwd=self.base_dir or None,
-                                       stdin=subprocess.DEVNULL, capture_output=True, timeout=EXEC_TIMEOUT_SECONDS,
-                                       check=False)
-        except FileNotFoundError:
+        program = self.argv[0]
+        found = program if os.sep in program else shutil.which(program, path=self.environment.get("PATH", ""))
+        if not found or not os.access(found, os.X_OK) or os.path.isdir(found):
             raise KubernetesConfigError(
-                f"The exec plugin of {self.what} runs {self.argv[0]!r}, which is not installed or not on PATH "
-                f"(PATH={self.environment.get('PATH', '')}).") from None
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise KubernetesConfigError(f"The exec plugin of {self.what} ({self.argv[0]}) could not run: {exc}.") from None
-        if completed.returncode != 0:
+                f"The exec plugin of {self.what} runs {program!r}, which is not installed or not on PATH "
+                f"(PATH={self.environment.get('PATH', '')}).")
+        status, stdout, stderr = self._run_command([found, *self.argv[1:]], self.environment, self.base_dir)
+        if status != 0:
             raise KubernetesConfigError(
-                f"The exec plugin of {self.what} ({self.argv[0]}) failed with exit status {completed.returncode}"
-                f"{_last_line(completed.stderr)}.")
-        return self._parse(completed.stdout)
+                f"The exec plugin of {self.what} ({program}) failed with exit status {status}{_last_line(stderr)}.")
+        return self._parse(stdout)
 
-    def _parse(self, output: bytes) -> ExecCredential:
+    def _parse(self, output: bytes | str) -> ExecCredential:
         problem = f"The exec plugin of {self.what} ({self.argv[0]}) did not print an ExecCredential"
         try:
-            document = json.loads(output.decode("utf-8"))
+            document = json.loads(output.decode("utf-8") if isinstance(output, bytes) else output)
         except ValueError:
             raise KubernetesConfigError(problem + ": its output is not JSON.") from None
         if not isinstance(document, dict) or document.get("kind") != "ExecCredential":
@@ -243,8 +244,9 @@ def _expiry(value: Any, problem: str) -> float | None:
     return moment.timestamp()
 
 
-def _last_line(stderr: bytes) -> str:
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+def _last_line(stderr: bytes | str) -> str:
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return f": {lines[-1][:300]}" if lines else ""
 
 

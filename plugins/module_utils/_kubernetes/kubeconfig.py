@@ -28,6 +28,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connec
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.credentials import (
     BasicAuth,
     BearerToken,
+    CommandRunner,
     ExecPlugin,
     Remember,
     TokenFile,
@@ -112,8 +113,8 @@ def resolve_context(config: MergedKubeconfig, context: str | None, label: str) -
     return ResolvedContext(name, cluster, user)
 
 
-def client_settings(resolved: ResolvedContext, label: str, remember: Remember,
-                    environ: dict[str, str]) -> ClientSettings:
+def client_settings(resolved: ResolvedContext, label: str, remember: Remember, environ: dict[str, str],
+                    run_command: CommandRunner | None = None) -> ClientSettings:
     """The transport settings and credentials of a resolved context (not for ``needs_library`` users)."""
     cluster = resolved.cluster.value
     server = cluster.get("server")
@@ -139,7 +140,7 @@ def client_settings(resolved: ResolvedContext, label: str, remember: Remember,
         settings.credentials = TokenFile(_relative_to(user_entry, str(user["tokenFile"])),
                                          f"tokenFile of {what}", remember)
     elif isinstance(user.get("exec"), dict):
-        plugin = ExecPlugin(user["exec"], user_entry.base_dir, cluster, what, remember, environ)
+        plugin = ExecPlugin(user["exec"], user_entry.base_dir, cluster, what, remember, run_command, environ)
         settings.credentials = plugin
         if plugin.credential.client_certificate and plugin.credential.client_key:
             settings.cert_file = files.write("client-certificate", plugin.credential.client_certificate.encode())

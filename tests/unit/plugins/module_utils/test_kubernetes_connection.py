@@ -151,8 +151,10 @@ def test_every_kubeconfig_secret_is_collected(tmp_path: Path, no_home_config: di
     assert {TOKEN, "S0VZREFUQQ==", "pa55word", "id.tok.en", "refresh-xyz"} <= set(secrets)
 
 
-def test_exec_plugin_token_is_masked(tmp_path: Path, no_home_config: dict[str, str]) -> None:
-    """A token that only an exec credential plugin (aws eks get-token, kubelogin) knows."""
+def test_exec_plugin_token_is_masked(tmp_path: Path, no_home_config: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A token that only an exec credential plugin (aws eks get-token, kubelogin) knows, run by a
+    module through AnsibleModule.run_command."""
     plugin = tmp_path / "get-token"
     plugin.write_text("#!/bin/sh\necho '{\"apiVersion\": \"client.authentication.k8s.io/v1beta1\", "
                       "\"kind\": \"ExecCredential\", \"status\": {\"token\": \"exec-plugin-token-93e1\"}}'\n")
@@ -162,9 +164,26 @@ def test_exec_plugin_token_is_masked(tmp_path: Path, no_home_config: dict[str, s
     config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
                                            "command": str(plugin), "interactiveMode": "Never"}}
     path.write_text(yaml.safe_dump(config))
-    connection = connect(options(k8s_kubeconfig=str(path)), environ={})
-    assert connection.authorization() == "Bearer exec-plugin-token-93e1"
-    assert "exec-plugin-token-93e1" in connection.secret_values
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    seen: dict[str, Any] = {}
+
+    def task(running: Any) -> dict[str, Any]:
+        connection = running.kubernetes()
+        seen["authorization"] = connection.authorization()
+        seen["secrets"] = list(connection.secret_values)
+        return {"changed": False}
+
+    from ansible.module_utils.testing import patch_module_args
+
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+
+    with patch_module_args({"k8s_kubeconfig": str(path)}):
+        module = HardeningModule({}, connections=("kubernetes",))
+        with pytest.raises(SystemExit):
+            module.run(task)
+    capsys.readouterr()
+    assert seen["authorization"] == "Bearer exec-plugin-token-93e1"
+    assert "exec-plugin-token-93e1" in seen["secrets"] and "exec-plugin-token-93e1" in module.no_log_values
 
 
 def test_default_kubeconfig_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -44,6 +44,12 @@ SERVER_CERT, SERVER_KEY = issue_server_certificate(CA, hostnames=("kubernetes.de
 CLIENT_CERT, CLIENT_KEY = issue_client_certificate(CA, "atlas-admin", ("system:masters",))
 
 
+def run(argv: list[str], environ: dict[str, str], cwd: str) -> tuple[int, bytes, bytes]:
+    """What AnsibleModule.run_command does for an exec plugin, outside a module."""
+    completed = subprocess.run(argv, env=environ, cwd=cwd or None, capture_output=True, check=False)
+    return completed.returncode, completed.stdout, completed.stderr
+
+
 def b64(data: bytes | str) -> str:
     return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
 
@@ -69,7 +75,8 @@ def exec_plugin(directory: Path, status: dict[str, Any], name: str = "get-creden
 
 
 def ours(path: Path, context: str | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:
-    settings = connect({"k8s_kubeconfig": str(path), "k8s_context": context}, environ=environ or {}).settings
+    settings = connect({"k8s_kubeconfig": str(path), "k8s_context": context}, environ=environ or {},
+                       run_command=run).settings
     ca = settings.ca_data or (Path(settings.ca_file).read_text() if settings.ca_file else None)
     return {
         "host": settings.server, "verify": settings.verify, "tls_server_name": settings.tls_server_name,
@@ -249,7 +256,7 @@ def test_exec_plugin_runs_again_when_its_credential_expires(tmp_path: Path) -> N
     remembered: list[str] = []
     plugin = ExecPlugin({"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "./plugin",
                          "env": [{"name": "EXTRA", "value": "1"}]}, str(tmp_path), {"server": "https://x"},
-                        "user 'u'", remembered.append, environ={"PATH": os.environ["PATH"]}, clock=lambda: now[0])
+                        "user 'u'", remembered.append, run, environ={"PATH": os.environ["PATH"]}, clock=lambda: now[0])
     assert plugin.authorization() == "Bearer token-1"
     assert plugin.authorization() == "Bearer token-1" and counter.read_text().strip() == "1"
     now[0] = 1_893_456_000.0 - 5  # five seconds before 2030-01-01: inside the renewal margin
@@ -279,7 +286,7 @@ def test_exec_plugin_errors_say_what_to_fix(spec: dict[str, Any], output: str | 
         (tmp_path / "plugin").write_text(f"#!/bin/sh\ncat <<'EOF'\n{output}\nEOF\n")
         (tmp_path / "plugin").chmod(0o755)
     with pytest.raises(KubernetesConfigError) as error:
-        ExecPlugin(spec, str(tmp_path), {}, "user 'u'", [].append, environ={"PATH": os.environ["PATH"]})
+        ExecPlugin(spec, str(tmp_path), {}, "user 'u'", [].append, run, environ={"PATH": os.environ["PATH"]})
     assert message in str(error.value)
 
 
@@ -289,9 +296,16 @@ def test_failing_exec_plugin_reports_its_status_and_last_line(tmp_path: Path) ->
     path = kubeconfig(tmp_path / "kc", {"server": "https://x:6443"}, {"exec": {
         "apiVersion": "client.authentication.k8s.io/v1", "command": "./plugin"}})
     with pytest.raises(KubernetesConfigError) as error:
-        connect({"k8s_kubeconfig": str(path)}, environ={"PATH": os.environ["PATH"]})
+        connect({"k8s_kubeconfig": str(path)}, environ={"PATH": os.environ["PATH"]}, run_command=run)
     assert str(error.value) == (f"The exec plugin of user 'u' in kubeconfig {path} (from k8s_kubeconfig) "
                                 f"({tmp_path}/plugin) failed with exit status 3: error: SSO session expired.")
+
+
+def test_exec_plugin_needs_a_command_runner(tmp_path: Path) -> None:
+    path = kubeconfig(tmp_path / "kc", {"server": "https://x:6443"}, {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": str(exec_plugin(tmp_path, {"token": "t"}))}})
+    with pytest.raises(KubernetesConfigError, match="The exec plugin of user 'u' in .* can only run inside an Ansible"):
+        connect({"k8s_kubeconfig": str(path)}, environ={})
 
 
 def test_token_file_is_read_again_after_a_minute(tmp_path: Path) -> None:
@@ -367,10 +381,13 @@ def test_environment_proxy_matches_the_official_clients_choice(server: str, no_p
 
 
 _START_UP = """
-import json, sys
+import json, subprocess, sys
 from ansible_collections.atlas.hardening.plugins.modules import k8s_manifests  # noqa: F401
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
-connection = connect({"k8s_kubeconfig": sys.argv[1]}, environ={"PATH": "/usr/bin:/bin"})
+def run(argv, environ, cwd):
+    completed = subprocess.run(argv, env=environ, cwd=cwd, capture_output=True)
+    return completed.returncode, completed.stdout, completed.stderr
+connection = connect({"k8s_kubeconfig": sys.argv[1]}, environ={"PATH": "/usr/bin:/bin"}, run_command=run)
 print(json.dumps({"kubernetes": "kubernetes" in sys.modules, "authorization": connection.authorization()}))
 """
 
