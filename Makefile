@@ -16,6 +16,10 @@ COLLECTIONS_DIR := $(ROOT)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
 export PYTHONPATH := $(ROOT)/tests/lab
 export PATH := $(VENV)/bin:$(PATH)
+# Lab and plugin code is imported by hundreds of processes per run: let Python cache its bytecode even
+# where the environment says otherwise (measured: test_multi_cluster 135 s -> 122 s). __pycache__ is
+# git-ignored, so ansible-test never stages it, and galaxy.yml's build_ignore keeps it out of the tarball.
+export PYTHONDONTWRITEBYTECODE :=
 PYTEST_ARGS ?=
 # The lab and integration suites run in 2 pytest-xdist workers, each with a lab of its own (424 tests:
 # about 22 min, against about 40 in one process), beside the other suites (scripts/test-all).
