@@ -86,7 +86,7 @@ integration: deps ## pytest suites against the lab (emulators, real OpenBao/Aler
 	$(PY) -m pytest tests/lab/tests tests/integration -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadscope --durations=25 $(PYTEST_ARGS)
 
 compat: deps ## Oldest supported ansible-core (2.16, .venv-compat) and managed-host Pythons 3.9-3.13
-	scripts/compat
+	SANITY_PYTHON=$(SANITY_PYTHON) scripts/compat
 
 lint: deps ## ansible-lint (production profile), ruff, mypy, changelog fragments
 	@echo "==> ansible-lint (production profile)"
