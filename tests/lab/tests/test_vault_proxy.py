@@ -17,6 +17,7 @@ import requests
 from atlas_lab.core.admin_client import LabAdminClient
 from atlas_lab.core.http_base import ServerHandle, serve
 from atlas_lab.core.ports import PortAllocator
+from atlas_lab.pytest_plugin import wait_for
 from atlas_lab.services import vault_proxy
 from atlas_lab.services.openbao import OpenBaoServer
 
@@ -157,6 +158,9 @@ def test_delay_fault_times_a_client_out(proxy_server: ServerHandle, proxy: LabAd
     client = hvac.Client(url=proxy_server.url, token=ROOT_TOKEN, timeout=0.3)
     with pytest.raises(requests.exceptions.Timeout):
         client.sys.read_health_status(method="GET")
+    # The proxy still answers once the delay is over (a delay, not a drop), and is counted then: wait
+    # for it, or the count lands in a later test's (it did under the load of three xdist workers).
+    wait_for(lambda: proxy.counts().get("sys.read") == 1, timeout=10, what="the delayed request to complete")
 
 
 def test_kv1_mounts_and_cache_invalidation(vault: hvac.Client, proxy: LabAdminClient) -> None:
