@@ -67,7 +67,9 @@ def build_scratch_environment(target: Path) -> ScratchEnvironment:
         raise RuntimeError("the Containerfile installs no ansible-core")
     venv = target / "venv"
     subprocess.run([image_python(containerfile), "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+    # --no-compile: the image compiles every installed module (48 s of CPU here, 27 s without); the Jobs
+    # compile only what they import, once, into the venv's __pycache__. Bytecode changes no behaviour.
+    pip = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
     installed = subprocess.run([*pip, *refs[1].split(), "-r", str(context / "_build" / "requirements.txt")],
                                capture_output=True, text=True, check=False, timeout=900)
     if installed.returncode != 0:
