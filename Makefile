@@ -22,17 +22,15 @@ export PATH := $(VENV)/bin:$(PATH)
 # git-ignored, so ansible-test never stages it, and galaxy.yml's build_ignore keeps it out of the tarball.
 export PYTHONDONTWRITEBYTECODE :=
 PYTEST_ARGS ?=
-# The lab and integration suites run in 4 pytest-xdist workers, each with a lab of its own, beside the
-# other suites (scripts/test-all). More workers than the 2 cores, because the workers often wait (on Jobs,
-# Alertmanager gossip, backups): alone, two kept only 1.35 cores busy; with three, the two cores were
-# 79% busy (53 CPU-min in 33m43s, the checks lane included). Fresh-clone make test, measured:
+# The lab and integration suites run in 3 pytest-xdist workers, each with a lab of its own, beside the
+# other suites (scripts/test-all). Three, on a 2-core machine, because the workers often wait (on Jobs,
+# Alertmanager gossip, backups): alone, two kept only 1.35 cores busy. Fresh-clone make test, measured:
 # 3 workers 32m36s at 2f01758, 2 workers 36m51s (before wait_for backed off: 3 workers 40m11s).
-# Handing out the longest modules first did not help (integration 2020 s, against 1834 s).
 # Each module runs whole on one worker (--dist loadscope): a module's lab of its own is started and
 # prepared once, and its tests run in file order.
 # INTEGRATION_WORKERS=0 runs them in one process; under load the real-Alertmanager timing tests are
 # the ones to watch (a race in one was found and fixed that way).
-INTEGRATION_WORKERS ?= 4
+INTEGRATION_WORKERS ?= 3
 SANITY_PYTHON ?= $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
 .PHONY: help venv sysdeps deps collection-link test sanity units integration compat lint ee build-install \
