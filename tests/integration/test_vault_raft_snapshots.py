@@ -18,7 +18,7 @@ import hvac
 import pytest
 
 from atlas_lab.core.ports import PortAllocator  # pylint: disable=import-error
-from atlas_lab.pytest_plugin import Lab
+from atlas_lab.pytest_plugin import Lab, wait_for
 from atlas_lab.services.openbao import OpenBaoServer
 
 pytestmark = pytest.mark.timeout(600)
@@ -42,8 +42,19 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OpenBaoS
         try:
             client = hvac.Client(url=source.url, token=source.root_token)
             client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
-            client.secrets.kv.v2.create_or_update_secret(CANARY, secret={"written": "before the snapshot"},
-                                                         mount_point="secret")
+
+            def canary_written() -> bool:
+                # A new KV v2 mount upgrades itself in the background; until then writes get a 400.
+                try:
+                    client.secrets.kv.v2.create_or_update_secret(CANARY, secret={"written": "before the snapshot"},
+                                                                 mount_point="secret")
+                except hvac.exceptions.InvalidRequest as error:
+                    if "Upgrading from non-versioned to versioned data" not in str(error):
+                        raise
+                    return False
+                return True
+
+            wait_for(canary_written, timeout=30, what="the new KV v2 mount to finish its upgrade")
             yield source, scratch
         finally:
             scratch.stop()
