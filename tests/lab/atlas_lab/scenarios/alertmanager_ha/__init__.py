@@ -40,8 +40,8 @@ class AlertmanagerHaScenario(Scenario):
 
     def wait_ready(self, timeout: float) -> None:
         # The seeded release's Alertmanager pods run (real peers) before `up` returns.
-        if self.operator is not None:
-            self.operator.wait_idle(timeout)
+        if self.operator is not None and not self.operator.wait_idle(timeout):
+            raise RuntimeError(f"the seeded release's Alertmanager pods were not Ready within {timeout:.0f} s")
 
     def inventory_vars(self) -> dict[str, Any]:
         return dict(self.vars)

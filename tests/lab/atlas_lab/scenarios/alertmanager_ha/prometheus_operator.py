@@ -491,8 +491,10 @@ class PrometheusOperatorSimulation:
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Until every event is handled and every started pod is Ready (or failed): the readiness
-        checks are scheduled work, hence ``include_delayed``."""
-        return bool(self.app.controllers.wait_idle(timeout=timeout, include_delayed=True))
+        checks are scheduled work, hence ``include_delayed``, but only these two controllers' (others
+        schedule periodic work that never ends)."""
+        return bool(self.app.controllers.wait_idle(timeout=timeout, include_delayed=True,
+                                                   controllers=(self.operator, self.kubelet)))
 
     def reset(self) -> None:
         self.kubelet.reset()

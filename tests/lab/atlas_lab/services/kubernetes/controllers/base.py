@@ -313,12 +313,19 @@ class ControllerManager:
                     self._busy = False
                     self._condition.notify_all()
 
-    def wait_idle(self, timeout: float = 10.0, include_delayed: bool = False) -> bool:
-        """Wait until no event is queued (and, with ``include_delayed``, no scheduled work either)."""
+    def wait_idle(self, timeout: float = 10.0, include_delayed: bool = False,
+                  controllers: Iterable[Controller] | None = None) -> bool:
+        """Wait until no event is queued (and, with ``include_delayed``, no scheduled work either).
+
+        ``controllers`` limits the scheduled work waited for to theirs: some controllers schedule
+        work forever (a periodic sync, a renewal timer), so waiting for all of it always times out."""
         deadline = time.monotonic() + timeout
+        waited_for = None if controllers is None else {id(controller) for controller in controllers}
         with self._condition:
             while True:
-                due = [item for item in self._queue if include_delayed or item[0] <= time.monotonic()]
+                now = time.monotonic()
+                due = [item for item in self._queue
+                       if item[0] <= now or (include_delayed and (waited_for is None or id(item[2]) in waited_for))]
                 if not due and not self._busy:
                     return True
                 remaining = deadline - time.monotonic()
