@@ -180,12 +180,26 @@ def test_hvac_calls_inside_errors_get_the_same_messages(openbao: Any) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Namespaces (OpenBao has them since 2.3; hvac does not read VAULT_NAMESPACE itself)
+def write_when_upgraded(write: Any, timeout: float = 30.0) -> None:
+    """A new KV v2 mount upgrades itself in the background; until then OpenBao answers writes with a 400."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            write()
+            return
+        except hvac.exceptions.InvalidRequest as error:
+            if "Upgrading from non-versioned to versioned data" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
 def test_namespace_option_scopes_every_request(openbao: Any) -> None:
     namespace = unique("team")
     openbao.admin.adapter.post("/v1/sys/namespaces/%s" % namespace, json={})
     inside = hvac.Client(url=openbao.url, token=openbao.root_token, namespace=namespace)
     inside.sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
-    inside.secrets.kv.v2.create_or_update_secret("app", {"where": "inside"}, mount_point="kv")
+    write_when_upgraded(lambda: inside.secrets.kv.v2.create_or_update_secret("app", {"where": "inside"},
+                                                                             mount_point="kv"))
 
     scoped = VaultKV2(vault_client_from_params(openbao.params(vault_namespace=namespace)), "kv")
     secret = scoped.read("app")
