@@ -12,8 +12,10 @@ N objects of 9 kinds (the typical role's set of ten per namespace: N/10 new name
   importing the ``kubernetes`` package, which the module no longer needs.
 
 For each N: first apply (empty cluster), re-run (nothing to change) and check mode, each the median of
-RUNS runs (min and max in the notes), with the emulator's request counts by verb. Ratios against
-k8s_manifests are printed at the end of the table (`make bench`).
+RUNS runs (min and max in the notes), with the emulator's request counts by verb and the CPU time the
+lab spent serving them (the server's share of the wall time). Each timed run starts on a quiet lab: the
+lab's controllers reconciling the previous run's Deployments would otherwise be counted against the
+next row. Ratios against k8s_manifests are printed at the end of the table (`make bench`).
 """
 
 from __future__ import annotations
@@ -58,9 +60,36 @@ def _play(path: Path, tasks: list[dict[str, Any]]) -> Path:
     return path
 
 
+class LabCpu:
+    """CPU seconds of the lab's supervisor process, where every emulator and controller runs (Linux /proc)."""
+
+    QUIET_WINDOW = 0.2  # seconds; quiet when the lab used at most one clock tick in a window
+
+    def __init__(self, lab: Any) -> None:
+        self.stat = Path(f"/proc/{lab.state['supervisor']['pid']}/stat")
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def seconds(self) -> float:
+        fields = self.stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
+
+    def wait_quiet(self, timeout: float = 30.0) -> bool:
+        """Wait until the lab's controllers have nothing left to reconcile; False if they still do."""
+        deadline = time.monotonic() + timeout
+        before = self.seconds()
+        while time.monotonic() < deadline:
+            time.sleep(self.QUIET_WINDOW)
+            now = self.seconds()
+            if now - before <= 1.0 / self.tick:
+                return True
+            before = now
+        return False
+
+
 class SideBySide:
     def __init__(self, lab: Any, directory: Path) -> None:
         self.lab = lab
+        self.lab_cpu = LabCpu(lab)
         self.directory = directory
         self.kubectl = str(REPO_ROOT / ".venv" / "bin" / "kubectl")
         venv = os.environ.get("BENCH_ANSIBLE_VENV") or str(REPO_ROOT / ".bench" / "ansible-venv")
@@ -101,34 +130,42 @@ class SideBySide:
         approaches["ansible.builtin.ping (start-up floor)"] = {"first": [ours_bin, *inventory, str(ping)]}
         return approaches
 
-    def timed(self, argv: list[str], env: dict[str, str]) -> tuple[float, dict[str, int]]:
+    def timed(self, argv: list[str], env: dict[str, str]) -> tuple[float, float, dict[str, int]]:
+        """(wall seconds, the lab's CPU seconds, requests by verb) of one run."""
+        if not self.lab_cpu.wait_quiet():
+            raise RuntimeError("the lab's controllers were still busy after 30 s: the run would not be comparable")
         self.lab.k8s.reset_requests()
+        cpu_before = self.lab_cpu.seconds()
         started = time.monotonic()
         completed = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=self.directory, timeout=900,
                                    check=False)
         wall = time.monotonic() - started
+        lab_cpu = self.lab_cpu.seconds() - cpu_before
         if completed.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
         by_verb: dict[str, int] = {}
         for kind, number in self.lab.k8s.counts().items():
             verb = kind.split(" ", 1)[0]
             by_verb[verb] = by_verb.get(verb, 0) + number
-        return wall, by_verb
+        return wall, lab_cpu, by_verb
 
     def row(self, name: str, phase: str, argv: list[str], fresh: bool) -> dict[str, Any]:
-        walls, requests = [], {}
+        walls, lab_cpus, requests = [], [], {}
         env = dict(self.env)
         if "kubernetes.core" in name:
             env["ANSIBLE_COLLECTIONS_PATH"] = ""  # the collections bundled in the ansible package
         for _run in range(RUNS):
             if fresh:
                 self.lab.reset()
-            wall, requests = self.timed(argv, env)
+            wall, lab_cpu, requests = self.timed(argv, env)
             walls.append(wall)
+            lab_cpus.append(lab_cpu)
         return {"name": f"{name}: {phase}", "wall_seconds": round(statistics.median(walls), 3),
+                "lab_cpu_seconds": round(statistics.median(lab_cpus), 2),
                 "requests": {"kubernetes": sum(requests.values())},
                 "by_verb": requests,
-                "notes": f"min {min(walls):.2f} s, max {max(walls):.2f} s over {RUNS} runs; requests {requests}"}
+                "notes": f"min {min(walls):.2f} s, max {max(walls):.2f} s over {RUNS} runs; "
+                         f"lab CPU {statistics.median(lab_cpus):.2f} s; requests {requests}"}
 
 
 # The module's own start-up: what the interpreter spends before the first request.
