@@ -25,7 +25,8 @@ PYTEST_ARGS ?=
 # The lab and integration suites run in 3 pytest-xdist workers, each with a lab of its own, beside the
 # other suites (scripts/test-all). Three, on a 2-core machine, because the workers often wait (on Jobs,
 # Alertmanager gossip, backups): alone, two kept only 1.35 cores busy. Fresh-clone make test, measured:
-# 3 workers 32m36s at 2f01758, 2 workers 36m51s (before wait_for backed off: 3 workers 40m11s).
+# 3 workers 32m36s at 2f01758, 2 workers 36m51s (before wait_for backed off: 3 workers 40m11s);
+# 3 workers 21m50s at 69ace1e on a faster day.
 # 4 workers (31812cd, reverted) 38m57s and 61.7 CPU-min: more polling and contention, not more done.
 # Each module runs whole on one worker (--dist loadscope): a module's lab of its own is started and
 # prepared once, and its tests run in file order.
