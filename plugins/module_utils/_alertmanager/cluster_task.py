@@ -19,6 +19,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._alertmanager.repl
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.option_checks import check_range
 from ansible_collections.atlas.hardening.plugins.module_utils._common.urls import is_http_url
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 
 # The options both modules share (documented by the atlas.hardening.alertmanager_cluster fragment).
 CLUSTER_ARGSPEC: dict[str, dict[str, Any]] = dict(
@@ -74,7 +75,7 @@ def _examine(module: HardeningModule, gossip: bool, gossip_timeout: float) -> di
         KubernetesObjects,
     )
 
-    objects = KubernetesObjects(module.kubernetes())
+    objects = KubernetesObjects(kubernetes_connection(module))
     found: dict[str, Any] = {}
 
     def discover() -> tuple[int, list[Replica], list[str]]:

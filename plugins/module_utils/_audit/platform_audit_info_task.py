@@ -11,13 +11,14 @@ from ansible_collections.atlas.hardening.plugins.module_utils._audit.cluster_evi
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import rfc3339, utc_now
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import RESULTS_CONFIGMAP
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.seal_status import seal_status
 
 
 def platform_audit_info_task(module: HardeningModule) -> dict[str, Any]:
     params = module.params
-    connection = module.kubernetes(user_agent="atlas.hardening/platform_audit_info")
+    connection = kubernetes_connection(module, user_agent="atlas.hardening/platform_audit_info")
     before = dict(connection.request_counts)
     evidence = ClusterEvidence(KubernetesObjects(connection)).collect(params["velero_namespace"], RESULTS_CONFIGMAP)
     evidence["vault_seal"] = seal_status(params) if params.get("vault_url") else None

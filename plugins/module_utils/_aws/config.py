@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -18,6 +18,16 @@ from ansible_collections.atlas.hardening.plugins.module_utils._aws.connection im
 from ansible_collections.atlas.hardening.plugins.module_utils._aws.errors import AWSConfigError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.files import require_readable_file
 from ansible_collections.atlas.hardening.plugins.module_utils._common.urls import require_http_url
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+
+
+def aws_connection(module: HardeningModule) -> AWSConnection:
+    """A module's S3 client, its credentials hidden."""
+    connection = aws_client_from_params(module.params)
+    module.hide(connection.no_log_values)
+    return connection
 
 
 def aws_client_from_params(params: Mapping[str, Any]) -> AWSConnection:

@@ -10,15 +10,20 @@ A module's ``main()`` is its own argument spec, its documentation, and one call:
 The base merges the connection options of the services named in ``connections`` (refusing an
 option defined twice), hides every secret a connection holds or obtains (``no_log_values``),
 exposes check and diff mode, and turns a :class:`HardeningError` raised anywhere below into one
-``fail_json`` message with its details. Connections are built on first use, so a module imports
-a service's client library only when it talks to that service.
+``fail_json`` message with its details.
+
+The connections themselves are built by each service's ``config`` module, from the module
+(``kubernetes_connection(module)``, ``vault_connection(module)``, ``keycloak_admin_api(module)``,
+``aws_connection(module)``), which hide the secrets they hold or obtain later. The base does not refer
+to them: Ansible packs into a module's payload every file its imports reach, so a Kubernetes module
+carries no Vault, Keycloak or AWS code, and its start-up does not grow with the collection's services.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from typing import Any, Callable, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -27,12 +32,6 @@ from ansible_collections.atlas.hardening.plugins.module_utils._common.errors imp
 from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.options import KEYCLOAK_CONNECTION_ARGSPEC
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.options import KUBERNETES_CONNECTION_ARGSPEC
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.options import VAULT_CONNECTION_ARGSPEC
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ansible_collections.atlas.hardening.plugins.module_utils._aws.connection import AWSConnection
-    from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import KeycloakAdminAPI
-    from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.connection import KubernetesConnection
-    from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import VaultConnection
 
 CONNECTION_ARGSPECS: Mapping[str, Mapping[str, dict[str, Any]]] = {
     "aws": AWS_CONNECTION_ARGSPEC,
@@ -68,43 +67,6 @@ class HardeningModule(AnsibleModule):
     def hide(self, values: Iterable[str]) -> None:
         """Never show these values in any output of this module (plain; callers add encodings)."""
         self.no_log_values.update(value for value in values if value)
-
-    # Connections, built on first use -----------------------------------------------------------
-    def kubernetes(self, user_agent: str = "atlas.hardening") -> KubernetesConnection:
-        from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
-
-        # Credentials obtained later in the run (a refreshed exec credential) are hidden as they come.
-        return connect(self.params, user_agent=user_agent, on_secret=lambda value: self.hide([value]),
-                       run_command=self._run_credential_plugin)
-
-    def _run_credential_plugin(self, argv: list[str], environ: dict[str, str], cwd: str) -> tuple:
-        """A kubeconfig's exec plugin, run as Ansible runs commands (bytes out, nothing expanded)."""
-        return self.run_command(argv, environ_update=environ, cwd=cwd or None, encoding=None,
-                                expand_user_and_vars=False)
-
-    def vault(self) -> VaultConnection:
-        from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_client_from_params
-
-        connection = vault_client_from_params(self.params)
-        self.hide(connection.no_log_values)
-        connection.no_log_values = self.no_log_values  # tokens of later logins are hidden too
-        return connection
-
-    def keycloak(self, credentials_required: bool = True) -> KeycloakAdminAPI:
-        from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import (
-            keycloak_client_from_params,
-        )
-
-        client = keycloak_client_from_params(self.params, credentials_required=credentials_required)
-        client.no_log_values = self.no_log_values  # every token obtained later is hidden
-        return client
-
-    def aws(self) -> AWSConnection:
-        from ansible_collections.atlas.hardening.plugins.module_utils._aws.config import aws_client_from_params
-
-        connection = aws_client_from_params(self.params)
-        self.hide(connection.no_log_values)
-        return connection
 
     # The one exit ----------------------------------------------------------------------------
     def run(self, task: Callable[[HardeningModule], Mapping[str, Any]]) -> NoReturn:

@@ -49,6 +49,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
     verify_ready,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.durations import human_duration
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.events import record_event
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
@@ -102,7 +103,7 @@ def drill_task(module: HardeningModule) -> dict[str, Any]:
     if params["backup_name"] and len(components) != 1:
         raise HardeningError("backup_name chooses the backup of one component: name exactly one component in names.")
     suffix = check_suffix(params["namespace_suffix"]) if params["namespace_suffix"] else None
-    objects = KubernetesObjects(module.kubernetes())
+    objects = KubernetesObjects(kubernetes_connection(module))
     velero_namespace = params["velero_namespace"]
     records = cluster_backups(objects, velero_namespace)
     locations = {location.name: location for location in storage_locations(objects, velero_namespace)}
@@ -156,7 +157,9 @@ def fixed_name_leftovers(objects: KubernetesObjects, plans: list[DrillPlan]) -> 
 
 
 def object_stores(module: HardeningModule, locations: dict[str, StorageLocation]) -> Any:
-    aws = module.aws()
+    from ansible_collections.atlas.hardening.plugins.module_utils._aws.config import aws_connection
+
+    aws = aws_connection(module)
     default = next((location for location in locations.values() if location.default), None)
 
     def store_for(backup: BackupRecord) -> VeleroObjectStore:

@@ -72,7 +72,9 @@ def report_task(module: HardeningModule) -> dict[str, Any]:
     result: dict[str, Any] = {"changed": False, "report": report, "history": [], "history_key": None,
                               "history_note": note}
     if history_bucket:
-        store = VeleroObjectStore(module.aws(), history_bucket, "")
+        from ansible_collections.atlas.hardening.plugins.module_utils._aws.config import aws_connection
+
+        store = VeleroObjectStore(aws_connection(module), history_bucket, "")
         prefix = f"{params['history_prefix'].strip('/')}/{params['cluster']}"
         past = store.history_documents(prefix, report["kind"], params["history_size"])
         result["history"] = [{"generated": entry.get("generated"), "passed": entry.get("passed")} for entry in past]

@@ -39,6 +39,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
     VerificationReport,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.durations import human_duration
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import VELERO_API_VERSION, cluster_backups
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations import (
@@ -50,7 +51,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations 
 def restore_task(module: HardeningModule) -> dict[str, Any]:
     params = module.params
     components = chosen_in_restore_order(params["components"], params["names"])
-    objects = KubernetesObjects(module.kubernetes())
+    objects = KubernetesObjects(kubernetes_connection(module))
     namespace = params["velero_namespace"]
     records = cluster_backups(objects, namespace)
     locations = {location.name: location for location in storage_locations(objects, namespace)}

@@ -17,6 +17,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
     select,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.rpo_status import component_statuses
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.backups import cluster_backups
 from ansible_collections.atlas.hardening.plugins.module_utils._velero.locations import storage_locations
@@ -31,13 +32,15 @@ def status_task(module: HardeningModule) -> dict[str, Any]:
         if not params["bucket"]:
             raise HardeningError("source=object_store needs bucket (and prefix, as the BackupStorageLocation's "
                                  "objectStorage names them).")
-        aws = module.aws()
+        from ansible_collections.atlas.hardening.plugins.module_utils._aws.config import aws_connection
+
+        aws = aws_connection(module)
         store = VeleroObjectStore(aws, params["bucket"], params["prefix"] or "")
         records = store.backups()
         result["object_store"] = store.where
         result["requests"] = {"s3": aws.request_count}
     else:
-        objects = KubernetesObjects(module.kubernetes())
+        objects = KubernetesObjects(kubernetes_connection(module))
         namespace = params["velero_namespace"]
         records = cluster_backups(objects, namespace)
         result["locations"] = [location.as_dict() for location in storage_locations(objects, namespace)]

@@ -17,10 +17,12 @@ import tempfile
 import time
 from typing import Any
 
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.config import aws_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._aws.s3_listing import object_keys
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import utc_now
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.connection import VaultConnection
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.errors import VaultError
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
@@ -53,8 +55,8 @@ def vault_snapshot_task(module: HardeningModule) -> dict[str, Any]:
 def _backup(module: HardeningModule, params: dict[str, Any]) -> dict[str, Any]:
     if params["keep"] < 1:
         raise HardeningError("keep must be at least 1: the newest snapshot is never deleted.")
-    vault = module.vault()
-    aws = module.aws()
+    vault = vault_connection(module)
+    aws = aws_connection(module)
     bucket, prefix = params["bucket"], params["prefix"]
     existing = stored_snapshots(aws, bucket, prefix)  # the bucket is reachable before Vault is asked anything
     key = snapshot_key(prefix, utc_now())
@@ -82,12 +84,12 @@ def _verify(module: HardeningModule, params: dict[str, Any]) -> dict[str, Any]:
         if not params[option]:
             raise HardeningError(f"state=verify needs {option}: the snapshot is restored into a scratch server "
                                  "(never the production one), unsealed with the original keys, and the canary read.")
-    aws = module.aws()
+    aws = aws_connection(module)
     bucket = params["bucket"]
     key = params["snapshot_key"] or next(iter(stored_snapshots(aws, bucket, params["prefix"])[-1:]), None)
     if key is None:
         raise HardeningError(f"No snapshot under s3://{bucket}/{params['prefix'].strip('/')}/: run state=backup first.")
-    source = module.vault()  # the canary is read with the source's own token: it is in the snapshot
+    source = vault_connection(module)  # the canary is read with the source's own token: it is in the snapshot
     scratch = VaultConnection(params["scratch_url"], token=params["scratch_token"], verify=source.verify,
                               timeout=source.timeout)
     with tempfile.TemporaryFile() as spool:

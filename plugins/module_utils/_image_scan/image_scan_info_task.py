@@ -22,6 +22,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._image_scan.worklo
     enforcement_blockers,
     workload_impacts,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.published_schemas import PublishedSchemas
 
@@ -38,7 +39,7 @@ def image_scan_info_task(module: HardeningModule) -> dict[str, Any]:
     check_rollout(rollout)
     workload_exceptions, expired_workload_exceptions = parse_workload_exceptions(
         params["workload_exceptions"], now, params["exception_max_days"])
-    connection = module.kubernetes(user_agent="atlas.hardening/image_scan_info")
+    connection = kubernetes_connection(module, user_agent="atlas.hardening/image_scan_info")
     before = dict(connection.request_counts)
     capabilities = kyverno_capabilities.detect(connection, PublishedSchemas(connection))
     objects = KubernetesObjects(connection)

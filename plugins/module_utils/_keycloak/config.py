@@ -7,7 +7,7 @@ request."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.files import require_readable_file
 from ansible_collections.atlas.hardening.plugins.module_utils._common.urls import require_http_url
@@ -18,6 +18,16 @@ from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.options 
     DEFAULT_REALM,
     DEFAULT_TIMEOUT,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+
+
+def keycloak_admin_api(module: HardeningModule, credentials_required: bool = True) -> KeycloakAdminAPI:
+    """A module's Keycloak Admin API client; every token it obtains later is hidden."""
+    client = keycloak_client_from_params(module.params, credentials_required=credentials_required)
+    client.no_log_values = module.no_log_values
+    return client
 
 
 def keycloak_client_from_params(params: Mapping[str, Any], credentials_required: bool = True) -> KeycloakAdminAPI:

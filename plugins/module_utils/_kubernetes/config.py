@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from ansible.module_utils.basic import missing_required_lib
@@ -41,6 +41,9 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.kubeco
     resolve_context,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+
 try:
     import yaml
 except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
@@ -55,6 +58,18 @@ DEFAULT_KUBECONFIG = "~/.kube/config"
 # The Secret fields of a kubeconfig user entry (and of its auth-provider config).
 _KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "id-token", "refresh-token",
                            "access-token", "client-secret")
+
+
+def kubernetes_connection(module: HardeningModule, user_agent: str = USER_AGENT) -> KubernetesConnection:
+    """A module's connection: its options, every credential obtained later hidden as it comes, and a
+    kubeconfig's exec plugin run as Ansible runs commands (bytes out, nothing expanded)."""
+
+    def run_credential_plugin(argv: list[str], environ: dict[str, str], cwd: str) -> tuple:
+        return module.run_command(argv, environ_update=environ, cwd=cwd or None, encoding=None,
+                                  expand_user_and_vars=False)
+
+    return connect(module.params, user_agent=user_agent, on_secret=lambda value: module.hide([value]),
+                   run_command=run_credential_plugin)
 
 
 def connect(options: dict[str, Any], environ: dict[str, str] | None = None, user_agent: str = USER_AGENT,

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.object_info import read_objects
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
 
 
 def read_objects_task(module: HardeningModule) -> dict[str, Any]:
     params = module.params
-    objects = KubernetesObjects(module.kubernetes(user_agent="atlas.hardening/k8s_info"))
+    objects = KubernetesObjects(kubernetes_connection(module, user_agent="atlas.hardening/k8s_info"))
     result, secret_values = read_objects(objects, params["api_version"], params["kind"], name=params["name"],
                                          namespace=params["namespace"], label_selector=params["label_selector"],
                                          field_selector=params["field_selector"])

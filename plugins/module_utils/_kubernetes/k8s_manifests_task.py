@@ -14,6 +14,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.apply 
     ApplyOptions,
     apply_manifests,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.diff import secret_values
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.manifests import load_manifests
 
@@ -27,7 +28,7 @@ def apply_manifests_task(module: HardeningModule) -> dict[str, Any]:
     # Before any request: a value in a manifest must not leak through an error message either.
     for manifest in manifests:
         module.hide(secret_values(manifest))
-    connection = module.kubernetes(user_agent="atlas.hardening/k8s_manifests")
+    connection = kubernetes_connection(module, user_agent="atlas.hardening/k8s_manifests")
     options = ApplyOptions(
         state=params["state"], field_manager=params["field_manager"], force_conflicts=params["force_conflicts"],
         field_validation=params["field_validation"], check_mode=module.check_mode, diff=module.diff_mode,

@@ -24,6 +24,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._rotation.ports im
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.protocol import KeycloakAdminRotation
 from ansible_collections.atlas.hardening.plugins.module_utils._rotation.state import RotationSettings
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.auth import revoke_self
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
 # A generated admin password: long, but within what Keycloak and its hashing accept comfortably.
@@ -65,7 +66,7 @@ def rotate_keycloak_admin_password_task(module: HardeningModule) -> dict[str, An
     settings = settings_from_params(params, module.check_mode)
     mount_point = check_vault_path(params["kv_mount_point"], "kv_mount_point")
     kv_path = check_vault_path(params["kv_path"], "kv_path")
-    vault = module.vault()
+    vault = vault_connection(module)
     store = VaultSecretStore(VaultKV2(vault, mount_point), kv_path)
     keycloak = KeycloakAdminPort(params, register)
     if keycloak.ignored_own_credentials:

@@ -48,9 +48,11 @@ def sealing_certificate(module: HardeningModule, objects: KubernetesObjects | No
             raise HardeningError(f"Cannot read certificate_path {params['certificate_path']}: {exc.strerror}.") \
                 from None
     if params["certificate_vault_path"]:
+        from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_connection
         from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
-        stored = VaultKV2(module.vault(), params["certificate_vault_mount_point"]).read(params["certificate_vault_path"])
+        vault = VaultKV2(vault_connection(module), params["certificate_vault_mount_point"])
+        stored = vault.read(params["certificate_vault_path"])
         pem = (stored.data or {}).get("tls.crt") if stored else None
         where = f"Vault {params['certificate_vault_mount_point']}/{params['certificate_vault_path']} (field tls.crt)"
         if not pem:

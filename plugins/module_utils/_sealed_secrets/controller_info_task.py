@@ -14,6 +14,7 @@ from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.controller_endpoint import (
     ControllerEndpoint,
@@ -25,7 +26,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.co
 def controller_info_task(module: HardeningModule) -> dict[str, Any]:
     params = module.params
     namespace, name = params["controller_namespace"], params["controller_name"]
-    objects = KubernetesObjects(module.kubernetes())
+    objects = KubernetesObjects(kubernetes_connection(module))
     found = installed_controllers(objects)
     designated = next((c for c in found if (c.namespace, c.name) == (namespace, name)), None)
     others = [c for c in found if c is not designated]

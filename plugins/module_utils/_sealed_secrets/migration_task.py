@@ -17,6 +17,7 @@ from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.certificate_sources import (
@@ -52,7 +53,7 @@ def migration_task(module: HardeningModule) -> dict[str, Any]:
     params = module.params
     if not params["apply"] and not params["directory"]:
         raise HardeningError("Nothing to write: set apply=true (the cluster) and/or directory (a Git checkout).")
-    objects = KubernetesObjects(module.kubernetes())
+    objects = KubernetesObjects(kubernetes_connection(module))
     namespaces = params["namespaces"] or None
     excluded = set(params["excluded_namespaces"])
     secrets = [s for s in _list(objects, "v1", "Secret", namespaces, params["label_selector"])

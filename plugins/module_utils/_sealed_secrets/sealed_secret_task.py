@@ -19,6 +19,7 @@ from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.errors import HardeningError
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
 from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.certificate_sources import (
@@ -128,7 +129,7 @@ def sealed_secret_task(module: HardeningModule) -> dict[str, Any]:
     if not params["apply"] and not all(path for _desired, path in requested):
         raise HardeningError("Nothing to write for a Secret: set apply=true (the cluster) and/or path (a file in a "
                              "Git checkout) for each Secret.")
-    objects = KubernetesObjects(module.kubernetes()) if params["apply"] or not is_offline(params) else None
+    objects = KubernetesObjects(kubernetes_connection(module)) if params["apply"] or not is_offline(params) else None
     certificate = sealing_certificate(module, objects)
     live = _live(objects, requested) if objects is not None else {}
     if objects is None and not params["hmac_key"]:

@@ -11,6 +11,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._common.errors imp
 from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
 from ansible_collections.atlas.hardening.plugins.module_utils._common.option_checks import check_vault_path
 from ansible_collections.atlas.hardening.plugins.module_utils._common.timestamps import rfc3339, utc_now
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
     WaitTarget,
@@ -25,6 +26,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._sealed_secrets.ke
     VaultKeyStore,
     cluster_keys,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import vault_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.kv2 import VaultKV2
 
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
@@ -91,8 +93,8 @@ def sealed_secrets_keys_task(module: HardeningModule) -> dict[str, Any]:
     namespace, name = params["controller_namespace"], params["controller_name"]
     kv_path = check_vault_path(params["kv_path"], "kv_path")
     mount_point = check_vault_path(params["kv_mount_point"], "kv_mount_point")
-    objects = KubernetesObjects(module.kubernetes())
-    store = VaultKeyStore(VaultKV2(module.vault(), mount_point), kv_path)
+    objects = KubernetesObjects(kubernetes_connection(module))
+    store = VaultKeyStore(VaultKV2(vault_connection(module), mount_point), kv_path)
     keys = cluster_keys(objects, namespace)
     _hide(module, keys)
     result: dict[str, Any] = {"changed": False, "state": state, "cluster_keys": [k.name for k in keys]}

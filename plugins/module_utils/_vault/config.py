@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -31,8 +31,19 @@ from ansible_collections.atlas.hardening.plugins.module_utils._vault.options imp
     DEFAULT_TIMEOUT,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.atlas.hardening.plugins.module_utils._common.module_base import HardeningModule
+
 # Vault CLI semantics (Go strconv.ParseBool) for VAULT_SKIP_VERIFY.
 _TRUE_STRINGS = frozenset(("1", "t", "true"))
+
+
+def vault_connection(module: HardeningModule) -> VaultConnection:
+    """A module's Vault connection, its token hidden, and the tokens of later logins too."""
+    connection = vault_client_from_params(module.params)
+    module.hide(connection.no_log_values)
+    connection.no_log_values = module.no_log_values
+    return connection
 
 
 def vault_client_from_params(params: Mapping[str, Any]) -> VaultConnection:

@@ -17,6 +17,7 @@ import yaml
 from ansible_collections.atlas.hardening.plugins.doc_fragments.aws import ModuleDocFragment
 from ansible_collections.atlas.hardening.plugins.module_utils._aws import connection as aws_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._aws.config import aws_client_from_params
+from ansible_collections.atlas.hardening.plugins.module_utils._aws.config import aws_connection as module_aws_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._aws.errors import (
     AWSAuthError,
     AWSConfigError,
@@ -265,6 +266,6 @@ def test_module_reads_aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) ->
     with patch_module_args({}):
         module = HardeningModule({}, connections=("aws",))
     assert (module.params["aws_region"], module.params["aws_endpoint_url"]) == (REGION, moto_url)
-    connection = module.aws()
+    connection = module_aws_connection(module)
     assert connection.credential_source() == "env"
     assert connection.call("s3", "list_buckets")["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -13,7 +13,10 @@ import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.keycloak import ModuleDocFragment
 from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.admin_api import KeycloakAdminAPI
-from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import keycloak_client_from_params
+from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.config import (
+    keycloak_admin_api,
+    keycloak_client_from_params,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._keycloak.errors import (
     KeycloakAccountNotReady,
     KeycloakAuthError,
@@ -459,7 +462,7 @@ def test_module_reads_keycloak_env_and_hides_password_and_tokens(lab: Any, keycl
     with patch_module_args({}):
         module = HardeningModule({}, connections=("keycloak",))
     assert (module.params["keycloak_realm"], module.params["keycloak_client_id"]) == ("master", "admin-cli")
-    api = module.keycloak()
+    api = keycloak_admin_api(module)
     api.find_user("master", ADMIN)
     assert ADMIN_PASSWORD in module.no_log_values
     assert api.access_token() in module.no_log_values  # tokens land in the module's own set

@@ -16,7 +16,7 @@ import yaml
 
 from ansible_collections.atlas.hardening.plugins.doc_fragments.kubernetes import ModuleDocFragment
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes import config as kubernetes_config
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect
+from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import connect, kubernetes_connection
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import (
     KubernetesAuthError,
     KubernetesConfigError,
@@ -168,7 +168,7 @@ def test_exec_plugin_token_is_masked(tmp_path: Path, no_home_config: dict[str, s
     seen: dict[str, Any] = {}
 
     def task(running: Any) -> dict[str, Any]:
-        connection = running.kubernetes()
+        connection = kubernetes_connection(running)
         seen["authorization"] = connection.authorization()
         seen["secrets"] = list(connection.secret_values)
         return {"changed": False}
@@ -232,7 +232,7 @@ def run_module(params: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> tu
     with patch_module_args({key: value for key, value in params.items() if value is not None}):
         module = HardeningModule({}, connections=("kubernetes",))
         with pytest.raises(SystemExit):
-            module.run(lambda running: {"server": running.kubernetes().server})
+            module.run(lambda running: {"server": kubernetes_connection(running).server})
     return module, json.loads(capsys.readouterr().out)
 
 

@@ -20,6 +20,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._common.errors imp
 from ansible_collections.atlas.hardening.plugins.module_utils._vault import config as vault_config
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.config import (
     vault_client_from_params,
+    vault_connection,
     verify_setting,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._vault.errors import (
@@ -436,7 +437,7 @@ def test_module_reads_vault_env_and_hides_the_token(openbao: Any, monkeypatch: p
         module = HardeningModule({}, connections=("vault",))
     assert module.params["vault_url"] == openbao.url
     assert openbao.root_token in module.no_log_values  # from the env fallback of a no_log option
-    connection = module.vault()
+    connection = vault_connection(module)
     assert "root" in connection.lookup_self()["policies"]
 
 
@@ -450,7 +451,7 @@ def test_module_fails_with_the_readable_message(capsys: pytest.CaptureFixture[st
     with patch_module_args({}):  # fail_json serialises its result with the profile set up here
         module = HardeningModule({}, connections=("vault",))
         with pytest.raises(SystemExit):
-            module.run(lambda running: {"connection": running.vault()})
+            module.run(lambda running: {"connection": vault_connection(running)})
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] is True
     assert result["msg"].startswith("No Vault address: set vault_url or the VAULT_ADDR environment variable")
