@@ -74,7 +74,7 @@ def rotate_keycloak_admin_password_task(module: HardeningModule) -> dict[str, An
                     "rotation uses the passwords stored in Vault).")
     cluster = None
     if settings.secret_copies or settings.adopt_from or settings.event_namespace:
-        cluster = KubernetesCluster(module.kubernetes, register)
+        cluster = KubernetesCluster(lambda: _kubernetes_connection(module), register)
     rotation = KeycloakAdminRotation(settings, store, keycloak, cluster, register)
 
     def requests() -> dict[str, int]:
@@ -113,3 +113,10 @@ def _revoke_login_token(module: HardeningModule, vault: Any) -> None:
         revoke_self(vault)
     except HardeningError as err:
         module.warn(f"Could not revoke the Vault token of this run ({err}); it expires with its TTL.")
+
+
+def _kubernetes_connection(module: HardeningModule) -> Any:
+    # Imported on first use: a run that is not due and has no copies never talks to Kubernetes.
+    from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.config import kubernetes_connection
+
+    return kubernetes_connection(module)
