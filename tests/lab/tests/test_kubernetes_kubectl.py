@@ -97,6 +97,7 @@ def test_create_namespace_apply_get_and_wait(k8s):
 
 def test_second_apply_changes_nothing(k8s):
     _setup(k8s)
+    k8s.wait_idle()  # the Deployment controller writes the new Deployment's status (a new resourceVersion)
     before = json.loads(k8s.kubectl("get", "deployment", "web", "-n", "conformance", "-o", "json").stdout)
     k8s.reset_counts()
     k8s.kubectl("apply", "--server-side", "-f", "-", stdin=DEPLOYMENT)
