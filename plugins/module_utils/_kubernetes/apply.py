@@ -35,7 +35,7 @@ instead of being dropped silently.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._common.bounded_concurrency import (
     first_error,
@@ -67,17 +67,14 @@ from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.object
     KubernetesObjects,
     ObjectRef,
 )
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.published_schemas import PublishedSchemas
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.schema_validation import schema_problems
-from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
-    Absent,
-    ConditionStatus,
-    WaitCondition,
-    WaitTarget,
-    condition_from_spec,
-    readiness_condition,
-    wait_for,
-)
+
+# Waiting and schema validation are imported where they are used: a run that neither waits nor validates
+# (a re-run with nothing to change) does not compile them (AnsiballZ's zipimport keeps no bytecode).
+if TYPE_CHECKING:
+    from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.published_schemas import (
+        PublishedSchemas,
+    )
+    from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import WaitCondition
 
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
 FIELD_VALIDATION_CHOICES = ("Strict", "Warn", "Ignore")
@@ -210,8 +207,18 @@ class ManifestApplier:
         self.objects = objects
         self.options = options
         self.report = ApplyReport()
-        self.schemas = PublishedSchemas(objects.connection, options.schema_cache_directory)
+        self._schemas: PublishedSchemas | None = None
         self._counts_before = dict(objects.connection.request_counts)
+
+    @property
+    def schemas(self) -> PublishedSchemas:
+        if self._schemas is None:
+            from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.published_schemas import (
+                PublishedSchemas,
+            )
+
+            self._schemas = PublishedSchemas(self.objects.connection, self.options.schema_cache_directory)
+        return self._schemas
 
     def run(self, manifests: list[dict[str, Any]], default_namespace: str | None) -> ApplyReport:
         try:
@@ -340,7 +347,8 @@ class ManifestApplier:
                 raise error
             if crds_written:
                 self._wait_established(crds_written)
-                self.schemas.forget_index()  # the new kinds' schemas are published now
+                if self._schemas is not None:
+                    self._schemas.forget_index()  # the new kinds' schemas are published now
 
     def _settled(self, item: _Planned) -> bool:
         """Nothing to send: the live object holds the applied values (or is create-only and exists)."""
@@ -362,6 +370,10 @@ class ManifestApplier:
                                   refused=[error.details.get("object") for error in refusals])
 
     def _schema_refusals(self, pending: list[_Planned]) -> list[KubernetesError]:
+        from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.schema_validation import (
+            schema_problems,
+        )
+
         refusals = []
         for item in pending:
             found = self.schemas.schema(item.ref.api_version, item.ref.kind)
@@ -469,11 +481,24 @@ class ManifestApplier:
         return UNCHANGED if before_version and before_version == after_version else UPDATED
 
     def _wait_established(self, crds: list[_Planned]) -> None:
+        from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
+            ConditionStatus,
+            WaitTarget,
+            wait_for,
+        )
+
         targets = [WaitTarget(item.ref, item.resource, ConditionStatus("Established"), item.after)
                    for item in crds]
         wait_for(self.objects, targets, self.options.wait_timeout)
 
     def _wait_ready(self, planned: list[_Planned]) -> None:
+        from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
+            WaitTarget,
+            condition_from_spec,
+            readiness_condition,
+            wait_for,
+        )
+
         spec = self.options.wait_condition or {}
         custom: WaitCondition | None = None
         if spec.get("type") or spec.get("field"):
@@ -504,6 +529,12 @@ class ManifestApplier:
             result = ObjectResult(item.ref, action, warnings)
             self._record(item, result)
         if self.options.wait and not self.options.check_mode and deleted:
+            from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
+                Absent,
+                WaitTarget,
+                wait_for,
+            )
+
             targets = [WaitTarget(item.ref, item.resource, Absent(), item.live) for item in deleted]
             wait_for(self.objects, targets, self.options.wait_timeout)
 
