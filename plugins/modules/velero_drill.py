@@ -22,6 +22,10 @@ description:
     drill namespaces have fixed names, and only those names are read and deleted (no list of namespaces),
     which lets a scheduled drill run with a ClusterRole that may delete those namespaces and no other.
   - The source namespaces are never written; the Restore includes only them and maps each elsewhere.
+  - The Restore leaves out CronJobs and Jobs (C(excludedResources)), and the verification does not expect them;
+    restored into a drill namespace, a CronJob would fire the component's scheduled work (a backup, a
+    rotation, an export) against the same external systems, and a Job that had not finished would run again.
+    Each entry of RV(plans) lists them in C(excluded_resources); a real restore brings them back.
   - The outcome is recorded in the cluster, as an Event on the Restore (C(DrillPassed) or C(DrillFailed)) and
     a key C(<component>.json) of the ConfigMap C(atlas-hardening-dr-drills) in Velero's namespace.
   - The backup's resource list is read from the BackupStorageLocation's bucket through S3 (the aws_* options).
@@ -85,7 +89,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 plans:
-  description: Per component the backup, the Restore name and the namespace mapping (also in check mode).
+  description:
+    - Per component the backup, the Restore name, the namespace mapping and C(excluded_resources), what the
+      Restore leaves out (also in check mode).
   returned: always
   type: list
   elements: dict

@@ -6,6 +6,7 @@ reports and their history, and bad input refused before any write."""
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 import signal
 import subprocess
@@ -190,6 +191,37 @@ def test_drill_restores_verifies_times_reports_and_leaves_nothing(shop: Lab, tmp
     history = (tmp_path / "reports" / "localhost-drill.md").read_text().split("## History", 1)[1]
     assert history.count("(drill) | RPO") == 2
     assert get(shop, "backupstoragelocation", "default", "-n", "velero")["status"]["phase"] == "Available"
+
+
+def bucket_json(lab: Lab, key: str) -> Any:
+    return json.loads(gzip.decompress(s3(lab).get_object(Bucket=BUCKET, Key=f"{PREFIX}/{key}")["Body"].read()))
+
+
+def test_a_drill_leaves_out_the_cronjobs_and_jobs_its_copy_would_run(shop: Lab, tmp_path: Path) -> None:
+    """A drill's copy must not do the component's scheduled work: a CronJob restored into the drill
+    namespace would fire against the same external systems. The drill's Restore excludes CronJobs and
+    Jobs, Velero restores neither, and the verification does not expect them; a real restore keeps them."""
+    kubectl(shop, "create", "cronjob", "nightly-export", "-n", "shop", "--image=busybox:1.36",
+            "--schedule=*/5 * * * *", "--", "true")
+    backup = "dr-storefront-with-cronjob"
+    kubectl(shop, "create", "-f", "-", stdin=json.dumps({
+        "apiVersion": "velero.io/v1", "kind": "Backup",
+        "metadata": {"name": backup, "namespace": "velero", "labels": {"velero.io/schedule-name": "dr-storefront"}},
+        "spec": {"includedNamespaces": ["shop"]}}))
+    wait_for(lambda: get(shop, "backup", backup, "-n", "velero").get("status", {}).get("phase") == "Completed",
+             what="the backup with the CronJob")
+    assert bucket_json(shop, f"backups/{backup}/{backup}-resource-list.json.gz")["batch/v1/CronJob"] == [
+        "shop/nightly-export"]
+    result = dr(shop, tmp_path, "drill", [SHOP], disaster_recovery_drill_backup_name=backup)
+    assert result.rc == 0, result
+    [restore] = [r for r in get(shop, "restores", "-n", "velero")["items"] if r["spec"]["backupName"] == backup]
+    assert restore["spec"]["excludedResources"] == ["cronjobs.batch", "jobs.batch"]
+    name = restore["metadata"]["name"]
+    restored = bucket_json(shop, f"restores/{name}/restore-{name}-resource-list.json.gz")
+    assert restored and not [kind for kind in restored if kind.startswith("batch/")], restored
+    [row] = json.loads((tmp_path / "reports" / "localhost-drill.json").read_text())["components"]
+    assert row["drill_verdict"] == "passed", row
+    assert any(check.startswith("pass objects: 8/8 objects of the backup restored") for check in row["drill_checks"]), row
 
 
 def test_a_failed_verification_still_cleans_up_and_says_why(shop: Lab, tmp_path: Path) -> None:
@@ -463,7 +495,8 @@ def test_the_monthly_drill_identity_may_delete_its_own_namespaces_and_nothing_el
         # The residual right, documented: restored workloads are read cluster-wide (no Secrets among them).
         (["get", "deployments.apps", "-n", "shop"], ["get", "deployments", "-n", "shop"], True),
     ]
-    restore = drill_restore({"includedNamespaces": ["shop"], "namespaceMapping": {"shop": drill_ns}})
+    restore = drill_restore({"includedNamespaces": ["shop"], "namespaceMapping": {"shop": drill_ns},
+                             "excludedResources": ["cronjobs.batch", "jobs.batch"]})
     admin_env = dict(shop.env, KUBECONFIG=str(shop.kubeconfig))
     for can_i, request, allowed in table:
         answer = shop.run(["kubectl", "auth", "can-i", *can_i, f"--as={account}"], env=admin_env)
@@ -481,7 +514,10 @@ def test_the_monthly_drill_identity_may_delete_its_own_namespaces_and_nothing_el
                  {"includedNamespaces": ["shop"], "namespaceMapping": {"shop": "kube-system"}},
                  {"includedNamespaces": ["shop", "velero"], "namespaceMapping": {"shop": drill_ns}},
                  {"namespaceMapping": {"shop": drill_ns}},  # every namespace
-                 {"includedNamespaces": ["shop"], "namespaceMapping": {"shop": drill_ns}, "includeClusterResources": True}):
+                 {"includedNamespaces": ["shop"], "namespaceMapping": {"shop": drill_ns}, "includeClusterResources": True},
+                 {"includedNamespaces": ["shop"], "namespaceMapping": {"shop": drill_ns}},  # CronJobs would fire
+                 {"includedNamespaces": ["shop"], "namespaceMapping": {"shop": drill_ns},
+                  "excludedResources": ["cronjobs.batch"]}):
         refused = shop.run(["kubectl", "create", "-f", "-", "--dry-run=server"], env=env, input=drill_restore(spec))
         assert refused.returncode == 1 and "atlas-hardening-dr-drill-restores" in refused.stderr, (spec, refused.stderr)
         assert "may only restore the catalogued namespaces into their drill namespaces" in " ".join(refused.stderr.split())

@@ -26,6 +26,11 @@ DRILL_SOURCE_ANNOTATION = "atlas.hardening/drill-source-namespace"
 RESTORE_LABEL = "atlas.hardening/disaster-recovery-restore"
 # In Velero's namespace: one key <component>.json per component, the outcome of its last drill.
 RESULTS_CONFIGMAP = "atlas-hardening-dr-drills"
+# A drill's copy must not do the component's scheduled work: a restored CronJob (a backup, a rotation, a
+# report) would run from the drill namespace against the same external systems, and a Job that had not
+# finished at backup time would run again. A real restore brings them back.
+DRILL_EXCLUDED_RESOURCES = ("cronjobs.batch", "jobs.batch")
+DRILL_EXCLUDED_KINDS = ("batch/v1/CronJob", "batch/v1/Job")
 _MAX_NAME = 63
 _SUFFIX = re.compile(r"[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?")
 
@@ -37,10 +42,20 @@ class DrillPlan:
     restore_name: str
     namespace_mapping: tuple[tuple[str, str], ...]  # (source, drill namespace)
 
+    @property
+    def is_drill(self) -> bool:
+        """Into other namespaces than the component's own (a real restore maps each one to itself)."""
+        return any(source != target for source, target in self.namespace_mapping)
+
+    @property
+    def excluded_resources(self) -> tuple[str, ...]:
+        return DRILL_EXCLUDED_RESOURCES if self.is_drill else ()
+
     def as_dict(self) -> dict[str, Any]:
         return {"component": self.component.name, "backup": self.backup.name, "backup_phase": self.backup.phase,
                 "backup_completed": self.backup.as_dict()["completed"], "restore": self.restore_name,
-                "namespace_mapping": dict(self.namespace_mapping)}
+                "namespace_mapping": dict(self.namespace_mapping),
+                "excluded_resources": list(self.excluded_resources)}
 
 
 def check_suffix(suffix: str) -> str:
@@ -87,13 +102,15 @@ def plan_drill(component: Component, records: list[BackupRecord], backup_name: s
 
 
 def restore_manifest(plan: DrillPlan, velero_namespace: str) -> dict[str, Any]:
-    """A Restore of the component's namespaces only, each mapped to its drill namespace (a drill) or
-    restored in place (a real restore)."""
+    """A Restore of the component's namespaces only, each mapped to its drill namespace (a drill, without
+    CronJobs and Jobs) or restored in place (a real restore)."""
     mapping = {source: target for source, target in plan.namespace_mapping if source != target}
     spec: dict[str, Any] = {"backupName": plan.backup.name, "includedNamespaces": [s for s, _t in plan.namespace_mapping],
                             "existingResourcePolicy": "none"}
     if mapping:
         spec["namespaceMapping"] = mapping
+    if plan.excluded_resources:
+        spec["excludedResources"] = list(plan.excluded_resources)
     return {"apiVersion": "velero.io/v1", "kind": "Restore",
             "metadata": {"name": plan.restore_name, "namespace": velero_namespace,
                          "labels": {DRILL_LABEL if mapping else RESTORE_LABEL: plan.component.name}},

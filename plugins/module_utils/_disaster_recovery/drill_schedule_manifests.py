@@ -23,8 +23,9 @@ Its ServiceAccount may do the drill and nothing else:
 RBAC cannot look inside a Restore, and Velero executes any Restore with its own rights; so the Kyverno
 ClusterPolicy ``atlas-hardening-dr-drill-restores`` (``restore_policy``) refuses this ServiceAccount's
 Restores unless they include only catalogued namespaces, map every one of them to a drill namespace,
-never update existing objects and include no cluster resources explicitly: the job cannot restore over
-the source namespaces.
+never update existing objects, include no cluster resources explicitly and leave out CronJobs and Jobs:
+the job cannot restore over the source namespaces, nor start the components' scheduled work from a
+drill namespace.
 
 S3 access (the backups' resource lists, the restore's, the report history) is the cloud's business: an
 IAM role through the ServiceAccount's annotations (IRSA), or a Secret with static keys as environment.
@@ -43,6 +44,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
     chosen_in_restore_order,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import (
+    DRILL_EXCLUDED_RESOURCES,
     RESULTS_CONFIGMAP,
     check_suffix,
     drill_namespace,
@@ -88,7 +90,7 @@ def restore_policy_manifest(subject: dict[str, str], sources: list[str], drill_n
                     "failureAction": "Enforce",
                     "message": (f"{subject['namespace']}/{subject['name']} may only restore the catalogued namespaces "
                                 "into their drill namespaces (drill-<namespace>-<suffix>), without updating existing "
-                                "objects."),
+                                f"objects and without {' or '.join(DRILL_EXCLUDED_RESOURCES)} (excludedResources)."),
                     "deny": {"conditions": {"any": [
                         {"key": f"{{{{ length({spec}.includedNamespaces || `[]`) }}}}", "operator": "Equals", "value": 0},
                         {"key": f"{{{{ {spec}.includedNamespaces || `[]` }}}}", "operator": "AnyNotIn", "value": sources},
@@ -100,6 +102,8 @@ def restore_policy_manifest(subject: dict[str, str], sources: list[str], drill_n
                          "value": "none"},
                         {"key": f"{{{{ {spec}.includeClusterResources || `false` }}}}", "operator": "Equals",
                          "value": True},
+                        {"key": list(DRILL_EXCLUDED_RESOURCES), "operator": "AnyNotIn",
+                         "value": f"{{{{ {spec}.excludedResources || `[]` }}}}"},
                     ]}},
                 }}]}}
 

@@ -5,7 +5,8 @@
 
 - ``objects``: every object the backup's resource list holds in the component's namespaces exists in the
   drill namespaces (one LIST per kind and namespace), except those Kubernetes recreates or removes on
-  its own (Pods, ReplicaSets, Endpoints, EndpointSlices, Events) and those Velero never restores; a kind
+  its own (Pods, ReplicaSets, Endpoints, EndpointSlices, Events), those Velero never restores and those a
+  drill leaves out (CronJobs and Jobs: the copy must not run the component's scheduled work); a kind
   the drill's identity may not list (403: Secrets, for the scheduled drill) is taken from the Restore's
   own resource list instead (Velero's word that they are there), and the detail says which kinds;
 - ``ready``: the named workloads, or every restored Deployment, StatefulSet and DaemonSet, become ready
@@ -21,7 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.catalogue import HttpCheck
-from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import DrillPlan
+from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import (
+    DRILL_EXCLUDED_KINDS,
+    DrillPlan,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesApiError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
@@ -57,7 +61,7 @@ def expected_objects(plan: DrillPlan, resource_list: dict[str, list[str]]) -> di
     mapping = dict(plan.namespace_mapping)
     expected: dict[tuple[str, str], list[str]] = {}
     for api_kind, entries in resource_list.items():
-        if api_kind in NOT_COMPARED:
+        if api_kind in NOT_COMPARED or (plan.is_drill and api_kind in DRILL_EXCLUDED_KINDS):
             continue
         for entry in entries:
             namespace, _slash, name = entry.rpartition("/")

@@ -147,4 +147,7 @@ def test_the_jobs_restores_are_kept_to_drills_unless_the_policy_is_turned_off() 
     assert ["keycloak", "postgresql", "postgresql-backups", "wiki"] in [c["value"] for c in conditions]
     assert ["drill-keycloak-monthly", "drill-postgresql-backups-monthly", "drill-postgresql-monthly",
             "drill-wiki-monthly"] in [c["value"] for c in conditions]
+    # A Restore that would bring CronJobs or Jobs into a drill namespace is refused (they would run there).
+    assert {"key": ["cronjobs.batch", "jobs.batch"], "operator": "AnyNotIn",
+            "value": "{{ request.object.spec.excludedResources || `[]` }}"} in conditions
     assert "ClusterPolicy" not in by_kind(drill_schedule_manifests(settings(restore_policy=False)))

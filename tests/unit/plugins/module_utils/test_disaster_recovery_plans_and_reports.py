@@ -19,6 +19,9 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
     plan_restore,
     restore_manifest,
 )
+from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_verification import (
+    expected_objects,
+)
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.report import (
     build_report,
     render_markdown,
@@ -55,6 +58,21 @@ def test_a_drill_restores_the_newest_completed_backup_into_labelled_namespaces()
     assert restore["spec"]["namespaceMapping"] == dict(plan.namespace_mapping)
     assert restore["metadata"]["labels"] == {DRILL_LABEL: "shop"}
     assert plan.restore_name == "drill-shop-20261201120000-abc123"
+    # The copy must not run the component's scheduled work from the drill namespace.
+    assert restore["spec"]["excludedResources"] == ["cronjobs.batch", "jobs.batch"]
+    assert plan.as_dict()["excluded_resources"] == ["cronjobs.batch", "jobs.batch"]
+
+
+BACKED_UP = {"apps/v1/Deployment": ["shop/web"], "batch/v1/CronJob": ["shop/nightly-export"],
+             "batch/v1/Job": ["shop/migrate"], "v1/Pod": ["shop/web-1"], "v1/ConfigMap": ["shop/flags", "other/x"]}
+
+
+def test_a_drill_does_not_expect_what_it_leaves_out_a_restore_does() -> None:
+    drill = expected_objects(plan_drill(SHOP, RECORDS, None, NOW, suffix="abc123"), BACKED_UP)
+    assert drill == {("apps/v1/Deployment", "drill-shop-abc123"): ["web"], ("v1/ConfigMap", "drill-shop-abc123"): ["flags"]}
+    restore = expected_objects(plan_restore(SHOP, RECORDS, None, NOW), BACKED_UP)
+    assert restore[("batch/v1/CronJob", "shop")] == ["nightly-export"]
+    assert restore[("batch/v1/Job", "shop")] == ["migrate"]
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -78,7 +96,7 @@ def test_no_completed_backup_says_what_to_run() -> None:
 def test_a_real_restore_goes_into_the_components_own_namespaces() -> None:
     plan = plan_restore(SHOP, RECORDS, None, NOW)
     restore = restore_manifest(plan, "velero")
-    assert "namespaceMapping" not in restore["spec"]
+    assert "namespaceMapping" not in restore["spec"] and "excludedResources" not in restore["spec"]
     assert restore["metadata"]["labels"] == {RESTORE_LABEL: "shop"}
 
 
