@@ -29,8 +29,7 @@ RESULTS_CONFIGMAP = "atlas-hardening-dr-drills"
 # A drill's copy must not do the component's scheduled work: a restored CronJob (a backup, a rotation, a
 # report) would run from the drill namespace against the same external systems, and a Job that had not
 # finished at backup time would run again. A real restore brings them back.
-DRILL_EXCLUDED_RESOURCES = ("cronjobs.batch", "jobs.batch")
-DRILL_EXCLUDED_KINDS = ("batch/v1/CronJob", "batch/v1/Job")
+DRILL_EXCLUDED = {"cronjobs.batch": "batch/v1/CronJob", "jobs.batch": "batch/v1/Job"}  # Velero's name -> api/Kind
 _MAX_NAME = 63
 _SUFFIX = re.compile(r"[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?")
 
@@ -49,7 +48,13 @@ class DrillPlan:
 
     @property
     def excluded_resources(self) -> tuple[str, ...]:
-        return DRILL_EXCLUDED_RESOURCES if self.is_drill else ()
+        """What the Restore leaves out, as Velero names resources (``excludedResources``)."""
+        return tuple(DRILL_EXCLUDED) if self.is_drill else ()
+
+    @property
+    def excluded_kinds(self) -> tuple[str, ...]:
+        """The same, as the backup's resource list names kinds (``api/Kind``)."""
+        return tuple(DRILL_EXCLUDED.values()) if self.is_drill else ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"component": self.component.name, "backup": self.backup.name, "backup_phase": self.backup.phase,

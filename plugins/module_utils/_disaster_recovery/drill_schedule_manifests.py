@@ -44,7 +44,7 @@ from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery
     chosen_in_restore_order,
 )
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import (
-    DRILL_EXCLUDED_RESOURCES,
+    DRILL_EXCLUDED,
     RESULTS_CONFIGMAP,
     check_suffix,
     drill_namespace,
@@ -90,7 +90,7 @@ def restore_policy_manifest(subject: dict[str, str], sources: list[str], drill_n
                     "failureAction": "Enforce",
                     "message": (f"{subject['namespace']}/{subject['name']} may only restore the catalogued namespaces "
                                 "into their drill namespaces (drill-<namespace>-<suffix>), without updating existing "
-                                f"objects and without {' or '.join(DRILL_EXCLUDED_RESOURCES)} (excludedResources)."),
+                                f"objects and without {' or '.join(DRILL_EXCLUDED)} (excludedResources)."),
                     "deny": {"conditions": {"any": [
                         {"key": f"{{{{ length({spec}.includedNamespaces || `[]`) }}}}", "operator": "Equals", "value": 0},
                         {"key": f"{{{{ {spec}.includedNamespaces || `[]` }}}}", "operator": "AnyNotIn", "value": sources},
@@ -102,7 +102,7 @@ def restore_policy_manifest(subject: dict[str, str], sources: list[str], drill_n
                          "value": "none"},
                         {"key": f"{{{{ {spec}.includeClusterResources || `false` }}}}", "operator": "Equals",
                          "value": True},
-                        {"key": list(DRILL_EXCLUDED_RESOURCES), "operator": "AnyNotIn",
+                        {"key": list(DRILL_EXCLUDED), "operator": "AnyNotIn",
                          "value": f"{{{{ {spec}.excludedResources || `[]` }}}}"},
                     ]}},
                 }}]}}

@@ -22,10 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.catalogue import HttpCheck
-from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import (
-    DRILL_EXCLUDED_KINDS,
-    DrillPlan,
-)
+from ansible_collections.atlas.hardening.plugins.module_utils._disaster_recovery.drill_plan import DrillPlan
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.errors import KubernetesApiError
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.objects import KubernetesObjects, ObjectRef
 from ansible_collections.atlas.hardening.plugins.module_utils._kubernetes.wait import (
@@ -61,7 +58,7 @@ def expected_objects(plan: DrillPlan, resource_list: dict[str, list[str]]) -> di
     mapping = dict(plan.namespace_mapping)
     expected: dict[tuple[str, str], list[str]] = {}
     for api_kind, entries in resource_list.items():
-        if api_kind in NOT_COMPARED or (plan.is_drill and api_kind in DRILL_EXCLUDED_KINDS):
+        if api_kind in NOT_COMPARED or api_kind in plan.excluded_kinds:
             continue
         for entry in entries:
             namespace, _slash, name = entry.rpartition("/")
